@@ -1,0 +1,187 @@
+"""The Broker protocol every backend implements, the values it trades in, and ``from_url``.
+
+A backend moves job messages; it does not run them. Its contract, checked for every backend by
+``jobqueue.testing.broker`` (the conformance suite):
+
+- ``publish`` returns only once every job is durably stored (publisher confirm on RabbitMQ, a
+  committed transaction on SQLite); otherwise it raises ``BrokerUnavailable`` and the caller
+  must treat none of the jobs as accepted.
+- ``deliveries`` yields each job to one consumer at a time, at most ``prefetch`` unsettled at
+  once. Every delivery is settled exactly once with ``ack``, ``retry``, ``dead_letter`` or
+  ``release``. A delivery that is never settled (its consumer died) is delivered again;
+  a message delivered more than ``max_redeliveries`` times without being settled is
+  dead-lettered with reason ``redelivery_limit`` so that a job that kills workers cannot loop.
+- ``retry`` and ``dead_letter`` store the new copy durably *before* they remove the original,
+  so a crash between the two duplicates a job and never loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from jobqueue.errors import ConfigError
+from jobqueue.job import Job, utc_now
+
+DEFAULT_BROKER_URL = "sqlite:///jobqueue.db"
+DEFAULT_QUEUE = "jobs"
+DEFAULT_MAX_REDELIVERIES = 5
+
+
+class DeathReason:
+    """Why a job reached the dead-letter queue (values of :attr:`Death.reason`)."""
+
+    MAX_ATTEMPTS = "max_attempts"
+    REJECTED = "rejected"
+    UNKNOWN_TYPE = "unknown_type"
+    UNDECODABLE = "undecodable"
+    REDELIVERY_LIMIT = "redelivery_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message handed to a consumer; settle it exactly once through the broker.
+
+    ``body`` is the raw message: decoding it into a :class:`Job` is the worker's business, so
+    that an undecodable body can still be dead-lettered as it was. ``token`` is the backend's
+    own handle (a delivery tag and channel generation, a lease row id).
+    """
+
+    message_id: str
+    body: bytes
+    redelivered: bool
+    token: object = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Death:
+    """Why a job was dead-lettered, attached to its dead copy."""
+
+    reason: str
+    error: str | None = None
+    traceback: str | None = None
+    attempts: int = 0
+    worker_id: str | None = None
+    failed_at: str = field(default_factory=utc_now)
+    first_failed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadJob:
+    """A message in the dead-letter queue: the body as it was, and why it died."""
+
+    message_id: str
+    body: bytes
+    death: Death
+
+    @property
+    def job(self) -> Job | None:
+        """The decoded job, or None when the body was never a job."""
+        try:
+            return Job.decode(self.body)
+        except Exception:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """How many messages wait: ready to run, delayed for a retry, and dead."""
+
+    ready: int
+    delayed: int
+    dead: int
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """Durable job transport: publish, deliver, settle, and the dead-letter queue."""
+
+    async def connect(self) -> None:
+        """Connect and declare what the backend needs; raises ``BrokerUnavailable``."""
+
+    async def close(self) -> None:
+        """Stop consuming, release connections. Unsettled deliveries go back to the queue."""
+
+    async def publish(self, jobs: Sequence[Job]) -> None:
+        """Store ``jobs`` durably, all or nothing, returning only once they are durable.
+
+        Raises ``BrokerUnavailable`` when the broker is down, blocked, or does not confirm.
+        """
+
+    def deliveries(self, prefetch: int) -> AsyncIterator[Delivery]:
+        """Yield deliveries forever, at most ``prefetch`` unsettled at once.
+
+        Survives reconnects by itself. Ends (the iterator stops) after ``stop_consuming``.
+        """
+
+    async def stop_consuming(self) -> None:
+        """Take no more deliveries; those already yielded can still be settled."""
+
+    async def ack(self, delivery: Delivery) -> None:
+        """The job is done: remove it."""
+
+    async def retry(self, delivery: Delivery, job: Job, delay_s: float) -> None:
+        """Store ``job`` (the next attempt) to be delivered after ``delay_s``, then remove
+        the original. The new copy is durable before the original goes."""
+
+    async def dead_letter(self, delivery: Delivery, death: Death) -> None:
+        """Store the body in the dead-letter queue with ``death``, then remove the original."""
+
+    async def release(self, delivery: Delivery) -> None:
+        """Hand the delivery back unprocessed, to be delivered again (graceful shutdown)."""
+
+    async def is_ready(self) -> bool:
+        """Whether the broker can accept a publish right now (for ``/readyz``)."""
+
+    async def depth(self) -> QueueDepth:
+        """Counts of ready, delayed and dead messages, without consuming any."""
+
+    async def dead_jobs(self, limit: int = 100) -> list[DeadJob]:
+        """The oldest ``limit`` dead jobs, oldest first, without removing them."""
+
+    async def dead_job(self, message_id: str) -> DeadJob | None:
+        """One dead job by id, or None."""
+
+    async def replay(self, message_id: str) -> Job | None:
+        """Publish the dead job again with attempts reset (durably), then remove the dead copy.
+
+        Returns the job published, or None when no dead job has that id. Raises
+        ``DecodeError`` when the dead body is not a job (it stays in the dead-letter queue).
+        """
+
+    async def replay_all(self) -> int:
+        """Replay every dead job that is a job; returns how many were replayed."""
+
+    async def purge_dead(self) -> int:
+        """Delete every dead job; returns how many were deleted."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe for logs and errors."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    userinfo, _, hostpart = rest.partition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{hostpart}" if ":" in userinfo else url
+
+
+def from_url(
+    url: str,
+    queue: str = DEFAULT_QUEUE,
+    max_redeliveries: int = DEFAULT_MAX_REDELIVERIES,
+) -> Broker:
+    """Build the backend a URL names: ``sqlite:///path`` or ``amqp://user:pass@host:port/vhost``."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "sqlite":
+        from jobqueue.brokers.sqlite import SqliteBroker
+
+        return SqliteBroker(url, queue=queue, max_redeliveries=max_redeliveries)
+    if scheme in ("amqp", "amqps"):
+        from jobqueue.brokers.rabbitmq import RabbitmqBroker
+
+        return RabbitmqBroker(url, queue=queue, max_redeliveries=max_redeliveries)
+    raise ConfigError(
+        f"unsupported broker URL {redact_url(url)!r}: use sqlite:///path or amqp://host"
+    )

@@ -1,0 +1,29 @@
+"""The ``jobqueue`` command line: one typer app, each subcommand in a module of its own."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from jobqueue.cli import api, dlq, up, worker, workers
+from jobqueue.errors import JobqueueError
+
+app = typer.Typer(
+    name="jobqueue",
+    help="A distributed job queue: submit over HTTP, run on workers, retry, dead-letter.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+for command_module in (api, worker, dlq, workers, up):
+    command_module.register(app)
+
+
+def main() -> None:
+    """Entry point of the console script: errors become one line and exit code 1."""
+    try:
+        app()
+    except JobqueueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

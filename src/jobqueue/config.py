@@ -1,0 +1,43 @@
+"""Configuration names and defaults: every setting is a JOBQUEUE_* variable and a flag."""
+
+from __future__ import annotations
+
+import os
+
+from jobqueue.errors import ConfigError
+
+ENV_PREFIX = "JOBQUEUE_"
+
+BROKER_URL = "sqlite:///jobqueue.db"
+QUEUE = "jobs"
+HTTP_ADDR = "127.0.0.1:8080"
+GRPC_ADDR = "127.0.0.1:50051"
+API_GRPC = "127.0.0.1:50051"
+CONCURRENCY = 8
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BATCH = 1000
+RETRY_BASE_S = 1.0
+RETRY_CAP_S = 300.0
+SHUTDOWN_GRACE_S = 30.0
+HEARTBEAT_INTERVAL_S = 5.0
+WORKER_TTL_S = 15.0
+REGISTRY_SWEEP_S = 5.0
+LOG_LEVEL = "INFO"
+
+
+def env(name: str) -> str:
+    """The variable for a setting: ``env("broker_url")`` is ``JOBQUEUE_BROKER_URL``."""
+    return ENV_PREFIX + name.upper()
+
+
+def parse_addr(addr: str, setting: str) -> tuple[str, int]:
+    """Split ``host:port`` (``[::1]:port`` for IPv6); a bad one is a ConfigError."""
+    host, sep, port_text = addr.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{setting} must be host:port, got {addr!r}")
+    return host.strip("[]") or "127.0.0.1", int(port_text)
+
+
+def env_or(name: str, default: str) -> str:
+    """The value of ``JOBQUEUE_<NAME>`` or the default."""
+    return os.environ.get(env(name), default)

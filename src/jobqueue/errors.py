@@ -1,0 +1,68 @@
+"""The one exception tree of jobqueue; each edge (HTTP, gRPC, CLI) maps it in one table.
+
+JobqueueError
+├── ConfigError            bad configuration (URL, flag, environment variable)
+├── InvalidJob             a submitted job that breaks the rules (type, size, fields)
+├── DecodeError            a message body that is not a job
+├── UnknownJobType         no handler is registered for the job's type
+├── NotFound               no such job, dead job or worker
+├── BrokerError            the broker refused or failed an operation
+│   └── BrokerUnavailable  the broker cannot be reached, is blocked, or did not confirm
+├── JobTimeout             a handler ran past its time limit
+├── Retry                  raised by a handler: try again after ``delay_s``
+└── Reject                 raised by a handler: dead-letter now, no more attempts
+"""
+
+from __future__ import annotations
+
+
+class JobqueueError(Exception):
+    """Base of every error jobqueue raises on purpose."""
+
+
+class ConfigError(JobqueueError):
+    """The configuration is invalid: a bad URL, flag or environment variable."""
+
+
+class InvalidJob(JobqueueError):
+    """A submitted job breaks the rules; the message names the problem."""
+
+
+class DecodeError(JobqueueError):
+    """A message body could not be decoded into a job."""
+
+
+class UnknownJobType(JobqueueError):
+    """No handler is registered for a job's type."""
+
+
+class NotFound(JobqueueError):
+    """The thing asked for does not exist."""
+
+
+class BrokerError(JobqueueError):
+    """The broker refused or failed an operation."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker is unreachable, blocked by an alarm, or did not confirm a publish."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class JobTimeout(JobqueueError):
+    """A handler ran longer than its ``timeout_s``."""
+
+
+class Retry(JobqueueError):
+    """Raised by a handler to ask for another attempt after ``delay_s`` seconds."""
+
+    def __init__(self, delay_s: float | None = None, message: str = "retry requested") -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
+
+
+class Reject(JobqueueError):
+    """Raised by a handler to dead-letter the job now, without further attempts."""

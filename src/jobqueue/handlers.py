@@ -1,0 +1,140 @@
+"""The explicit handler registry: which function runs which job type, with its retry policy."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from jobqueue.errors import ConfigError, UnknownJobType
+
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_TYPE_LENGTH = 200
+
+HandlerFunc = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler may know about the job it runs (pass a second parameter to get it)."""
+
+    job_id: str
+    job_type: str
+    attempt: int
+    max_attempts: int
+    worker_id: str
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """Whether a failure now sends the job to the dead-letter queue."""
+        return self.attempt + 1 >= self.max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A registered handler and its policy for one job type."""
+
+    job_type: str
+    func: HandlerFunc
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_s: float | None = None
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the handler is a coroutine function (runs on the loop, not in a thread)."""
+        return inspect.iscoroutinefunction(self.func)
+
+    @property
+    def wants_context(self) -> bool:
+        """Whether the handler takes a second parameter for its :class:`JobContext`."""
+        params = inspect.signature(self.func).parameters.values()
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        return len(positional) >= 2
+
+    def call(self, payload: Any, ctx: JobContext) -> Any:
+        """Call the function with the payload (and the context if it takes one)."""
+        return self.func(payload, ctx) if self.wants_context else self.func(payload)
+
+
+class Handlers:
+    """A registry of job handlers. Build one, decorate functions, pass it to a worker."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def job(
+        self,
+        job_type: str,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout_s: float | None = None,
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Decorator: register the function as the handler of ``job_type``."""
+
+        def register(func: HandlerFunc) -> HandlerFunc:
+            self.add(job_type, func, max_attempts=max_attempts, timeout_s=timeout_s)
+            return func
+
+        return register
+
+    def add(
+        self,
+        job_type: str,
+        func: HandlerFunc,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Register ``func`` for ``job_type``; a type may be registered once."""
+        if not job_type or len(job_type) > MAX_TYPE_LENGTH:
+            raise ConfigError(f"job type must be 1..{MAX_TYPE_LENGTH} characters: {job_type!r}")
+        if job_type in self._handlers:
+            raise ConfigError(f"job type {job_type!r} already has a handler")
+        if max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1 for {job_type!r}")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ConfigError(f"timeout_s must be positive for {job_type!r}")
+        self._handlers[job_type] = Handler(job_type, func, max_attempts, timeout_s)
+
+    def get(self, job_type: str) -> Handler:
+        """The handler for ``job_type``; raises :class:`UnknownJobType`."""
+        try:
+            return self._handlers[job_type]
+        except KeyError:
+            raise UnknownJobType(f"no handler for job type {job_type!r}") from None
+
+    def types(self) -> list[str]:
+        """The registered job types, sorted."""
+        return sorted(self._handlers)
+
+    def __iter__(self) -> Iterator[Handler]:
+        return iter(self._handlers.values())
+
+    def __len__(self) -> int:
+        return len(self._handlers)
+
+
+def load_handlers(spec: str) -> Handlers:
+    """Import ``pkg.module:attribute`` and return the :class:`Handlers` it names."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigError(f"--app must look like pkg.module:handlers, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {module_name!r} for --app: {exc}") from None
+    handlers = getattr(module, attribute, None)
+    if not isinstance(handlers, Handlers):
+        raise ConfigError(f"{spec!r} is not a jobqueue.Handlers registry")
+    return handlers
+
+
+async def call_async(handler: Handler, payload: Any, ctx: JobContext) -> Any:
+    """Run a handler: ``async def`` on the loop, plain ``def`` in the default thread pool."""
+    if handler.is_async:
+        result: Awaitable[Any] = handler.call(payload, ctx)
+        return await result
+    return await asyncio.to_thread(handler.call, payload, ctx)

@@ -1,0 +1,108 @@
+"""The job: its wire format (the original's fields first, new ones beside) and its states."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from jobqueue import codec
+from jobqueue.errors import DecodeError
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_job_id() -> str:
+    """A fresh job id: a random UUID4, as the original uses."""
+    return str(uuid.uuid4())
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One unit of work. ``attempts`` counts the attempts already made (a new job has 0)."""
+
+    type: str
+    payload: Any
+    id: str = field(default_factory=new_job_id)
+    attempts: int = 0
+    max_attempts: int | None = None
+    created_at: str = field(default_factory=utc_now)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object sent on the wire and answered to clients; original fields first."""
+        wire: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type,
+            "payload": self.payload,
+            "attempts": self.attempts,
+        }
+        if self.max_attempts is not None:
+            wire["max_attempts"] = self.max_attempts
+        wire["created_at"] = self.created_at
+        return wire
+
+    def encode(self) -> bytes:
+        """The message body: UTF-8 JSON of :meth:`to_wire`."""
+        return codec.dumps(self.to_wire())
+
+    def next_attempt(self) -> Job:
+        """The same job with one more attempt counted."""
+        return dataclasses.replace(self, attempts=self.attempts + 1)
+
+    def fresh(self) -> Job:
+        """The same job with its attempts reset, as a replay from the dead-letter queue wants."""
+        return dataclasses.replace(self, attempts=0)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Job:
+        """Parse a message body; raises :class:`DecodeError` naming what is wrong."""
+        try:
+            data = codec.loads(body)
+        except ValueError as exc:
+            raise DecodeError(f"body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise DecodeError("body is not a JSON object")
+        return cls._from_mapping(data)
+
+    @classmethod
+    def _from_mapping(cls, data: dict[str, Any]) -> Job:
+        job_id, job_type = data.get("id"), data.get("type")
+        attempts, max_attempts = data.get("attempts", 0), data.get("max_attempts")
+        if not isinstance(job_id, str) or not job_id:
+            raise DecodeError("job has no string 'id'")
+        if not isinstance(job_type, str) or not job_type:
+            raise DecodeError("job has no string 'type'")
+        if not _is_count(attempts):
+            raise DecodeError("job 'attempts' is not a non-negative integer")
+        if max_attempts is not None and not (_is_count(max_attempts) and max_attempts >= 1):
+            raise DecodeError("job 'max_attempts' is not a positive integer")
+        created_at = data.get("created_at")
+        return cls(
+            id=job_id,
+            type=job_type,
+            payload=data.get("payload"),
+            attempts=attempts,
+            max_attempts=max_attempts,
+            created_at=created_at if isinstance(created_at, str) else utc_now(),
+        )
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
