@@ -1,9 +1,113 @@
-"""The `jobqueue up` command."""
+"""The ``jobqueue up`` command: the whole system on one machine, in one command."""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+
+import httpx
 import typer
+
+from jobqueue import config
+from jobqueue.brokers import redact_url
+from jobqueue.errors import ConfigError
+from jobqueue.logs import setup_logging
+from jobqueue.supervisor import Child, Supervisor, jobqueue_argv
+
+READY_TIMEOUT_S = 30.0
+DEMO_APP = "jobqueue.demo:handlers"
+
+log = logging.getLogger("jobqueue.up")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app (written by the owner of this module)."""
+    """Add ``jobqueue up`` to the app."""
+    app.command("up")(up)
+
+
+def up(
+    workers: int = typer.Option(2, "--workers", "-w", min=1, max=64, help="Worker processes."),
+    concurrency: int = typer.Option(
+        config.CONCURRENCY, envvar=config.env("concurrency"), min=1, help="Jobs per worker."
+    ),
+    app_spec: str = typer.Option(
+        DEMO_APP, "--app", envvar=config.env("app"), help="Handlers as pkg.module:attribute."
+    ),
+    broker_url: str = typer.Option(config.BROKER_URL, envvar=config.env("broker_url")),
+    queue: str = typer.Option(config.QUEUE, envvar=config.env("queue")),
+    http_addr: str = typer.Option(config.HTTP_ADDR, envvar=config.env("http_addr")),
+    grpc_addr: str = typer.Option(config.GRPC_ADDR, envvar=config.env("grpc_addr")),
+    log_level: str = typer.Option(config.LOG_LEVEL, envvar=config.env("log_level")),
+) -> None:
+    """Start the API (HTTP + gRPC) and N worker processes; Ctrl-C stops them all cleanly."""
+    setup_logging(log_level)
+    config.parse_addr(http_addr, "--http-addr")
+    config.parse_addr(grpc_addr, "--grpc-addr")
+    env = _child_env(broker_url, queue, http_addr, grpc_addr, concurrency, app_spec, log_level)
+    supervisor = Supervisor(
+        api=Child("api", jobqueue_argv("api")),
+        workers=[Child(f"worker-{n}", jobqueue_argv("worker")) for n in range(1, workers + 1)],
+        env=env,
+    )
+    base = f"http://{http_addr}"
+
+    def announce() -> None:
+        if not _wait_ready(base, supervisor):
+            raise ConfigError(f"the API did not become ready on {base} within {READY_TIMEOUT_S}s")
+        if not supervisor.stopping:
+            print(_banner(base, grpc_addr, broker_url, workers, concurrency), flush=True)
+
+    raise typer.Exit(supervisor.run(on_started=announce))
+
+
+def _child_env(
+    broker_url: str,
+    queue: str,
+    http_addr: str,
+    grpc_addr: str,
+    concurrency: int,
+    app_spec: str,
+    log_level: str,
+) -> dict[str, str]:
+    settings = {
+        "broker_url": broker_url,
+        "queue": queue,
+        "http_addr": http_addr,
+        "grpc_addr": grpc_addr,
+        "api_grpc": grpc_addr,
+        "concurrency": str(concurrency),
+        "app": app_spec,
+        "log_level": log_level,
+    }
+    return {**os.environ, **{config.env(name): value for name, value in settings.items()}}
+
+
+def _wait_ready(base: str, supervisor: Supervisor) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and not supervisor.stopping:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return supervisor.stopping
+
+
+def _banner(base: str, grpc_addr: str, broker_url: str, workers: int, concurrency: int) -> str:
+    curl = (
+        f"curl -X POST {base}/jobs -H 'Content-Type: application/json' "
+        """-d '{"type":"email","payload":{"to":"user@example.com","subject":"Hello"}}'"""
+    )
+    return "\n".join(
+        [
+            "jobqueue is up",
+            f"  HTTP API  {base}  (OpenAPI docs: {base}/docs)",
+            f"  gRPC      {grpc_addr}",
+            f"  broker    {redact_url(broker_url)}",
+            f"  workers   {workers} processes x {concurrency} concurrent jobs",
+            f"Submit a job:  {curl}",
+            "Stop with Ctrl-C.",
+        ]
+    )
