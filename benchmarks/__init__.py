@@ -1,0 +1,1 @@
+"""The performance and resilience benchmarks: each module runs one figure end to end."""
