@@ -6,6 +6,8 @@ JobqueueError
 ├── DecodeError            a message body that is not a job
 ├── UnknownJobType         no handler is registered for the job's type
 ├── NotFound               no such job, dead job or worker
+├── InvalidWorker          a worker registration or heartbeat that breaks the rules (id, counts)
+├── RegistryUnavailable    the worker registry's store (Redis) cannot be reached
 ├── BrokerError            the broker refused or failed an operation
 │   └── BrokerUnavailable  the broker cannot be reached, is blocked, or did not confirm
 ├── JobTimeout             a handler ran past its time limit
@@ -38,6 +40,14 @@ class UnknownJobType(JobqueueError):
 
 class NotFound(JobqueueError):
     """The thing asked for does not exist."""
+
+
+class InvalidWorker(JobqueueError):
+    """A worker's registration or heartbeat breaks the rules; the message names the problem."""
+
+
+class RegistryUnavailable(JobqueueError):
+    """The worker registry's store cannot be reached."""
 
 
 class BrokerError(JobqueueError):
