@@ -1,9 +1,105 @@
-"""The `jobqueue api` command."""
+"""The ``jobqueue api`` command: the HTTP API (and the gRPC control plane) in one process."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Annotated
+
 import typer
+
+from jobqueue import config
+from jobqueue.api.settings import ApiSettings
+from jobqueue.errors import ConfigError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app (written by the owner of this module)."""
+    """Add ``jobqueue api`` to the app."""
+    app.command("api")(api)
+
+
+def api(
+    broker_url: Annotated[
+        str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
+    ] = config.BROKER_URL,
+    queue: Annotated[
+        str, typer.Option(envvar=config.env("queue"), help="Queue jobs are published to.")
+    ] = config.QUEUE,
+    http_addr: Annotated[
+        str, typer.Option(envvar=config.env("http_addr"), help="host:port the HTTP API binds.")
+    ] = config.HTTP_ADDR,
+    grpc_addr: Annotated[
+        str, typer.Option(envvar=config.env("grpc_addr"), help="host:port the gRPC server binds.")
+    ] = config.GRPC_ADDR,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(envvar=config.env("max_body_bytes"), min=1, help="Largest request body."),
+    ] = config.MAX_BODY_BYTES,
+    max_batch: Annotated[
+        int,
+        typer.Option(envvar=config.env("max_batch"), min=1, help="Most jobs in one batch."),
+    ] = config.MAX_BATCH,
+    registry_url: Annotated[
+        str | None,
+        typer.Option(envvar=config.env("registry_url"), help="redis://... (default: in memory)"),
+    ] = None,
+    worker_ttl_s: Annotated[
+        float,
+        typer.Option(envvar=config.env("worker_ttl_s"), help="Forget a worker unseen this long."),
+    ] = config.WORKER_TTL_S,
+    shutdown_grace_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("shutdown_grace_s"), help="How long requests in flight may finish."
+        ),
+    ] = config.SHUTDOWN_GRACE_S,
+    log_level: Annotated[
+        str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
+    ] = config.LOG_LEVEL,
+) -> None:
+    """Serve the HTTP API (and the workers' gRPC service) until SIGTERM or Ctrl-C."""
+    from jobqueue.api.serve import serve_api
+
+    level = log_level.upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    settings = ApiSettings(
+        broker_url=broker_url,
+        queue=queue,
+        http_addr=http_addr,
+        grpc_addr=grpc_addr,
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        log_level=level,
+        registry_url=registry_url or None,
+        worker_ttl_s=worker_ttl_s,
+        shutdown_grace_s=shutdown_grace_s,
+    )
+    setup_logging(level)
+    with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
+        runner.run(serve_api(settings))
+
+
+def setup_logging(level: str) -> None:
+    """The project's logging setup (``jobqueue.logs``), or plain stderr logging without it."""
+    try:
+        logs = importlib.import_module("jobqueue.logs")
+    except ModuleNotFoundError as exc:
+        if exc.name != "jobqueue.logs":
+            raise
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return
+    logs.setup_logging(level)
+
+
+def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed, else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

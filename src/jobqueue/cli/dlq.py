@@ -1,9 +1,156 @@
-"""The `jobqueue dlq` command."""
+"""The ``jobqueue dlq`` commands: list, show, replay and purge dead jobs, on the broker directly."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from jobqueue import config
+from jobqueue.api.schemas import dead_job_detail, dead_job_view
+from jobqueue.brokers import Broker, DeadJob, from_url
+from jobqueue.errors import ConfigError, NotFound
+
+T = TypeVar("T")
+
+BrokerUrl = Annotated[
+    str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
+]
+Queue = Annotated[str, typer.Option(envvar=config.env("queue"), help="The jobs queue.")]
+
+dlq_app = typer.Typer(
+    help="Inspect, replay and purge the dead-letter queue.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app (written by the owner of this module)."""
+    """Add ``jobqueue dlq ...`` to the app."""
+    app.add_typer(dlq_app, name="dlq")
+
+
+def with_broker(url: str, queue: str, action: Callable[[Broker], Awaitable[T]]) -> T:
+    """Connect to the broker, run ``action`` on it, close it; returns what ``action`` returned."""
+
+    async def run() -> T:
+        broker = from_url(url, queue)
+        await broker.connect()
+        try:
+            return await action(broker)
+        finally:
+            await broker.close()
+
+    return asyncio.run(run())
+
+
+@dlq_app.command("list")
+def list_dead(
+    broker_url: BrokerUrl = config.BROKER_URL,
+    queue: Queue = config.QUEUE,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List dead jobs, oldest first."""
+    dead_jobs = with_broker(broker_url, queue, lambda broker: broker.dead_jobs(limit))
+    if as_json:
+        for dead in dead_jobs:
+            typer.echo(_to_json(dead_job_view(dead)))
+        return
+    _print_table(dead_jobs)
+
+
+@dlq_app.command("show")
+def show(
+    job_id: Annotated[str, typer.Argument(help="The dead job's id.")],
+    broker_url: BrokerUrl = config.BROKER_URL,
+    queue: Queue = config.QUEUE,
+) -> None:
+    """Show one dead job as JSON: the job, why it died, the traceback."""
+    dead = with_broker(broker_url, queue, lambda broker: broker.dead_job(job_id))
+    if dead is None:
+        raise NotFound(f"no dead job with id {job_id!r}")
+    typer.echo(_to_json(dead_job_detail(dead), indent=2))
+
+
+@dlq_app.command("replay")
+def replay(
+    job_id: Annotated[str | None, typer.Argument(help="The dead job's id.")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead job.")] = False,
+    broker_url: BrokerUrl = config.BROKER_URL,
+    queue: Queue = config.QUEUE,
+) -> None:
+    """Queue a dead job (or, with --all, every dead job) again with its attempts reset."""
+    if replay_all == (job_id is not None):
+        raise ConfigError("give either a dead job's id or --all")
+    if job_id is None:
+        count = with_broker(broker_url, queue, lambda broker: broker.replay_all())
+        typer.echo(f"replayed {count} dead job(s)")
+        return
+    job = with_broker(broker_url, queue, lambda broker: broker.replay(job_id))
+    if job is None:
+        raise NotFound(f"no dead job with id {job_id!r}")
+    typer.echo(f"replayed {job.id} (type {job.type})")
+
+
+@dlq_app.command("purge")
+def purge(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    broker_url: BrokerUrl = config.BROKER_URL,
+    queue: Queue = config.QUEUE,
+) -> None:
+    """Delete every dead job, for good."""
+    if not yes:
+        _confirm_purge(broker_url, queue)
+    count = with_broker(broker_url, queue, lambda broker: broker.purge_dead())
+    typer.echo(f"purged {count} dead job(s)")
+
+
+def _confirm_purge(broker_url: str, queue: str) -> None:
+    if not sys.stdin.isatty():
+        raise ConfigError("refusing to purge without confirmation: pass --yes")
+
+    async def count_dead(broker: Broker) -> int:
+        return (await broker.depth()).dead
+
+    count = with_broker(broker_url, queue, count_dead)
+    if not typer.confirm(f"Delete {count} dead job(s) from {queue!r} for good?"):
+        raise ConfigError("purge cancelled")
+
+
+def _print_table(dead_jobs: list[DeadJob]) -> None:
+    console = Console()
+    if not dead_jobs:
+        console.print("the dead-letter queue is empty")
+        return
+    table = Table("id", "type", "attempts", "reason", "error", "failed at", "worker")
+    for dead in dead_jobs:
+        view = dead_job_view(dead)
+        cells = (
+            view["id"],
+            view["type"] or "(not a job)",
+            str(view["attempts"]),
+            view["reason"],
+            _one_line(view["error"]),
+            view["failed_at"],
+            view["worker_id"] or "",
+        )
+        # Text, not markup: an error message like "[red]" must show as it is.
+        table.add_row(*(Text(cell) for cell in cells))
+    console.print(table)
+
+
+def _one_line(text: str | None, max_chars: int = 60) -> str:
+    lines = (text or "").strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
+
+
+def _to_json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False)

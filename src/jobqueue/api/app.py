@@ -1,0 +1,64 @@
+"""``create_app``: the FastAPI application over a broker, built fresh for each server or test."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from fastapi import APIRouter, FastAPI
+
+import jobqueue
+from jobqueue.api.dlq import dlq_router
+from jobqueue.api.errors import install_error_handlers
+from jobqueue.api.health import health_router
+from jobqueue.api.jobs import jobs_router
+from jobqueue.api.limits import BodyLimitMiddleware
+from jobqueue.api.settings import ApiSettings
+from jobqueue.brokers import Broker
+
+DESCRIPTION = (
+    "Submit jobs to a durable queue (202 means the broker has the job), inspect and replay "
+    "the dead-letter queue, and probe health. Every error answers "
+    '`{"error": {"code": ..., "message": ...}}`.'
+)
+
+
+def create_app(
+    broker: Broker, registry: object | None = None, *, settings: ApiSettings | None = None
+) -> FastAPI:
+    """The HTTP API over ``broker`` (already connected, or reconnecting on its own).
+
+    With a worker ``registry``, the ``/workers`` routes are served too. Nothing is global:
+    each call builds an independent app, which is how tests get their own.
+    """
+    settings = settings or ApiSettings()
+    app = FastAPI(title="jobqueue", version=jobqueue.__version__, description=DESCRIPTION)
+    app.state.broker = broker
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health_router(broker))
+    app.include_router(jobs_router(broker, settings))
+    app.include_router(dlq_router(broker))
+    if registry is not None:
+        router = _workers_router(registry)
+        if router is not None:
+            app.include_router(router)
+    return app
+
+
+def _workers_router(registry: object) -> APIRouter | None:
+    module = _optional_module("jobqueue.api.workers")
+    if module is None:
+        return None
+    router: APIRouter = module.workers_router(registry)
+    return router
+
+
+def _optional_module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None

@@ -1,0 +1,71 @@
+"""Dead-letter queue routes: list and show dead jobs, replay one or all, purge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from jobqueue.api.schemas import (
+    CountOut,
+    DeadJobDetailOut,
+    DeadJobListOut,
+    JobOut,
+    dead_job_detail,
+    dead_job_view,
+    error_responses,
+    json_response,
+)
+from jobqueue.brokers import Broker
+from jobqueue.errors import NotFound
+
+MAX_LIST_LIMIT = 1000
+
+JobId = Annotated[str, Path(description="The dead job's id (its message id).")]
+
+
+def dlq_router(broker: Broker) -> APIRouter:
+    """The dead-letter routes over ``broker``."""
+    router = APIRouter(prefix="/dlq", tags=["dead-letter queue"])
+
+    @router.get("", response_model=DeadJobListOut, responses=error_responses(422, 503))
+    async def list_dead_jobs(
+        limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
+    ) -> Response:
+        """The oldest ``limit`` dead jobs, oldest first, without removing them."""
+        dead_jobs = await broker.dead_jobs(limit)
+        return json_response({"dead_jobs": [dead_job_view(dead) for dead in dead_jobs]})
+
+    @router.post("/replay", response_model=CountOut, responses=error_responses(503))
+    async def replay_all() -> Response:
+        """Queue every dead job that is a job again, with attempts reset."""
+        return json_response({"replayed": await broker.replay_all()})
+
+    @router.delete("", response_model=CountOut, responses=error_responses(503))
+    async def purge() -> Response:
+        """Delete every dead job."""
+        return json_response({"purged": await broker.purge_dead()})
+
+    @router.get("/{job_id}", response_model=DeadJobDetailOut, responses=error_responses(404, 503))
+    async def show_dead_job(job_id: JobId) -> Response:
+        """One dead job with everything known about its death."""
+        dead = await broker.dead_job(job_id)
+        if dead is None:
+            raise NotFound(f"no dead job with id {job_id!r}")
+        return json_response(dead_job_detail(dead))
+
+    @router.post(
+        "/{job_id}/replay",
+        status_code=202,
+        response_model=JobOut,
+        responses=error_responses(404, 409, 503),
+    )
+    async def replay_one(job_id: JobId) -> Response:
+        """Queue the dead job again with attempts reset; answers the job as queued."""
+        job = await broker.replay(job_id)
+        if job is None:
+            raise NotFound(f"no dead job with id {job_id!r}")
+        return json_response(job.to_wire(), 202)
+
+    return router

@@ -1,0 +1,196 @@
+"""The API's request and response shapes: pydantic models for the OpenAPI schema, dict views.
+
+Requests are parsed by :mod:`jobqueue.api.validation` and responses written with
+:func:`jobqueue.codec.dumps`, so numbers travel exactly; these models describe them for the docs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from jobqueue import codec
+from jobqueue.api.validation import MAX_ATTEMPTS_LIMIT
+from jobqueue.brokers import DeadJob
+from jobqueue.handlers import MAX_TYPE_LENGTH
+
+
+class JobRequest(BaseModel):
+    """A job to submit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(
+        min_length=1,
+        max_length=MAX_TYPE_LENGTH,
+        description="Job type: which handler runs it. No control characters.",
+        examples=["email"],
+    )
+    payload: Any = Field(
+        default_factory=dict,
+        description="Any JSON value, handed to the handler exactly as submitted.",
+        examples=[{"to": "user@example.com", "subject": "Hello"}],
+    )
+    max_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ATTEMPTS_LIMIT,
+        description="Attempts before the job is dead-lettered (the handler's setting if absent).",
+    )
+
+
+class JobOut(BaseModel):
+    """An accepted job: the original fields first, new ones beside."""
+
+    id: str = Field(description="Job id (UUID4).")
+    type: str
+    payload: Any
+    attempts: int = Field(description="Attempts already made; 0 for a new job.")
+    max_attempts: int | None = None
+    created_at: str = Field(description="When the job was created (ISO 8601, UTC).")
+
+
+class BatchOut(BaseModel):
+    """Accepted jobs of a batch, in the order submitted."""
+
+    jobs: list[JobOut]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code and a message naming the problem."""
+
+    code: str = Field(examples=["invalid_job"])
+    message: str = Field(examples=["type: must not be empty"])
+
+
+class ErrorOut(BaseModel):
+    """Every error answer has this shape."""
+
+    error: ErrorDetail
+
+
+class StatusOut(BaseModel):
+    """A probe answer."""
+
+    status: str
+
+
+class DeadJobOut(BaseModel):
+    """A job in the dead-letter queue; ``type`` and ``payload`` are null for an undecodable body."""
+
+    id: str
+    type: str | None
+    attempts: int
+    reason: str = Field(examples=["max_attempts"])
+    error: str | None
+    failed_at: str
+    worker_id: str | None
+    payload: Any
+    body: str | None = Field(
+        default=None, description="The raw message, only when it is not a job."
+    )
+
+
+class DeadJobDetailOut(DeadJobOut):
+    """One dead job with everything known about its death."""
+
+    traceback: str | None
+    first_failed_at: str | None
+    job: JobOut | None
+
+
+class DeadJobListOut(BaseModel):
+    """Dead jobs, oldest first."""
+
+    dead_jobs: list[DeadJobOut]
+
+
+class CountOut(BaseModel):
+    """How many dead jobs an operation touched."""
+
+    replayed: int | None = None
+    purged: int | None = None
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """``value`` as JSON written by :func:`jobqueue.codec.dumps`, so numbers stay exact."""
+    return Response(codec.dumps(value), status, headers=headers, media_type="application/json")
+
+
+def request_body_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON request body that the route parses itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def batch_request_schema(max_batch: int) -> dict[str, Any]:
+    """The JSON schema of a ``POST /jobs/batch`` body."""
+    return {
+        "title": "BatchRequest",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["jobs"],
+        "properties": {
+            "jobs": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_batch,
+                "items": JobRequest.model_json_schema(),
+            }
+        },
+    }
+
+
+def dead_job_view(dead: DeadJob) -> dict[str, Any]:
+    """A dead job as listed: who it was, why it died, its payload (exact numbers kept)."""
+    job = dead.job
+    death = dead.death
+    view: dict[str, Any] = {
+        "id": dead.message_id,
+        "type": job.type if job else None,
+        "attempts": death.attempts or (job.attempts if job else 0),
+        "reason": death.reason,
+        "error": death.error,
+        "failed_at": death.failed_at,
+        "worker_id": death.worker_id,
+        "payload": job.payload if job else None,
+    }
+    if job is None:
+        view["body"] = dead.body.decode("utf-8", errors="replace")
+    return view
+
+
+def dead_job_detail(dead: DeadJob) -> dict[str, Any]:
+    """One dead job with the traceback and the whole job as it was stored."""
+    job = dead.job
+    return {
+        **dead_job_view(dead),
+        "traceback": dead.death.traceback,
+        "first_failed_at": dead.death.first_failed_at,
+        "job": job.to_wire() if job else None,
+    }
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The body is not JSON.",
+    404: "No such resource.",
+    409: "The dead message is not a job and cannot be replayed.",
+    413: "The body is larger than the limit.",
+    415: "The body is not declared as application/json.",
+    422: "The body or a parameter breaks a rule; the message names it.",
+    503: "The broker is unavailable; retry after the Retry-After header's seconds.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the error answers a route can give."""
+    return {
+        status: {"model": ErrorOut, "description": _ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }

@@ -1,0 +1,174 @@
+"""The API process: the broker, the HTTP server (uvicorn) and the control plane beside it.
+
+Start order: bind the HTTP socket (a taken port fails at once), connect the broker (if it is
+down, keep starting: ``/readyz`` answers 503 and submissions 503 while a background task keeps
+connecting), enter the sidecars (the control plane's gRPC server), then serve HTTP.
+
+Shutdown order, on SIGTERM or SIGINT (a second SIGINT skips the wait):
+1. uvicorn stops accepting connections and lets requests in flight finish, for at most
+   ``shutdown_grace_s`` (a request in flight may be waiting on a broker confirm);
+2. the sidecars stop (the gRPC server), in the reverse order they started;
+3. the broker closes, last, because every request before it may still have published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import FastAPI
+
+from jobqueue.api.app import create_app
+from jobqueue.api.settings import ApiSettings
+from jobqueue.brokers import Broker, from_url, redact_url
+from jobqueue.config import env, parse_addr
+from jobqueue.errors import BrokerUnavailable, ConfigError
+
+logger = logging.getLogger("jobqueue.api")
+
+RECONNECT_FIRST_DELAY_S = 0.5
+RECONNECT_MAX_DELAY_S = 10.0
+
+
+@dataclass
+class ControlPlane:
+    """The worker registry served at ``/workers`` and the servers that run beside HTTP."""
+
+    registry: object | None = None
+    sidecars: list[AbstractAsyncContextManager[object]] = field(default_factory=list)
+
+
+def build_control_plane(settings: ApiSettings, broker: Broker) -> ControlPlane:
+    """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP.
+
+    Each sidecar is an async context manager: entered before HTTP serves, exited after HTTP
+    drained and before the broker closes.
+    """
+    return ControlPlane()
+
+
+async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> None:
+    """Run the API until SIGTERM/SIGINT (or until the server is told to exit), then stop cleanly."""
+    host, port = parse_addr(settings.http_addr, env("http_addr"))
+    broker = from_url(settings.broker_url, settings.queue)
+    control = build_control_plane(settings, broker)
+    server = http_server(create_app(broker, control.registry, settings=settings), settings)
+    sock = bind_socket(host, port)
+    async with AsyncExitStack() as stack:
+        stack.callback(sock.close)
+        await stack.enter_async_context(connected(broker, settings.broker_url))
+        for sidecar in control.sidecars:
+            await stack.enter_async_context(sidecar)
+        if handle_signals:
+            stack.enter_context(_signals_stop(server))
+        bound_host, bound_port = sock.getsockname()[:2]
+        print(f"Job API listening on {_format_addr(bound_host, bound_port)}...", flush=True)
+        await server.serve(sockets=[sock])
+    logger.info("API stopped")
+
+
+def http_server(app: FastAPI, settings: ApiSettings) -> uvicorn.Server:
+    """The uvicorn server for ``app``: serve it with ``server.serve(sockets=[bind_socket(...)])``
+    and stop it by setting ``server.should_exit``. It installs no signal handlers."""
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+    )
+    return _Server(config)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with signals left to :func:`serve_api`.
+
+    uvicorn's own handling re-raises the signal once it has stopped, which would kill the
+    process before the broker is closed; here the signal only asks the server to exit.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave signal handling to the caller."""
+        yield
+
+
+@contextlib.contextmanager
+def _signals_stop(server: uvicorn.Server) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+
+    def stop(sig: signal.Signals) -> None:
+        if server.should_exit:
+            logger.warning("%s again: not waiting for requests in flight", sig.name)
+            server.force_exit = True
+        else:
+            logger.info("%s: stopping (draining requests in flight)", sig.name)
+            server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.asynccontextmanager
+async def connected(broker: Broker, url: str) -> AsyncIterator[Broker]:
+    """The broker connected, or connecting in the background if it is down; closed on exit."""
+    task: asyncio.Task[None] | None = None
+    try:
+        await broker.connect()
+    except BrokerUnavailable as exc:
+        logger.warning(
+            "broker %s unavailable at start (%s); starting anyway and retrying in the background",
+            redact_url(url),
+            exc,
+        )
+        task = asyncio.create_task(_keep_connecting(broker), name="broker-connect")
+    try:
+        yield broker
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await broker.close()
+
+
+async def _keep_connecting(broker: Broker) -> None:
+    delay_s = RECONNECT_FIRST_DELAY_S
+    while True:
+        await asyncio.sleep(delay_s)
+        try:
+            await broker.connect()
+        except Exception as exc:  # whatever the failure, the next attempt may succeed
+            logger.debug("broker still unavailable: %s: %s", type(exc).__name__, exc)
+            delay_s = min(delay_s * 2, RECONNECT_MAX_DELAY_S)
+        else:
+            logger.info("broker connected")
+            return
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 picks a free one)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family = infos[0][0]
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {_format_addr(host, port)}: {exc.strerror}") from None
+    return sock
+
+
+def _format_addr(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,152 @@
+"""Parsing and checking submitted jobs: raw bytes in, :class:`Job` out, or an error naming the spot.
+
+Bodies are parsed here rather than by a pydantic model so that numbers stay exactly as they were
+submitted (big integers, ``1.0`` vs ``1``) and so that every message says which field is wrong:
+``jobs[3].type: must be at most 200 characters``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from jobqueue import codec
+from jobqueue.api.errors import MalformedBody, UnsupportedMediaType
+from jobqueue.errors import InvalidJob
+from jobqueue.handlers import MAX_TYPE_LENGTH
+from jobqueue.job import Job
+
+JOB_FIELDS = ("type", "payload", "max_attempts")
+BATCH_FIELDS = ("jobs",)
+MAX_ATTEMPTS_LIMIT = 100
+# Deep enough for any real payload, and shallow enough that encoding never nears a recursion limit.
+MAX_DEPTH = 100
+
+_FORBIDDEN_CHAR = re.compile("[\x00\ud800-\udfff]")
+_TYPE_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def check_content_type(value: str | None) -> None:
+    """Accept ``application/json``, with no charset or ``charset=utf-8``; else 415."""
+    media_type, _, params = (value or "").partition(";")
+    if media_type.strip().lower() != "application/json":
+        shown = repr(value) if value else "none"
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {shown}")
+    for param in params.split(";"):
+        name, _, charset = param.partition("=")
+        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() != "utf-8":
+            raise UnsupportedMediaType(f"charset must be utf-8, got {charset.strip()!r}")
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body exactly; raises :class:`MalformedBody` for anything but JSON."""
+    if not body.strip():
+        raise MalformedBody("request body is empty: send a JSON object")
+    try:
+        return codec.loads(body)
+    except ValueError as exc:
+        raise MalformedBody(f"request body is not valid JSON: {exc}") from None
+
+
+def job_from_body(data: Any) -> Job:
+    """The job a ``POST /jobs`` body describes; raises :class:`InvalidJob` naming the field."""
+    _check_strings_and_depth(data)
+    return _job_from(data, "")
+
+
+def jobs_from_batch(data: Any, max_batch: int) -> list[Job]:
+    """The jobs of a ``POST /jobs/batch`` body, all valid or :class:`InvalidJob` for the first."""
+    _check_strings_and_depth(data)
+    _check_object(data, "", BATCH_FIELDS)
+    items = data.get("jobs")
+    if not isinstance(items, list):
+        raise InvalidJob("jobs: must be an array of jobs")
+    if not 1 <= len(items) <= max_batch:
+        raise InvalidJob(f"jobs: must hold 1 to {max_batch} jobs, got {len(items)}")
+    return [_job_from(item, f"jobs[{index}].") for index, item in enumerate(items)]
+
+
+def _job_from(data: Any, prefix: str) -> Job:
+    _check_object(data, prefix, JOB_FIELDS)
+    job_type = _checked_type(data.get("type"), f"{prefix}type")
+    max_attempts = _checked_max_attempts(data.get("max_attempts"), f"{prefix}max_attempts")
+    return Job(type=job_type, payload=data.get("payload", {}), max_attempts=max_attempts)
+
+
+def _check_object(data: Any, prefix: str, fields: tuple[str, ...]) -> None:
+    where = prefix.rstrip(".") or "body"
+    if not isinstance(data, dict):
+        raise InvalidJob(f"{where}: must be a JSON object, got {_json_kind(data)}")
+    unknown = [name for name in data if name not in fields]
+    if unknown:
+        names = ", ".join(_quote(name) for name in unknown)
+        raise InvalidJob(f"{where}: unknown field(s) {names}; allowed: {', '.join(fields)}")
+
+
+def _checked_type(value: Any, where: str) -> str:
+    if value is None:
+        raise InvalidJob(f"{where}: is required")
+    if not isinstance(value, str):
+        raise InvalidJob(f"{where}: must be a string, got {_json_kind(value)}")
+    if not value.strip():
+        raise InvalidJob(f"{where}: must not be empty")
+    if len(value) > MAX_TYPE_LENGTH:
+        raise InvalidJob(f"{where}: must be at most {MAX_TYPE_LENGTH} characters, got {len(value)}")
+    for index, char in enumerate(value):
+        if unicodedata.category(char) in _TYPE_FORBIDDEN_CATEGORIES:
+            raise InvalidJob(f"{where}: control character {_quote(char)} at position {index}")
+    return value
+
+
+def _checked_max_attempts(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if not is_int or not 1 <= value <= MAX_ATTEMPTS_LIMIT:
+        raise InvalidJob(f"{where}: must be an integer from 1 to {MAX_ATTEMPTS_LIMIT}")
+    return int(value)
+
+
+def _check_strings_and_depth(data: Any) -> None:
+    """Refuse NUL characters and lone surrogates in any key or string, and too deep nesting."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidJob(f"{path or 'body'}: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            _check_text(value, path or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, f"{path or 'body'}: key {_quote(key)}")
+                stack.append((item, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+
+
+def _check_text(text: str, where: str) -> None:
+    found = _FORBIDDEN_CHAR.search(text)
+    if found is None:
+        return
+    what = "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+    raise InvalidJob(f"{where}: contains {what} at position {found.start()}")
+
+
+def _quote(text: str) -> str:
+    """``text`` quoted with every unusual character escaped, safe inside any message."""
+    return ascii(text)
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
