@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,9 +135,15 @@ def load_handlers(spec: str) -> Handlers:
     return handlers
 
 
-async def call_async(handler: Handler, payload: Any, ctx: JobContext) -> Any:
-    """Run a handler: ``async def`` on the loop, plain ``def`` in the default thread pool."""
+async def call_async(
+    handler: Handler, payload: Any, ctx: JobContext, executor: Executor | None = None
+) -> Any:
+    """Run a handler: ``async def`` on the loop, plain ``def`` in ``executor`` (default: the
+    loop's default thread pool)."""
     if handler.is_async:
         result: Awaitable[Any] = handler.call(payload, ctx)
         return await result
-    return await asyncio.to_thread(handler.call, payload, ctx)
+    if executor is None:
+        return await asyncio.to_thread(handler.call, payload, ctx)
+    call = functools.partial(contextvars.copy_context().run, handler.call, payload, ctx)
+    return await asyncio.get_running_loop().run_in_executor(executor, call)

@@ -1,9 +1,143 @@
-"""The `jobqueue worker` command."""
+"""The ``jobqueue worker`` command: a worker node that runs jobs until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
 import typer
+
+from jobqueue import config
+from jobqueue.brokers import from_url, redact_url
+from jobqueue.errors import ConfigError
+from jobqueue.handlers import load_handlers
+from jobqueue.logs import setup_logging
+from jobqueue.worker.backoff import RetryPolicy
+from jobqueue.worker.worker import ControlLink, Worker
+
+log = logging.getLogger("jobqueue.worker")
+
+DEFAULT_APP = "jobqueue.demo:handlers"
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app (written by the owner of this module)."""
+    """Add ``jobqueue worker`` to the app."""
+    app.command("worker")(worker)
+
+
+def worker(
+    app_spec: Annotated[
+        str,
+        typer.Option("--app", envvar=config.env("app"), help="The handlers: pkg.module:attr."),
+    ] = DEFAULT_APP,
+    broker_url: Annotated[
+        str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
+    ] = config.BROKER_URL,
+    queue: Annotated[
+        str, typer.Option(envvar=config.env("queue"), help="The queue to consume.")
+    ] = config.QUEUE,
+    concurrency: Annotated[
+        int, typer.Option(envvar=config.env("concurrency"), help="Jobs run at once (prefetch).")
+    ] = config.CONCURRENCY,
+    retry_base_s: Annotated[
+        float,
+        typer.Option(envvar=config.env("retry_base_s"), help="Backoff after the first failure."),
+    ] = config.RETRY_BASE_S,
+    retry_cap_s: Annotated[
+        float, typer.Option(envvar=config.env("retry_cap_s"), help="Longest backoff.")
+    ] = config.RETRY_CAP_S,
+    grace_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("shutdown_grace_s"),
+            help="On SIGTERM, how long jobs in flight may finish before they are handed back.",
+        ),
+    ] = config.SHUTDOWN_GRACE_S,
+    api_grpc: Annotated[
+        str,
+        typer.Option(
+            envvar=config.env("api_grpc"),
+            help="host:port of the API's gRPC service to register with ('' for none).",
+        ),
+    ] = config.API_GRPC,
+    heartbeat_interval_s: Annotated[
+        float, typer.Option(envvar=config.env("heartbeat_interval_s"), help="Between heartbeats.")
+    ] = config.HEARTBEAT_INTERVAL_S,
+    worker_id: Annotated[
+        str | None, typer.Option(envvar=config.env("worker_id"), help="Default: a new UUID.")
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
+    ] = config.LOG_LEVEL,
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Stop once the queue is empty and nothing runs.")
+    ] = False,
+) -> None:
+    """Run a worker node: consume jobs, run their handlers, retry, dead-letter."""
+    setup_logging(log_level)
+    if heartbeat_interval_s <= 0:
+        raise ConfigError(f"heartbeat interval must be positive, got {heartbeat_interval_s}s")
+    if api_grpc:
+        config.parse_addr(api_grpc, "--api-grpc")
+    handlers = load_handlers(app_spec)
+    node = Worker(
+        from_url(broker_url, queue=queue),
+        handlers,
+        concurrency=concurrency,
+        retry=RetryPolicy(retry_base_s, retry_cap_s),
+        grace_s=grace_s,
+        worker_id=worker_id,
+        queue=queue,
+        burst=burst,
+    )
+    control = _control_link(node, api_grpc, heartbeat_interval_s) if api_grpc else None
+    types = ",".join(handlers.types())
+    log.info(
+        "worker %s started: queue=%s concurrency=%d types=%s broker=%s",
+        *(node.worker_id, queue, concurrency, types, redact_url(broker_url)),
+    )
+    _run_loop(_serve(node, control))
+    _exit_past_abandoned_threads(node)
+
+
+async def _serve(node: Worker, control: ControlLink | None) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, node.request_stop)
+    await node.run(control)
+
+
+def _control_link(node: Worker, target: str, interval_s: float) -> ControlLink:
+    """Registration and heartbeats with the API; its replies carry commands for the worker."""
+    from jobqueue.control.client import ControlClient
+
+    def obey(command: str) -> None:
+        node.command(command)
+        client.beat_soon()  # report the new state now rather than at the next interval
+
+    client = ControlClient(target, node.stats, obey, interval_s)
+    return client
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed, else on the standard event loop."""
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main)
+
+
+def _exit_past_abandoned_threads(node: Worker) -> None:
+    """Exit now if handler threads still run: Python would otherwise wait for them at exit."""
+    if node.abandoned_threads:
+        logging.shutdown()
+        os._exit(0)

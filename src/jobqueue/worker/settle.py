@@ -1,0 +1,105 @@
+"""Settling a delivery: deciding between ack, retry, dead-letter and hand-back, and doing it."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+from jobqueue.brokers import Broker, Death, DeathReason, Delivery
+from jobqueue.errors import Reject, Retry
+from jobqueue.job import Job
+from jobqueue.worker.backoff import RetryPolicy
+
+TRACEBACK_MAX_LINES = 20
+TRACEBACK_MAX_CHARS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The job succeeded: remove it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    """Publish ``job`` (the next attempt) to run after ``delay_s``, then remove the original."""
+
+    job: Job
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Move the message to the dead-letter queue, with why."""
+
+    death: Death
+
+
+@dataclass(frozen=True, slots=True)
+class HandBack:
+    """Give the delivery back unprocessed (shutdown), to be delivered again."""
+
+
+Settlement = Ack | RetryLater | DeadLetter | HandBack
+
+
+def after_failure(
+    job: Job, max_attempts: int, exc: BaseException, policy: RetryPolicy, worker_id: str
+) -> RetryLater | DeadLetter:
+    """What becomes of a job whose handler raised ``exc`` on attempt ``job.attempts``.
+
+    ``Reject`` dead-letters at once. Otherwise the job is retried while attempts remain (after
+    the delay a ``Retry`` asks for, else after the policy's backoff), then dead-lettered.
+    """
+    if isinstance(exc, Reject):
+        return DeadLetter(_death(DeathReason.REJECTED, job, exc, worker_id))
+    if job.attempts + 1 >= max_attempts:
+        return DeadLetter(_death(DeathReason.MAX_ATTEMPTS, job, exc, worker_id))
+    if isinstance(exc, Retry) and exc.delay_s is not None:
+        return RetryLater(job.next_attempt(), max(0.0, exc.delay_s))
+    return RetryLater(job.next_attempt(), policy.delay_s(job.attempts))
+
+
+def undecodable(error: str, worker_id: str) -> DeadLetter:
+    """Dead-letter a body that is not a job."""
+    return DeadLetter(Death(DeathReason.UNDECODABLE, error=error, worker_id=worker_id))
+
+
+def unknown_type(job: Job, worker_id: str) -> DeadLetter:
+    """Dead-letter a job no handler is registered for; no attempt was made."""
+    error = f"no handler for job type {job.type!r}"
+    death = Death(DeathReason.UNKNOWN_TYPE, error=error, attempts=job.attempts, worker_id=worker_id)
+    return DeadLetter(death)
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line: ``ValueError: bad address``."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def short_traceback(exc: BaseException) -> str:
+    """The end of the exception's traceback: its last lines, at most 4 KB of text."""
+    lines = "".join(traceback.format_exception(exc)).splitlines()
+    return "\n".join(lines[-TRACEBACK_MAX_LINES:])[-TRACEBACK_MAX_CHARS:]
+
+
+def _death(reason: str, job: Job, exc: BaseException, worker_id: str) -> Death:
+    return Death(
+        reason=reason,
+        error=describe(exc),
+        traceback=short_traceback(exc),
+        attempts=job.attempts + 1,
+        worker_id=worker_id,
+    )
+
+
+async def apply(broker: Broker, delivery: Delivery, settlement: Settlement) -> None:
+    """Settle the delivery on the broker as decided."""
+    match settlement:
+        case Ack():
+            await broker.ack(delivery)
+        case RetryLater(job, delay_s):
+            await broker.retry(delivery, job, delay_s)
+        case DeadLetter(death):
+            await broker.dead_letter(delivery, death)
+        case HandBack():
+            await broker.release(delivery)

@@ -1,0 +1,405 @@
+"""The worker: takes deliveries from the broker and lives each one as receive → run → settle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jobqueue import __version__, config
+from jobqueue.brokers import Broker, Delivery
+from jobqueue.errors import BrokerError, ConfigError, DecodeError, UnknownJobType
+from jobqueue.handlers import Handler, Handlers, JobContext
+from jobqueue.job import Job
+from jobqueue.worker import settle
+from jobqueue.worker.backoff import RetryPolicy
+from jobqueue.worker.execute import HandlerThreads, execute
+from jobqueue.worker.settle import Ack, DeadLetter, HandBack, RetryLater, Settlement
+from jobqueue.worker.stats import WorkerStats
+
+log = logging.getLogger("jobqueue.worker")
+
+JOB_LOG_LEVEL = logging.INFO
+"""The level of the per-job lines (processing, succeeded)."""
+
+BURST_POLL_S = 0.05
+CONSUME_RETRY_S = 1.0
+
+
+class State(enum.StrEnum):
+    """What the worker is doing, as its heartbeats report it."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DRAINING = "draining"
+
+
+class ControlLink(Protocol):
+    """The worker's link to the control plane: registration, heartbeats, deregistration."""
+
+    async def start(self) -> None:
+        """Register and start heartbeats in the background; never raises, never blocks."""
+
+    async def stop(self) -> None:
+        """Stop heartbeats and deregister, best effort."""
+
+
+@dataclass(eq=False)
+class Flight:
+    """One delivery in the worker's hands, from receipt until it is settled."""
+
+    delivery: Delivery
+    job_id: str
+    settling: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A delivery decoded into a job that has a handler."""
+
+    job: Job
+    handler: Handler
+
+
+class Worker:
+    """Consumes jobs from a broker and runs them with their handlers.
+
+    ``await run()`` consumes until ``stop()``/``request_stop()``/``drain()``, or, with
+    ``burst=True``, until the queue is empty (no job ready or delayed) and nothing is in flight.
+    Burst mode polls ``broker.depth()`` every 50 ms and stops after two idle polls in a row with
+    no delivery received between them.
+
+    The broker's prefetch (``concurrency``) bounds the jobs in flight. ``async def`` handlers run
+    on the event loop, plain ``def`` ones in a pool of ``concurrency`` threads. Call the control
+    methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event loop.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        handlers: Handlers,
+        *,
+        concurrency: int = config.CONCURRENCY,
+        retry: RetryPolicy | None = None,
+        grace_s: float = config.SHUTDOWN_GRACE_S,
+        worker_id: str | None = None,
+        queue: str = config.QUEUE,
+        burst: bool = False,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        if grace_s < 0:
+            raise ConfigError(f"shutdown grace must not be negative, got {grace_s}s")
+        self.worker_id = worker_id or str(uuid.uuid4())
+        self.concurrency = concurrency
+        self.queue = queue
+        self.burst = burst
+        self._broker = broker
+        self._handlers = handlers
+        self._retry = retry or RetryPolicy()
+        self._grace_s = grace_s
+        self._threads = HandlerThreads(concurrency)
+        self._flights: dict[asyncio.Task[None], Flight] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._state = State.ACTIVE
+        self._wakeup = asyncio.Event()
+        self._wakeup.set()
+        self._stopping = False
+        self._stop_requests = 0
+        self._deadline: float | None = None
+        self._grace: asyncio.Timeout | None = None
+        self._running = False
+        self._stopped = asyncio.Event()
+        self._received = self._processed = self._failed = 0
+        self._started_at_unix = time.time()
+
+    # -- the worker's life ---------------------------------------------------------------------
+
+    async def run(self, control: ControlLink | None = None) -> None:
+        """Consume until stopped, then shut down in order; ``control`` is registered meanwhile.
+
+        Shutdown order:
+        1. stop consuming: ``broker.stop_consuming()`` ends the deliveries iterator, and a
+           delivery that still arrives is handed back, so no new job starts;
+        2. finish the jobs in flight, for up to ``grace_s`` (``drain()``: however long they take;
+           another ``request_stop()``, a second signal, cuts the wait short);
+        3. hand back the jobs still running: cancel them and ``release`` their deliveries, so
+           that another worker runs them (a thread handler cannot be cancelled: it runs on,
+           abandoned, and its result is ignored);
+        4. deregister from the control plane;
+        5. close the broker: whatever is still unsettled goes back to the queue.
+        """
+        self._running = True
+        watcher = asyncio.create_task(self._stop_when_idle()) if self.burst else None
+        try:
+            await self._broker.connect()
+            if control is not None:
+                await control.start()
+            log.info("worker %s consuming from queue %r", self.worker_id, self.queue)
+            await self._consume_until_stopped()
+            await self._finish_in_flight()
+        finally:
+            await self._hand_back_running()
+            await self._close(watcher, control)
+
+    async def _consume_until_stopped(self) -> None:
+        while not self._stopping:
+            if self._state is State.PAUSED:
+                await self._wakeup.wait()
+                continue
+            await self._consume()
+
+    async def _consume(self) -> None:
+        """One consuming session: take deliveries until the broker's iterator ends."""
+        try:
+            async for delivery in self._broker.deliveries(self.concurrency):
+                self._take(delivery)
+        except BrokerError as exc:
+            log.error("consuming failed: %s; trying again in %ss", exc, CONSUME_RETRY_S)
+            await asyncio.sleep(CONSUME_RETRY_S)
+
+    def _take(self, delivery: Delivery) -> None:
+        self._received += 1
+        flight = Flight(delivery, job_id=delivery.message_id)
+        task = asyncio.create_task(self._process(flight))
+        self._flights[task] = flight
+        task.add_done_callback(self._landed)
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        flight = self._flights.pop(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job %s: unexpected error", flight.job_id, exc_info=task.exception())
+
+    # -- one delivery: receive → run → settle ---------------------------------------------------
+
+    async def _process(self, flight: Flight) -> None:
+        """The life of one delivery: receive → run → settle."""
+        try:
+            received = self._receive(flight)
+            settlement = await self._run(received) if isinstance(received, Received) else received
+        except asyncio.CancelledError:
+            await self._settle(flight, HandBack())
+            raise
+        flight.settling = True
+        await self._settle(flight, settlement)
+
+    def _receive(self, flight: Flight) -> Received | DeadLetter | HandBack:
+        """Decode the delivery and find its handler, or decide at once why it cannot run."""
+        if self._state is not State.ACTIVE:
+            return HandBack()
+        try:
+            job = Job.decode(flight.delivery.body)
+        except DecodeError as exc:
+            return settle.undecodable(str(exc), self.worker_id)
+        flight.job_id = job.id
+        try:
+            return Received(job, self._handlers.get(job.type))
+        except UnknownJobType:
+            return settle.unknown_type(job, self.worker_id)
+
+    async def _run(self, received: Received) -> Settlement:
+        """Run the handler once; a failure becomes a retry or a dead letter."""
+        job, handler = received.job, received.handler
+        max_attempts = job.max_attempts or handler.max_attempts
+        log.log(
+            JOB_LOG_LEVEL, "processing job %s (type=%s, attempt=%d)", job.id, job.type, job.attempts
+        )
+        ctx = JobContext(job.id, job.type, job.attempts, max_attempts, self.worker_id)
+        try:
+            await execute(handler, job.payload, ctx, self._threads)
+        except Exception as exc:
+            return self._after_failure(job, max_attempts, exc)
+        log.log(JOB_LOG_LEVEL, "job %s succeeded", job.id)
+        return Ack()
+
+    def _after_failure(self, job: Job, max_attempts: int, exc: Exception) -> Settlement:
+        decided = settle.after_failure(job, max_attempts, exc, self._retry, self.worker_id)
+        then = f" — retrying in {decided.delay_s:.1f}s" if isinstance(decided, RetryLater) else ""
+        attempt = f"{job.attempts + 1}/{max_attempts}"
+        log.warning("job %s failed (attempt %s): %s%s", job.id, attempt, settle.describe(exc), then)
+        return decided
+
+    async def _settle(self, flight: Flight, settlement: Settlement) -> None:
+        """Settle on the broker. If it is unreachable, drop the delivery: never acked, it is
+        delivered again once the broker is back."""
+        try:
+            await settle.apply(self._broker, flight.delivery, settlement)
+        except BrokerError as exc:
+            log.warning(
+                "job %s: could not settle (%s); it will be delivered again", flight.job_id, exc
+            )
+            return
+        self._count(flight, settlement)
+
+    def _count(self, flight: Flight, settlement: Settlement) -> None:
+        if isinstance(settlement, HandBack):
+            log.info("job %s handed back", flight.job_id)
+            return
+        self._processed += 1
+        if not isinstance(settlement, Ack):
+            self._failed += 1
+        if isinstance(settlement, DeadLetter):
+            log.warning("job %s dead-lettered: %s", flight.job_id, settlement.death.reason)
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    async def _finish_in_flight(self) -> None:
+        """Let the jobs in flight finish, until the deadline (none after ``drain()``)."""
+        if not self._flights:
+            return
+        log.info("waiting for %d job(s) in flight to finish", len(self._flights))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(self._deadline) as self._grace:
+                await asyncio.wait(list(self._flights))
+
+    async def _hand_back_running(self) -> None:
+        """Cancel the jobs still running (each hands its delivery back), wait for the rest."""
+        running = [task for task, flight in self._flights.items() if not flight.settling]
+        if running:
+            log.warning("handing back %d job(s) still running", len(running))
+        for task in running:
+            task.cancel()
+        if self._flights:
+            await asyncio.wait(list(self._flights))
+
+    async def _close(self, watcher: asyncio.Task[None] | None, control: ControlLink | None) -> None:
+        if watcher is not None:
+            watcher.cancel()
+        if control is not None:
+            await _quietly(control.stop(), "deregistering")
+        await _quietly(self._broker.close(), "closing the broker")
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        if self._threads.busy:
+            log.warning("%d handler thread(s) still running, abandoned", self._threads.busy)
+        self._stopped.set()
+        log.info("worker %s stopped", self.worker_id)
+
+    # -- control --------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop gracefully (SIGTERM, SIGINT); a second request hands the running jobs back now."""
+        self._stop_requests += 1
+        now = asyncio.get_running_loop().time()
+        self._limit_deadline(now + self._grace_s if self._stop_requests == 1 else now)
+        self._begin_stop()
+
+    async def stop(self) -> None:
+        """Stop gracefully and wait until the worker has shut down."""
+        self.request_stop()
+        if self._running:
+            await self._stopped.wait()
+
+    def drain(self) -> None:
+        """Take no new jobs, finish the jobs in flight however long they take, then stop."""
+        self._begin_stop()
+
+    def pause(self) -> None:
+        """Take no new jobs until ``resume()``; the jobs in flight go on.
+
+        Consuming stops, so prefetched messages go back to the broker rather than being held.
+        """
+        if self._state is State.ACTIVE:
+            self._state = State.PAUSED
+            self._wakeup.clear()
+            self._in_background(self._stop_consuming())
+            log.info("worker %s paused", self.worker_id)
+
+    def resume(self) -> None:
+        """Take jobs again after ``pause()``."""
+        if self._state is State.PAUSED:
+            self._state = State.ACTIVE
+            self._wakeup.set()
+            log.info("worker %s resumed", self.worker_id)
+
+    def command(self, name: str) -> None:
+        """Obey a control-plane command: ``pause``, ``resume`` or ``drain``."""
+        actions = {"pause": self.pause, "resume": self.resume, "drain": self.drain}
+        action = actions.get(name)
+        if action is None:
+            log.warning("ignoring unknown command %r", name)
+            return
+        action()
+
+    def _begin_stop(self) -> None:
+        if self._stopping:
+            return
+        log.info("worker %s stopping: no new jobs", self.worker_id)
+        self._stopping = True
+        self._state = State.DRAINING
+        self._wakeup.set()
+        self._in_background(self._stop_consuming())
+
+    def _limit_deadline(self, when: float) -> None:
+        """Bring the end of the grace period forward to ``when`` (never push it back)."""
+        if self._deadline is None or when < self._deadline:
+            self._deadline = when
+            if self._grace is not None:
+                self._grace.reschedule(when)
+
+    async def _stop_consuming(self) -> None:
+        await _quietly(self._broker.stop_consuming(), "stopping consuming")
+
+    def _in_background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _stop_when_idle(self) -> None:
+        """Burst mode: stop once the queue is empty and nothing runs, two polls in a row."""
+        idle_polls = 0
+        while idle_polls < 2:
+            received = self._received
+            await asyncio.sleep(BURST_POLL_S)
+            idle = not self._flights and self._received == received and await self._queue_empty()
+            idle_polls = idle_polls + 1 if idle else 0
+        log.info("burst: queue %r is empty, stopping", self.queue)
+        self.request_stop()
+
+    async def _queue_empty(self) -> bool:
+        try:
+            depth = await self._broker.depth()
+        except BrokerError:
+            return False
+        return depth.ready + depth.delayed == 0
+
+    # -- inspection -----------------------------------------------------------------------------
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Handler threads still running that nobody waits for (after a timeout or hand-back)."""
+        return self._threads.busy
+
+    def stats(self) -> WorkerStats:
+        """What the worker reports about itself in heartbeats."""
+        flights = list(self._flights.values())
+        return WorkerStats(
+            worker_id=self.worker_id,
+            in_flight=len(flights),
+            concurrency=self.concurrency,
+            job_types=tuple(self._handlers.types()),
+            queue=self.queue,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            started_at_unix=self._started_at_unix,
+            processed=self._processed,
+            failed=self._failed,
+            job_ids=tuple(flight.job_id for flight in flights),
+            state=self._state.value,
+        )
+
+
+async def _quietly(step: Awaitable[None], what: str) -> None:
+    """Await a shutdown step; log its failure rather than abort the shutdown."""
+    try:
+        await step
+    except Exception as exc:
+        log.warning("%s failed: %s", what, exc)

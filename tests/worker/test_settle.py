@@ -1,0 +1,100 @@
+"""Deciding what becomes of a failed job: retry, dead-letter, and the death it carries."""
+
+from __future__ import annotations
+
+import random
+
+from jobqueue.brokers import DeathReason
+from jobqueue.errors import Reject, Retry
+from jobqueue.job import Job
+from jobqueue.worker.backoff import RetryPolicy
+from jobqueue.worker.settle import (
+    TRACEBACK_MAX_CHARS,
+    TRACEBACK_MAX_LINES,
+    DeadLetter,
+    RetryLater,
+    after_failure,
+    short_traceback,
+    unknown_type,
+)
+
+POLICY = RetryPolicy(base_s=2.0, cap_s=100.0, rng=random.Random(0))
+
+
+def _raised(exc: Exception) -> Exception:
+    try:
+        raise exc
+    except Exception as caught:
+        return caught
+
+
+def test_a_failure_with_attempts_left_is_retried_as_the_next_attempt_after_backoff() -> None:
+    job = Job("email", {}, attempts=1)
+    decided = after_failure(job, 3, _raised(ValueError("x")), POLICY, "w1")
+    assert isinstance(decided, RetryLater)
+    assert decided.job == job.next_attempt()
+    assert 2.0 <= decided.delay_s <= 4.0
+
+
+def test_a_failure_on_the_last_attempt_dead_letters_with_what_happened() -> None:
+    job = Job("email", {}, attempts=2)
+    decided = after_failure(job, 3, _raised(ValueError("bad address")), POLICY, "w1")
+    assert isinstance(decided, DeadLetter)
+    death = decided.death
+    assert death.reason == DeathReason.MAX_ATTEMPTS
+    assert death.error == "ValueError: bad address"
+    assert death.traceback is not None
+    assert "ValueError: bad address" in death.traceback
+    assert death.attempts == 3
+    assert death.worker_id == "w1"
+    assert death.failed_at
+
+
+def test_retry_asks_for_its_own_delay() -> None:
+    decided = after_failure(Job("email", {}), 3, Retry(delay_s=7.5), POLICY, "w1")
+    assert isinstance(decided, RetryLater)
+    assert decided.delay_s == 7.5
+
+
+def test_retry_without_a_delay_gets_the_backoff() -> None:
+    decided = after_failure(Job("email", {}), 3, Retry(), POLICY, "w1")
+    assert isinstance(decided, RetryLater)
+    assert 1.0 <= decided.delay_s <= 2.0
+
+
+def test_retry_on_the_last_attempt_dead_letters_for_max_attempts() -> None:
+    decided = after_failure(Job("email", {}, attempts=2), 3, Retry(1.0), POLICY, "w1")
+    assert isinstance(decided, DeadLetter)
+    assert decided.death.reason == DeathReason.MAX_ATTEMPTS
+
+
+def test_reject_dead_letters_at_once_even_with_attempts_left() -> None:
+    decided = after_failure(Job("email", {}), 5, _raised(Reject("no such user")), POLICY, "w1")
+    assert isinstance(decided, DeadLetter)
+    assert decided.death.reason == DeathReason.REJECTED
+    assert decided.death.error == "Reject: no such user"
+    assert decided.death.attempts == 1
+
+
+def test_an_unknown_type_counts_no_attempt() -> None:
+    decided = unknown_type(Job("nope", {}, attempts=1), "w1")
+    assert decided.death.reason == DeathReason.UNKNOWN_TYPE
+    assert decided.death.attempts == 1
+    assert decided.death.error is not None
+    assert "'nope'" in decided.death.error
+
+
+def _recurse(depth: int) -> None:
+    if depth == 0:
+        raise RuntimeError("x" * 10_000)
+    _recurse(depth - 1)
+
+
+def test_a_traceback_is_cut_to_its_last_lines_and_4_kb() -> None:
+    try:
+        _recurse(50)
+    except RuntimeError as exc:
+        text = short_traceback(exc)
+    assert len(text.splitlines()) <= TRACEBACK_MAX_LINES
+    assert len(text) <= TRACEBACK_MAX_CHARS
+    assert text.endswith("x" * 100)
