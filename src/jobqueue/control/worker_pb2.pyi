@@ -147,7 +147,10 @@ class RegisterRequest(_message.Message):
 
     WORKER_ID_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
+    LOAD_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
+    load: _builtins.int
+    """Jobs in flight at registration, as in HeartbeatRequest.load."""
     @_builtins.property
     def details(self) -> Global___WorkerDetails: ...
     def __init__(
@@ -155,10 +158,11 @@ class RegisterRequest(_message.Message):
         *,
         worker_id: _builtins.str = ...,
         details: Global___WorkerDetails | None = ...,
+        load: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "load", b"load", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,236 @@
+"""The worker registry: the Registry protocol, the values it trades in, and ``from_url``.
+
+The registry is the API's view of the fleet. Workers register and heartbeat; a worker not heard
+from for ``ttl_s`` seconds is expired. Its contract, checked for every backend by
+``jobqueue.testing.registry`` (the conformance suite):
+
+- ``register`` and ``heartbeat`` record the worker as seen now, with what it reported. A
+  heartbeat from an id the registry does not know (never seen, expired, or lost in an API
+  restart) registers it again: a live worker is never ignored.
+- An expired worker is absent from every read (``get``, ``workers``) at once, whether or not
+  ``sweep`` has run yet; ``sweep`` only frees its storage. So a silent worker is gone from every
+  view within ``ttl_s``, and its storage within ``ttl_s`` plus the sweep period.
+- ``send_command`` leaves one command waiting for a live worker (the last one sent wins); the
+  next ``heartbeat`` takes it, so each command is delivered once. A command lives and dies with
+  its worker's entry: deregistering or expiring drops it.
+- Ids and reports are validated: an empty id, an id over ``MAX_WORKER_ID_CHARS`` characters, a
+  negative load or count raise :class:`~jobqueue.errors.InvalidWorker`.
+- A backend that cannot reach its store raises :class:`~jobqueue.errors.RegistryUnavailable`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from jobqueue.brokers import redact_url
+from jobqueue.config import WORKER_TTL_S
+from jobqueue.errors import ConfigError, InvalidWorker
+
+__all__ = [
+    "MAX_LIST_ITEMS",
+    "MAX_WORKER_ID_CHARS",
+    "Command",
+    "HeartbeatResult",
+    "Registry",
+    "WorkerInfo",
+    "WorkerReport",
+    "WorkerState",
+    "check_worker_id",
+    "from_url",
+]
+
+MAX_WORKER_ID_CHARS = 200
+MAX_LIST_ITEMS = 10_000
+
+
+class WorkerState(enum.StrEnum):
+    """What a worker says it is doing."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DRAINING = "draining"
+
+
+class Command(enum.StrEnum):
+    """What the API can ask a worker to do, delivered in a heartbeat reply."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    DRAIN = "drain"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReport:
+    """What a worker says about itself when it registers or heartbeats.
+
+    The original worker reports only ``load`` (0 idle, 1 busy); the rest keeps its defaults.
+    ``load`` is the number of jobs in flight.
+    """
+
+    load: int = 0
+    concurrency: int = 0
+    job_types: tuple[str, ...] = ()
+    queue: str = ""
+    host: str = ""
+    pid: int = 0
+    version: str = ""
+    started_at_unix: float = 0.0
+    processed: int = 0
+    failed: int = 0
+    job_ids: tuple[str, ...] = ()
+    state: WorkerState = WorkerState.ACTIVE
+
+    def __post_init__(self) -> None:
+        for name in ("load", "concurrency", "pid", "processed", "failed"):
+            if getattr(self, name) < 0:
+                raise InvalidWorker(f"{name} must not be negative, got {getattr(self, name)}")
+        if not math.isfinite(self.started_at_unix) or self.started_at_unix < 0:
+            raise InvalidWorker(f"started_at_unix must be a time, got {self.started_at_unix}")
+        for name in ("job_types", "job_ids"):
+            if len(getattr(self, name)) > MAX_LIST_ITEMS:
+                raise InvalidWorker(f"{name} must hold at most {MAX_LIST_ITEMS} items")
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as JSON-ready values (tuples become lists)."""
+        data = asdict(self)
+        data["job_types"] = list(self.job_types)
+        data["job_ids"] = list(self.job_ids)
+        data["state"] = str(self.state)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkerReport:
+        """The inverse of :meth:`to_dict`; missing keys take their defaults."""
+        return cls(
+            load=int(data.get("load", 0)),
+            concurrency=int(data.get("concurrency", 0)),
+            job_types=tuple(data.get("job_types", ())),
+            queue=str(data.get("queue", "")),
+            host=str(data.get("host", "")),
+            pid=int(data.get("pid", 0)),
+            version=str(data.get("version", "")),
+            started_at_unix=float(data.get("started_at_unix", 0.0)),
+            processed=int(data.get("processed", 0)),
+            failed=int(data.get("failed", 0)),
+            job_ids=tuple(data.get("job_ids", ())),
+            state=WorkerState(data.get("state", WorkerState.ACTIVE)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One live worker as the registry sees it: its last report and when it was heard from."""
+
+    worker_id: str
+    report: WorkerReport
+    last_seen_unix: float
+    registered_at_unix: float
+    seen_ago_s: float
+    pending_command: Command | None = None
+
+    @property
+    def state(self) -> WorkerState:
+        """The state the worker last reported."""
+        return self.report.state
+
+    def to_dict(self) -> dict[str, object]:
+        """Every field, flat, as JSON-ready values (what ``GET /workers`` answers)."""
+        return {
+            "worker_id": self.worker_id,
+            **self.report.to_dict(),
+            "last_seen_unix": self.last_seen_unix,
+            "seen_ago_s": self.seen_ago_s,
+            "registered_at_unix": self.registered_at_unix,
+            "pending_command": None if self.pending_command is None else str(self.pending_command),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    """What recording a heartbeat found: whether the worker was known, and a command for it."""
+
+    known: bool
+    command: Command | None = None
+
+
+def check_worker_id(worker_id: str) -> None:
+    """Raise InvalidWorker unless the id is 1 to ``MAX_WORKER_ID_CHARS`` characters."""
+    if not worker_id:
+        raise InvalidWorker("worker_id must not be empty")
+    if len(worker_id) > MAX_WORKER_ID_CHARS:
+        raise InvalidWorker(
+            f"worker_id must be at most {MAX_WORKER_ID_CHARS} characters, got {len(worker_id)}"
+        )
+
+
+class Registry(Protocol):
+    """Where the API keeps the fleet: who is alive, what each reported, commands waiting."""
+
+    @property
+    def ttl_s(self) -> float:
+        """Seconds of silence after which a worker is expired."""
+        ...
+
+    async def register(self, worker_id: str, report: WorkerReport) -> bool:
+        """Record the worker as seen now with ``report``; True when it was not known before.
+
+        Registering a known worker refreshes it and keeps its registration time and any waiting
+        command. Raises InvalidWorker for a bad id.
+        """
+        ...
+
+    async def heartbeat(self, worker_id: str, report: WorkerReport) -> HeartbeatResult:
+        """Record the worker as seen now with ``report``, and take the command waiting for it.
+
+        An unknown id is registered (``known`` is False in the result). The command returned
+        is removed, so the next heartbeat does not get it again. Raises InvalidWorker for a bad
+        id.
+        """
+        ...
+
+    async def deregister(self, worker_id: str) -> bool:
+        """Forget the worker and any command waiting for it; True when it was known."""
+        ...
+
+    async def get(self, worker_id: str) -> WorkerInfo | None:
+        """The live worker with this id, or None (unknown or expired)."""
+        ...
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Every live worker, ordered by id; expired ones are never included."""
+        ...
+
+    async def send_command(self, worker_id: str, command: Command) -> bool:
+        """Leave ``command`` for the worker's next heartbeat; False when it is not live.
+
+        A command already waiting is replaced: the last one sent wins.
+        """
+        ...
+
+    async def sweep(self) -> int:
+        """Remove expired workers and their waiting commands; how many were removed."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the registry is not used afterwards."""
+        ...
+
+
+def from_url(url: str = "", ttl_s: float = WORKER_TTL_S) -> Registry:
+    """Build the registry a URL names: empty or ``memory://`` in process, ``redis://`` shared."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
+    if scheme in ("", "memory"):
+        from jobqueue.registry.memory import InMemoryRegistry
+
+        return InMemoryRegistry(ttl_s=ttl_s)
+    if scheme in ("redis", "rediss", "unix"):
+        from jobqueue.registry.redis import RedisRegistry
+
+        return RedisRegistry.from_url(url, ttl_s=ttl_s)
+    raise ConfigError(
+        f"unsupported registry URL {redact_url(url)!r}: use redis://host:port/db or leave it empty"
+    )

@@ -1,0 +1,199 @@
+"""The worker's side of the control plane: register, heartbeat, take commands, deregister.
+
+The client never stands in the worker's way. ``start`` returns at once; a background task
+registers (retrying with exponential backoff while the API is down) and then heartbeats every
+``interval_s``. The worker processes jobs whether or not the API can be reached. When the API
+restarts, the next heartbeat registers the worker again (the server treats a heartbeat from an
+unknown id as a registration), so it is listed again within one heartbeat. Every RPC has a
+deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+
+import grpc
+import grpc.aio
+
+from jobqueue.config import HEARTBEAT_INTERVAL_S
+from jobqueue.control import worker_pb2 as pb
+from jobqueue.control import worker_pb2_grpc as pb_grpc
+from jobqueue.control.messages import command_from_message, details_from_stats
+from jobqueue.worker.stats import WorkerStats
+
+__all__ = ["ControlClient"]
+
+logger = logging.getLogger(__name__)
+
+RPC_TIMEOUT_S = 2.0
+FIRST_RETRY_S = 0.1
+
+
+class ControlClient:
+    """Registers a worker with the API, heartbeats its stats, and hands commands to it.
+
+    ``stats`` is called before every registration and heartbeat; ``on_command`` is called with
+    ``"pause"``, ``"resume"`` or ``"drain"`` when a heartbeat reply carries a command (an
+    exception it raises is logged, never propagated).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        stats: Callable[[], WorkerStats],
+        on_command: Callable[[str], None],
+        interval_s: float = HEARTBEAT_INTERVAL_S,
+        rpc_timeout_s: float = RPC_TIMEOUT_S,
+    ) -> None:
+        self._target = target
+        self._stats = stats
+        self._on_command = on_command
+        self._interval_s = interval_s
+        self._rpc_timeout_s = rpc_timeout_s
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: pb_grpc.WorkerServiceAsyncStub | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._reachable = True  # only the transitions are logged
+        self.registered = False
+
+    async def start(self) -> None:
+        """Start registering and heartbeating in the background; returns at once."""
+        if self._task is not None:
+            return
+        # gRPC's own reconnect backoff grows to two minutes; cap it so that a restarted API
+        # is found again within one heartbeat.
+        max_backoff_ms = max(100, min(1000, int(self._interval_s * 1000)))
+        self._channel = grpc.aio.insecure_channel(
+            self._target,
+            options=[
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.min_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", max_backoff_ms),
+            ],
+        )
+        self._stub = pb_grpc.WorkerServiceStub(self._channel)
+        self._task = asyncio.create_task(self._run(), name="jobqueue-control-client")
+
+    def beat_soon(self) -> None:
+        """Send the next heartbeat now instead of at the next interval (after a state change)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop heartbeating and deregister, best effort, within one RPC deadline."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self.registered:
+            await self._deregister()
+        if self._channel is not None:
+            await self._channel.close()
+        self._channel = self._stub = None
+        self.registered = False
+
+    async def _run(self) -> None:
+        await self._register_until_done()
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + self._interval_s
+        while True:
+            await self._sleep_until(next_at)
+            next_at = max(next_at + self._interval_s, loop.time())
+            try:
+                await self._heartbeat()
+            except Exception:  # a bug in stats() or on_command must not end the heartbeats
+                logger.exception("heartbeat failed")
+
+    async def _sleep_until(self, deadline: float) -> None:
+        delay_s = deadline - asyncio.get_running_loop().time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, delay_s))
+        self._wake.clear()
+
+    async def _register_until_done(self) -> None:
+        delay_s = FIRST_RETRY_S
+        while not await self._try_register():
+            await asyncio.sleep(delay_s * random.uniform(0.5, 1.0))
+            delay_s = min(delay_s * 2, self._interval_s)
+
+    async def _try_register(self) -> bool:
+        try:
+            return await self._register()
+        except Exception:  # a bug in stats() must not end the task: keep trying
+            logger.exception("registration failed")
+            return False
+
+    async def _register(self) -> bool:
+        assert self._stub is not None
+        stats = self._stats()
+        request = pb.RegisterRequest(
+            worker_id=stats.worker_id, load=stats.in_flight, details=details_from_stats(stats)
+        )
+        try:
+            await self._stub.Register(request, timeout=self._rpc_timeout_s, wait_for_ready=True)
+        except grpc.aio.AioRpcError as exc:
+            self._unreachable("register", exc)
+            return False
+        self._reached(f"registered as {stats.worker_id} with {self._target}")
+        self.registered = True
+        return True
+
+    async def _heartbeat(self) -> None:
+        assert self._stub is not None
+        stats = self._stats()
+        request = pb.HeartbeatRequest(
+            worker_id=stats.worker_id, load=stats.in_flight, details=details_from_stats(stats)
+        )
+        try:
+            reply = await self._stub.Heartbeat(
+                request, timeout=self._rpc_timeout_s, wait_for_ready=True
+            )
+        except grpc.aio.AioRpcError as exc:
+            self._unreachable("heartbeat", exc)
+            return
+        self._reached(f"heartbeats reach {self._target} again")
+        command = command_from_message(reply.command)
+        if command is not None:
+            self._deliver(str(command))
+
+    def _deliver(self, command: str) -> None:
+        logger.info("control plane command: %s", command)
+        try:
+            self._on_command(command)
+        except Exception:
+            logger.exception("applying command %r failed", command)
+        self.beat_soon()  # report the new state without waiting a whole interval
+
+    async def _deregister(self) -> None:
+        assert self._stub is not None
+        request = pb.DeregisterRequest(worker_id=self._stats().worker_id)
+        try:
+            await self._stub.Deregister(request, timeout=self._rpc_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            logger.warning("could not deregister: %s", _describe(exc))
+
+    def _unreachable(self, what: str, exc: grpc.aio.AioRpcError) -> None:
+        if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            logger.error("control plane refused %s: %s", what, exc.details())
+        elif self._reachable:
+            logger.warning(
+                "control plane at %s unreachable (%s): jobs keep running, retrying",
+                self._target,
+                _describe(exc),
+            )
+        self._reachable = False
+
+    def _reached(self, message: str) -> None:
+        if not self._reachable or not self.registered:
+            logger.info("%s", message)
+        self._reachable = True
+
+
+def _describe(exc: grpc.aio.AioRpcError) -> str:
+    return f"{exc.code().name}: {exc.details()}"

@@ -1,0 +1,102 @@
+"""Conversions between the control plane's protobuf messages and jobqueue's own values."""
+
+from __future__ import annotations
+
+from jobqueue.control import worker_pb2 as pb
+from jobqueue.registry import Command, WorkerInfo, WorkerReport, WorkerState
+from jobqueue.worker.stats import WorkerStats
+
+_STATE_TO_PB: dict[str, pb.WorkerState.ValueType] = {
+    WorkerState.ACTIVE: pb.WORKER_STATE_ACTIVE,
+    WorkerState.PAUSED: pb.WORKER_STATE_PAUSED,
+    WorkerState.DRAINING: pb.WORKER_STATE_DRAINING,
+}
+_STATE_FROM_PB: dict[int, WorkerState] = {
+    pb.WORKER_STATE_UNSPECIFIED: WorkerState.ACTIVE,  # the original worker does not say
+    pb.WORKER_STATE_ACTIVE: WorkerState.ACTIVE,
+    pb.WORKER_STATE_PAUSED: WorkerState.PAUSED,
+    pb.WORKER_STATE_DRAINING: WorkerState.DRAINING,
+}
+_COMMAND_TO_PB: dict[Command | None, pb.Command.ValueType] = {
+    None: pb.COMMAND_NONE,
+    Command.PAUSE: pb.COMMAND_PAUSE,
+    Command.RESUME: pb.COMMAND_RESUME,
+    Command.DRAIN: pb.COMMAND_DRAIN,
+}
+_COMMAND_FROM_PB: dict[int, Command | None] = {v: k for k, v in _COMMAND_TO_PB.items()}
+
+
+def details_from_stats(stats: WorkerStats) -> pb.WorkerDetails:
+    """The details part of a registration or heartbeat, from what the worker reports."""
+    return pb.WorkerDetails(
+        concurrency=stats.concurrency,
+        job_types=stats.job_types,
+        queue=stats.queue,
+        host=stats.host,
+        pid=stats.pid,
+        version=stats.version,
+        started_at_unix=stats.started_at_unix,
+        processed=stats.processed,
+        failed=stats.failed,
+        job_ids=stats.job_ids,
+        state=_STATE_TO_PB.get(stats.state, pb.WORKER_STATE_UNSPECIFIED),
+    )
+
+
+def report_from_message(load: int, details: pb.WorkerDetails) -> WorkerReport:
+    """A report from a request's load and details (all defaults when the peer sent none).
+
+    Raises InvalidWorker for values that break the rules (a negative load or count).
+    """
+    return WorkerReport(
+        load=load,
+        concurrency=details.concurrency,
+        job_types=tuple(details.job_types),
+        queue=details.queue,
+        host=details.host,
+        pid=details.pid,
+        version=details.version,
+        started_at_unix=details.started_at_unix,
+        processed=details.processed,
+        failed=details.failed,
+        job_ids=tuple(details.job_ids),
+        state=_STATE_FROM_PB.get(details.state, WorkerState.ACTIVE),
+    )
+
+
+def worker_message(info: WorkerInfo) -> pb.Worker:
+    """The ``Worker`` message for a live worker; ``last_seen_unix`` in whole seconds."""
+    report = info.report
+    details = pb.WorkerDetails(
+        concurrency=report.concurrency,
+        job_types=report.job_types,
+        queue=report.queue,
+        host=report.host,
+        pid=report.pid,
+        version=report.version,
+        started_at_unix=report.started_at_unix,
+        processed=report.processed,
+        failed=report.failed,
+        job_ids=report.job_ids,
+        state=_STATE_TO_PB[report.state],
+    )
+    return pb.Worker(
+        worker_id=info.worker_id,
+        last_seen_unix=int(info.last_seen_unix),
+        load=report.load,
+        details=details,
+        seen_ago_s=info.seen_ago_s,
+        registered_at_unix=info.registered_at_unix,
+        pending_command=_COMMAND_TO_PB[info.pending_command],
+        last_seen_unix_precise=info.last_seen_unix,
+    )
+
+
+def command_to_message(command: Command | None) -> pb.Command.ValueType:
+    """The protobuf enum value for a command (``COMMAND_NONE`` for None)."""
+    return _COMMAND_TO_PB[command]
+
+
+def command_from_message(value: int) -> Command | None:
+    """The command a reply carries, or None (none, or a value this version does not know)."""
+    return _COMMAND_FROM_PB.get(value)

@@ -1,0 +1,224 @@
+"""The API's gRPC WorkerService: registrations, heartbeats, the fleet list, commands to workers.
+
+Wire-compatible with the original: ``Register`` answers ``status "ok"`` and ``Heartbeat``
+answers ``status "alive"``. Unlike the original, a heartbeat from an id the registry does not
+know registers it again (so workers reappear after an API restart), and nonsense (an empty or
+over-long id, a negative load) is refused with ``INVALID_ARGUMENT``.
+
+Run it beside the HTTP API::
+
+    async with ControlServer(registry, "127.0.0.1:50051") as server:
+        ...  # server.port is the bound port (useful with port 0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+import grpc.aio
+
+from jobqueue.config import GRPC_ADDR, REGISTRY_SWEEP_S
+from jobqueue.control import worker_pb2 as pb
+from jobqueue.control import worker_pb2_grpc as pb_grpc
+from jobqueue.control.messages import command_to_message, report_from_message, worker_message
+from jobqueue.errors import (
+    ConfigError,
+    InvalidWorker,
+    JobqueueError,
+    NotFound,
+    RegistryUnavailable,
+)
+from jobqueue.registry import Registry
+
+__all__ = ["GRPC_STATUS", "ControlServer", "WorkerService", "start_control_server", "status_for"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+Context = grpc.aio.ServicerContext[Any, Any]
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+# The one table: the most specific class a raised error is an instance of decides the status.
+GRPC_STATUS: dict[type[JobqueueError], grpc.StatusCode] = {
+    InvalidWorker: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
+    ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
+    JobqueueError: grpc.StatusCode.INTERNAL,
+}
+
+
+def status_for(exc: JobqueueError) -> grpc.StatusCode:
+    """The gRPC status code for ``exc``, from :data:`GRPC_STATUS`."""
+    for cls in type(exc).__mro__:
+        if cls in GRPC_STATUS:
+            return GRPC_STATUS[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+async def _answer(context: Context, work: Awaitable[_T]) -> _T:
+    """Await the RPC's work; errors become a gRPC status with a one-line message."""
+    try:
+        return await work
+    except JobqueueError as exc:
+        code = status_for(exc)
+        if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+            logger.error("gRPC call failed: %s: %s", type(exc).__name__, exc)
+        await context.abort(code, str(exc))
+    except Exception:
+        logger.exception("unexpected error in a gRPC call")
+        await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
+    raise AssertionError("unreachable: abort raises")
+
+
+class WorkerService(pb_grpc.WorkerServiceServicer):
+    """The ``worker.WorkerService`` implementation over a :class:`Registry`."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
+        """Record the worker; answers ``ok`` as the original."""
+        return await _answer(context, self._register(request))
+
+    async def Heartbeat(
+        self, request: pb.HeartbeatRequest, context: Context
+    ) -> pb.HeartbeatResponse:
+        """Record the worker (registering it if unknown); answers ``alive`` and any command."""
+        return await _answer(context, self._heartbeat(request))
+
+    async def ListWorkers(self, request: pb.Empty, context: Context) -> pb.WorkerList:
+        """Every live worker."""
+        return await _answer(context, self._list())
+
+    async def Deregister(
+        self, request: pb.DeregisterRequest, context: Context
+    ) -> pb.DeregisterResponse:
+        """Forget the worker; answers ``ok`` also when it was already gone."""
+        return await _answer(context, self._deregister(request))
+
+    async def GetWorker(self, request: pb.GetWorkerRequest, context: Context) -> pb.Worker:
+        """One live worker, or ``NOT_FOUND``."""
+        return await _answer(context, self._get(request))
+
+    async def _register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
+        report = report_from_message(request.load, request.details)
+        if await self._registry.register(request.worker_id, report):
+            logger.info("worker %s registered", request.worker_id)
+        return pb.RegisterResponse(status="ok")
+
+    async def _heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
+        report = report_from_message(request.load, request.details)
+        result = await self._registry.heartbeat(request.worker_id, report)
+        if not result.known:
+            logger.info("worker %s registered again by its heartbeat", request.worker_id)
+        return pb.HeartbeatResponse(status="alive", command=command_to_message(result.command))
+
+    async def _list(self) -> pb.WorkerList:
+        workers = await self._registry.workers()
+        return pb.WorkerList(workers=[worker_message(info) for info in workers])
+
+    async def _deregister(self, request: pb.DeregisterRequest) -> pb.DeregisterResponse:
+        if await self._registry.deregister(request.worker_id):
+            logger.info("worker %s deregistered", request.worker_id)
+        return pb.DeregisterResponse(status="ok")
+
+    async def _get(self, request: pb.GetWorkerRequest) -> pb.Worker:
+        info = await self._registry.get(request.worker_id)
+        if info is None:
+            raise NotFound(f"no live worker with id {request.worker_id!r}")
+        return worker_message(info)
+
+
+class ControlServer:
+    """The gRPC server and the registry sweep, started and stopped together.
+
+    ``addr`` is ``host:port``; port 0 picks a free port, readable as :attr:`port` after
+    :meth:`start`. The sweep runs every ``sweep_s`` seconds to free expired workers' storage
+    (reads already leave them out).
+    """
+
+    def __init__(
+        self, registry: Registry, addr: str = GRPC_ADDR, sweep_s: float = REGISTRY_SWEEP_S
+    ) -> None:
+        self.registry = registry
+        self._addr = addr
+        self._sweep_s = sweep_s
+        self._server: grpc.aio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        """Bind and start serving; the bound port. Raises ConfigError when it cannot bind."""
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        pb_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.registry), server)
+        try:
+            port = server.add_insecure_port(self._addr)
+        except RuntimeError as exc:
+            raise ConfigError(f"cannot listen for gRPC on {self._addr}: {exc}") from exc
+        if port == 0:
+            raise ConfigError(f"cannot listen for gRPC on {self._addr}")
+        await server.start()
+        self._server, self.port = server, port
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="jobqueue-registry-sweep")
+        logger.info("gRPC WorkerService listening on %s", self._bound_addr())
+        return port
+
+    async def stop(self, grace_s: float = 1.0) -> None:
+        """Stop the sweep and the server, letting calls in progress finish within ``grace_s``."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        if self._server is not None:
+            await self._server.stop(grace_s)
+            self._server = None
+
+    async def __aenter__(self) -> ControlServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_s)
+            try:
+                removed = await self.registry.sweep()
+            except JobqueueError as exc:
+                logger.warning("registry sweep failed: %s", exc)
+                continue
+            if removed:
+                logger.info("registry sweep removed %d silent worker(s)", removed)
+
+    def _bound_addr(self) -> str:
+        host = self._addr.rpartition(":")[0]
+        return f"{host}:{self.port}"
+
+
+async def start_control_server(
+    registry: Registry, addr: str = GRPC_ADDR, sweep_s: float = REGISTRY_SWEEP_S
+) -> ControlServer:
+    """Start the gRPC WorkerService and the registry sweep; ``await server.stop()`` ends both."""
+    server = ControlServer(registry, addr, sweep_s)
+    await server.start()
+    return server

@@ -1,0 +1,126 @@
+"""The in-process worker registry: the default, for one API process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from jobqueue.config import WORKER_TTL_S
+from jobqueue.registry import (
+    Command,
+    HeartbeatResult,
+    WorkerInfo,
+    WorkerReport,
+    check_worker_id,
+)
+
+__all__ = ["InMemoryRegistry"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    report: WorkerReport
+    seen_at: float  # on the monotonic clock, for expiry
+    last_seen_unix: float  # on the wall clock, for people
+    registered_at_unix: float
+    command: Command | None = None
+
+
+class InMemoryRegistry:
+    """A dict of workers in the API process's memory, expired on a monotonic clock.
+
+    ``clock`` (monotonic seconds) decides expiry and ``wall_clock`` (Unix seconds) stamps the
+    times shown to people; tests pass controlled clocks. Every method runs without awaiting,
+    so each one is atomic on the event loop.
+    """
+
+    def __init__(
+        self,
+        ttl_s: float = WORKER_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._entries: dict[str, _Entry] = {}
+
+    @property
+    def ttl_s(self) -> float:
+        """Seconds of silence after which a worker is expired."""
+        return self._ttl_s
+
+    async def register(self, worker_id: str, report: WorkerReport) -> bool:
+        """Record the worker as seen now; True when it was not known before."""
+        return self._record(worker_id, report) is None
+
+    async def heartbeat(self, worker_id: str, report: WorkerReport) -> HeartbeatResult:
+        """Record the worker as seen now and take the command waiting for it."""
+        previous = self._record(worker_id, report)
+        if previous is None:
+            return HeartbeatResult(known=False)
+        entry = self._entries[worker_id]
+        self._entries[worker_id] = replace(entry, command=None)
+        return HeartbeatResult(known=True, command=entry.command)
+
+    async def deregister(self, worker_id: str) -> bool:
+        """Forget the worker and its waiting command; True when it was live."""
+        return self._live(self._entries.pop(worker_id, None)) is not None
+
+    async def get(self, worker_id: str) -> WorkerInfo | None:
+        """The live worker with this id, or None."""
+        entry = self._live(self._entries.get(worker_id))
+        return None if entry is None else self._info(worker_id, entry)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Every live worker, ordered by id."""
+        live = [(wid, e) for wid, e in self._entries.items() if self._live(e) is not None]
+        return [self._info(wid, entry) for wid, entry in sorted(live, key=lambda item: item[0])]
+
+    async def send_command(self, worker_id: str, command: Command) -> bool:
+        """Leave a command for the worker's next heartbeat; False when it is not live."""
+        entry = self._live(self._entries.get(worker_id))
+        if entry is None:
+            return False
+        self._entries[worker_id] = replace(entry, command=command)
+        return True
+
+    async def sweep(self) -> int:
+        """Remove the expired workers; how many were removed."""
+        expired = [wid for wid, e in self._entries.items() if self._live(e) is None]
+        for worker_id in expired:
+            del self._entries[worker_id]
+        return len(expired)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def _record(self, worker_id: str, report: WorkerReport) -> _Entry | None:
+        """Store the worker as seen now; the live entry it replaced, if any."""
+        check_worker_id(worker_id)
+        previous = self._live(self._entries.get(worker_id))
+        now_unix = self._wall_clock()
+        self._entries[worker_id] = _Entry(
+            report=report,
+            seen_at=self._clock(),
+            last_seen_unix=now_unix,
+            registered_at_unix=now_unix if previous is None else previous.registered_at_unix,
+            command=None if previous is None else previous.command,
+        )
+        return previous
+
+    def _live(self, entry: _Entry | None) -> _Entry | None:
+        if entry is None or self._clock() - entry.seen_at >= self._ttl_s:
+            return None
+        return entry
+
+    def _info(self, worker_id: str, entry: _Entry) -> WorkerInfo:
+        return WorkerInfo(
+            worker_id=worker_id,
+            report=entry.report,
+            last_seen_unix=entry.last_seen_unix,
+            registered_at_unix=entry.registered_at_unix,
+            seen_ago_s=max(0.0, self._clock() - entry.seen_at),
+            pending_command=entry.command,
+        )

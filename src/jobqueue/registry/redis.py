@@ -1,0 +1,289 @@
+"""The Redis worker registry: one fleet view shared by several API processes.
+
+Layout under a key prefix (``jobqueue:registry:`` by default):
+
+- ``<prefix>seen``: a sorted set, worker id → when it was last seen (Unix seconds); the index
+  for expiry (``ZRANGEBYSCORE``) and for listing.
+- ``<prefix>worker:<id>``: a hash with the last report (JSON), ``last_seen`` and
+  ``registered_at``.
+- ``<prefix>command:<id>``: the command waiting for the worker's next heartbeat.
+
+Writes are Lua scripts, so recording a heartbeat and taking its command is one atomic round
+trip even with several API processes. The clock is Redis's own ``TIME`` (one clock for every
+API process, whatever their skew); tests pass ``clock`` instead, and then the keys get no Redis
+expiry, because Redis's real clock would disagree with the controlled one. With Redis time the
+hashes also expire on their own after twice the TTL, so a fleet with no API left to sweep it
+does not stay in Redis forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from jobqueue.brokers import redact_url
+from jobqueue.config import WORKER_TTL_S
+from jobqueue.errors import RegistryUnavailable
+from jobqueue.registry import (
+    Command,
+    HeartbeatResult,
+    WorkerInfo,
+    WorkerReport,
+    check_worker_id,
+)
+
+__all__ = ["DEFAULT_KEY_PREFIX", "RedisRegistry"]
+
+DEFAULT_KEY_PREFIX = "jobqueue:registry:"
+SOCKET_TIMEOUT_S = 2.0
+
+# Every script starts from the same "now": the caller's clock when given, else Redis TIME.
+_NOW = """
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local ttl = tonumber(ARGV[2])
+local function live(id)
+  local seen = redis.call('ZSCORE', KEYS[1], id)
+  return seen and tonumber(seen) > now - ttl
+end
+"""
+
+# KEYS: seen, worker hash, command. ARGV: now, ttl, id, report, take command?, expire ms.
+_RECORD = (
+    _NOW
+    + """
+local known = live(ARGV[3]) and redis.call('EXISTS', KEYS[2]) == 1
+local stamp = string.format('%.6f', now)
+if not known then
+  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('HSET', KEYS[2], 'registered_at', stamp)
+end
+redis.call('HSET', KEYS[2], 'report', ARGV[4], 'last_seen', stamp)
+redis.call('ZADD', KEYS[1], stamp, ARGV[3])
+if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
+local command = false
+if known and ARGV[5] == '1' then
+  command = redis.call('GET', KEYS[3])
+  if command then redis.call('DEL', KEYS[3]) end
+end
+return {known and 1 or 0, command or ''}
+"""
+)
+
+# KEYS: seen, worker hash, command. ARGV: now, ttl, id, command, expire ms.
+_SEND_COMMAND = (
+    _NOW
+    + """
+if not live(ARGV[3]) or redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('SET', KEYS[3], ARGV[4])
+if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[5]) end
+return 1
+"""
+)
+
+# KEYS: seen, worker hash, command. ARGV: now, ttl, id.
+_DEREGISTER = (
+    _NOW
+    + """
+local was_live = live(ARGV[3]) and redis.call('EXISTS', KEYS[2]) == 1
+redis.call('ZREM', KEYS[1], ARGV[3])
+redis.call('DEL', KEYS[2], KEYS[3])
+return was_live and 1 or 0
+"""
+)
+
+# KEYS: seen. ARGV: now, ttl, key prefix.
+_SWEEP = (
+    _NOW
+    + """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now - ttl))
+for _, id in ipairs(expired) do
+  redis.call('DEL', ARGV[3] .. 'worker:' .. id, ARGV[3] .. 'command:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #expired
+"""
+)
+
+
+class RedisRegistry:
+    """Workers in Redis, shared by every API process that uses the same URL and key prefix."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        ttl_s: float = WORKER_TTL_S,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        clock: Callable[[], float] | None = None,
+        url: str = "redis://",
+    ) -> None:
+        self._redis = client
+        self._ttl_s = ttl_s
+        self._prefix = key_prefix
+        self._clock = clock
+        self._url = redact_url(url)
+        self._seen_key = f"{key_prefix}seen"
+        # Redis expiry is a backstop for a fleet nobody sweeps; it needs Redis's own clock.
+        self._expire_ms = 0 if clock is not None else max(1, math.ceil(2 * ttl_s * 1000))
+        self._record = client.register_script(_RECORD)
+        self._send_command = client.register_script(_SEND_COMMAND)
+        self._deregister = client.register_script(_DEREGISTER)
+        self._sweep = client.register_script(_SWEEP)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        ttl_s: float = WORKER_TTL_S,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        clock: Callable[[], float] | None = None,
+    ) -> RedisRegistry:
+        """Connect lazily to the Redis server ``url`` names (``redis://host:port/db``)."""
+        client = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=SOCKET_TIMEOUT_S,
+        )
+        return cls(client, ttl_s=ttl_s, key_prefix=key_prefix, clock=clock, url=url)
+
+    @property
+    def ttl_s(self) -> float:
+        """Seconds of silence after which a worker is expired."""
+        return self._ttl_s
+
+    async def register(self, worker_id: str, report: WorkerReport) -> bool:
+        """Record the worker as seen now; True when it was not known before."""
+        known, _ = await self._record_report(worker_id, report, take_command=False)
+        return not known
+
+    async def heartbeat(self, worker_id: str, report: WorkerReport) -> HeartbeatResult:
+        """Record the worker as seen now and take the command waiting for it, atomically."""
+        known, command = await self._record_report(worker_id, report, take_command=True)
+        return HeartbeatResult(known=known, command=Command(command) if command else None)
+
+    async def deregister(self, worker_id: str) -> bool:
+        """Forget the worker and its waiting command; True when it was live."""
+        async with self._errors():
+            removed = await self._deregister(
+                keys=self._keys(worker_id), args=[self._now_arg(), self._ttl_s, worker_id]
+            )
+        return bool(removed)
+
+    async def get(self, worker_id: str) -> WorkerInfo | None:
+        """The live worker with this id, or None."""
+        async with self._errors():
+            now = await self._now()
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zscore(self._seen_key, worker_id)
+                pipe.hgetall(self._worker_key(worker_id))
+                pipe.get(self._command_key(worker_id))
+                seen, fields, command = await pipe.execute()
+        if seen is None or now - seen >= self._ttl_s:
+            return None
+        return self._info(worker_id, fields, command, now)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Every live worker, ordered by id."""
+        async with self._errors():
+            now = await self._now()
+            found = await self._redis.zrangebyscore(
+                self._seen_key, f"({now - self._ttl_s!r}", "+inf"
+            )
+            ids = [str(worker_id) for worker_id in found]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for worker_id in ids:
+                    pipe.hgetall(self._worker_key(worker_id))
+                    pipe.get(self._command_key(worker_id))
+                replies = await pipe.execute()
+        infos = (
+            self._info(worker_id, replies[2 * n], replies[2 * n + 1], now)
+            for n, worker_id in enumerate(ids)
+        )
+        return sorted((i for i in infos if i is not None), key=lambda info: info.worker_id)
+
+    async def send_command(self, worker_id: str, command: Command) -> bool:
+        """Leave a command for the worker's next heartbeat; False when it is not live."""
+        async with self._errors():
+            stored = await self._send_command(
+                keys=self._keys(worker_id),
+                args=[self._now_arg(), self._ttl_s, worker_id, str(command), self._expire_ms],
+            )
+        return bool(stored)
+
+    async def sweep(self) -> int:
+        """Remove the expired workers and their waiting commands; how many were removed."""
+        async with self._errors():
+            removed = await self._sweep(
+                keys=[self._seen_key], args=[self._now_arg(), self._ttl_s, self._prefix]
+            )
+        return int(removed)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()
+
+    async def _record_report(
+        self, worker_id: str, report: WorkerReport, take_command: bool
+    ) -> tuple[bool, str]:
+        check_worker_id(worker_id)
+        args: list[str | bytes | float] = [
+            self._now_arg(),
+            self._ttl_s,
+            worker_id,
+            orjson.dumps(report.to_dict()),
+            "1" if take_command else "0",
+            self._expire_ms,
+        ]
+        async with self._errors():
+            known, command = await self._record(keys=self._keys(worker_id), args=args)
+        return bool(known), str(command)
+
+    def _info(
+        self, worker_id: str, fields: dict[str, str], command: str | None, now: float
+    ) -> WorkerInfo | None:
+        if "report" not in fields:  # removed between reading the index and the hash
+            return None
+        last_seen = float(fields["last_seen"])
+        return WorkerInfo(
+            worker_id=worker_id,
+            report=WorkerReport.from_dict(orjson.loads(fields["report"])),
+            last_seen_unix=last_seen,
+            registered_at_unix=float(fields["registered_at"]),
+            seen_ago_s=max(0.0, now - last_seen),
+            pending_command=Command(command) if command else None,
+        )
+
+    async def _now(self) -> float:
+        if self._clock is not None:
+            return self._clock()
+        seconds, micros = await self._redis.time()
+        return seconds + micros / 1_000_000
+
+    def _now_arg(self) -> str:
+        return "" if self._clock is None else repr(self._clock())
+
+    def _keys(self, worker_id: str) -> list[str]:
+        return [self._seen_key, self._worker_key(worker_id), self._command_key(worker_id)]
+
+    def _worker_key(self, worker_id: str) -> str:
+        return f"{self._prefix}worker:{worker_id}"
+
+    def _command_key(self, worker_id: str) -> str:
+        return f"{self._prefix}command:{worker_id}"
+
+    @contextlib.asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        """Translate the Redis client's errors into the project's, in this one place."""
+        try:
+            yield
+        except RedisError as exc:
+            raise RegistryUnavailable(f"worker registry at {self._url} failed: {exc}") from exc
