@@ -179,7 +179,7 @@ async def check_expired_worker_comes_back_as_new(make: RegistryFactory) -> None:
 
 
 async def check_command_is_delivered_once_by_the_next_heartbeat(make: RegistryFactory) -> None:
-    """A command waits (visible as pending), the next heartbeat takes it, the one after gets none."""
+    """A command waits (shown as pending); the next heartbeat takes it, the one after gets none."""
     async with _registry(make) as (registry, _clock):
         await registry.register("w1", REPORT)
         assert await registry.send_command("w1", Command.DRAIN) is True
@@ -253,7 +253,7 @@ async def check_workers_are_ordered_by_id(make: RegistryFactory) -> None:
 
 
 async def check_bad_worker_ids_are_refused(make: RegistryFactory) -> None:
-    """An empty or over-long id raises InvalidWorker and stores nothing; the longest allowed passes."""
+    """An empty or over-long id raises InvalidWorker and stores nothing; the longest one passes."""
     async with _registry(make) as (registry, _clock):
         for bad in ("", "x" * (MAX_WORKER_ID_CHARS + 1)):
             for call in (registry.register, registry.heartbeat):
