@@ -30,7 +30,9 @@ from jobqueue.api.app import create_app
 from jobqueue.api.settings import ApiSettings
 from jobqueue.brokers import Broker, from_url, redact_url
 from jobqueue.config import env, parse_addr
+from jobqueue.control.server import serving
 from jobqueue.errors import BrokerUnavailable, ConfigError
+from jobqueue.registry import from_url as registry_from_url
 
 logger = logging.getLogger("jobqueue.api")
 
@@ -52,7 +54,10 @@ def build_control_plane(settings: ApiSettings, broker: Broker) -> ControlPlane:
     Each sidecar is an async context manager: entered before HTTP serves, exited after HTTP
     drained and before the broker closes.
     """
-    return ControlPlane()
+    registry = registry_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s)
+    logger.info("worker registry: %s", redact_url(settings.registry_url or "in memory"))
+    sidecar = serving(registry, settings.grpc_addr, settings.registry_sweep_s)
+    return ControlPlane(registry=registry, sidecars=[sidecar])
 
 
 async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> None:

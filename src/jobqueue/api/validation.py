@@ -36,15 +36,21 @@ def check_content_type(value: str | None) -> None:
     for param in params.split(";"):
         name, _, charset = param.partition("=")
         if name.strip().lower() == "charset" and charset.strip().strip('"').lower() != "utf-8":
-            raise UnsupportedMediaType(f"charset must be utf-8, got {charset.strip()!r}")
+            raise UnsupportedMediaType(
+                f"Content-Type must be application/json with charset utf-8, got {value!r}"
+            )
 
 
 def parse_json(body: bytes) -> Any:
     """Parse a request body exactly; raises :class:`MalformedBody` for anything but JSON."""
-    if not body.strip():
+    try:
+        text = body.decode("utf-8")  # strictly: JSON on the wire is UTF-8 (RFC 8259)
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"request body is not valid UTF-8: {exc.reason}") from None
+    if not text.strip():
         raise MalformedBody("request body is empty: send a JSON object")
     try:
-        return codec.loads(body)
+        return codec.loads(text)
     except ValueError as exc:
         raise MalformedBody(f"request body is not valid JSON: {exc}") from None
 

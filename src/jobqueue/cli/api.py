@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import logging
 from collections.abc import Callable
 from typing import Annotated
 
@@ -12,9 +10,7 @@ import typer
 
 from jobqueue import config
 from jobqueue.api.settings import ApiSettings
-from jobqueue.errors import ConfigError
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+from jobqueue.logs import setup_logging
 
 
 def register(app: typer.Typer) -> None:
@@ -64,9 +60,7 @@ def api(
     """Serve the HTTP API (and the workers' gRPC service) until SIGTERM or Ctrl-C."""
     from jobqueue.api.serve import serve_api
 
-    level = log_level.upper()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    setup_logging(log_level)
     settings = ApiSettings(
         broker_url=broker_url,
         queue=queue,
@@ -74,26 +68,13 @@ def api(
         grpc_addr=grpc_addr,
         max_body_bytes=max_body_bytes,
         max_batch=max_batch,
-        log_level=level,
+        log_level=log_level.upper(),
         registry_url=registry_url or None,
         worker_ttl_s=worker_ttl_s,
         shutdown_grace_s=shutdown_grace_s,
     )
-    setup_logging(level)
     with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
         runner.run(serve_api(settings))
-
-
-def setup_logging(level: str) -> None:
-    """The project's logging setup (``jobqueue.logs``), or plain stderr logging without it."""
-    try:
-        logs = importlib.import_module("jobqueue.logs")
-    except ModuleNotFoundError as exc:
-        if exc.name != "jobqueue.logs":
-            raise
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        return
-    logs.setup_logging(level)
 
 
 def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
