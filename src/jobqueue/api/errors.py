@@ -23,6 +23,7 @@ from jobqueue.errors import (
     InvalidJob,
     JobqueueError,
     NotFound,
+    RegistryUnavailable,
     UnknownJobType,
 )
 
@@ -51,6 +52,7 @@ ERROR_STATUS: dict[type[JobqueueError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     DecodeError: (409, "undecodable"),
     BrokerUnavailable: (503, "broker_unavailable"),
+    RegistryUnavailable: (503, "registry_unavailable"),
     BrokerError: (502, "broker_error"),
     ConfigError: (500, "config_error"),
     JobqueueError: (500, "internal_error"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -36,7 +36,14 @@ from jobqueue.errors import (
 )
 from jobqueue.registry import Registry
 
-__all__ = ["GRPC_STATUS", "ControlServer", "WorkerService", "start_control_server", "status_for"]
+__all__ = [
+    "GRPC_STATUS",
+    "ControlServer",
+    "WorkerService",
+    "serving",
+    "start_control_server",
+    "status_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +220,18 @@ class ControlServer:
     def _bound_addr(self) -> str:
         host = self._addr.rpartition(":")[0]
         return f"{host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    registry: Registry, addr: str = GRPC_ADDR, sweep_s: float = REGISTRY_SWEEP_S
+) -> AsyncIterator[ControlServer]:
+    """Serve the control plane over ``registry``; on exit stop the server, close the registry."""
+    try:
+        async with ControlServer(registry, addr, sweep_s) as server:
+            yield server
+    finally:
+        await registry.close()
 
 
 async def start_control_server(
