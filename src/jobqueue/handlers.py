@@ -47,8 +47,10 @@ class Handler:
 
     @property
     def is_async(self) -> bool:
-        """Whether the handler is a coroutine function (runs on the loop, not in a thread)."""
-        return inspect.iscoroutinefunction(self.func)
+        """Whether the handler is a coroutine function, or an object whose ``__call__`` is one
+        (runs on the loop, not in a thread)."""
+        func = self.func
+        return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
 
     @property
     def wants_context(self) -> bool:
