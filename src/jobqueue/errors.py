@@ -8,6 +8,8 @@ JobqueueError
 ├── NotFound               no such job, dead job or worker
 ├── InvalidWorker          a worker registration or heartbeat that breaks the rules (id, counts)
 ├── RegistryUnavailable    the worker registry's store (Redis) cannot be reached
+├── StoreUnavailable       the job state store (SQLite, PostgreSQL) cannot be reached
+├── InvalidCursor          a listing cursor that was not made by the store
 ├── BrokerError            the broker refused or failed an operation
 │   └── BrokerUnavailable  the broker cannot be reached, is blocked, or did not confirm
 ├── JobTimeout             a handler ran past its time limit
@@ -48,6 +50,14 @@ class InvalidWorker(JobqueueError):
 
 class RegistryUnavailable(JobqueueError):
     """The worker registry's store cannot be reached."""
+
+
+class StoreUnavailable(JobqueueError):
+    """The job state store cannot be reached or did not answer."""
+
+
+class InvalidCursor(JobqueueError):
+    """A pagination cursor that the store did not make."""
 
 
 class BrokerError(JobqueueError):
