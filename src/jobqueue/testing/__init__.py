@@ -1,0 +1,1 @@
+"""Conformance suites that every backend of a protocol runs: ``broker``, ``registry``."""

@@ -1,0 +1,340 @@
+"""The embedded broker: job queues as rows of one SQLite file that many processes share.
+
+URL: ``sqlite:///relative/path.db`` (relative to the working directory) or
+``sqlite:////absolute/path.db``; the directory is created if missing. Several queues may share
+a file: every row carries its queue name.
+
+At-least-once through leases. A consumer claims a row by writing its lease (owner and expiry)
+in a ``BEGIN IMMEDIATE`` transaction; while the broker lives, a background task extends the
+leases of its unsettled deliveries every ``lease_s / 3``. A consumer that dies (even
+``kill -9``) stops extending, so its rows become claimable again once their leases expire and
+are delivered with ``redelivered=True``. ``close()`` and ``release()`` hand rows back at once.
+
+All SQLite work runs in one thread per broker (``sqlite_store.connection``); new work is noticed
+at once when this broker object published it and within a few milliseconds when another process
+did (``sqlite_store.watch``); delayed rows are claimed when their time comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from jobqueue.brokers import DeadJob, Death, Delivery, QueueDepth
+from jobqueue.brokers.sqlite_store import dead
+from jobqueue.brokers.sqlite_store import jobs as rows
+from jobqueue.brokers.sqlite_store.connection import Database
+from jobqueue.brokers.sqlite_store.consumer import Consumer
+from jobqueue.brokers.sqlite_store.jobs import Lease
+from jobqueue.brokers.sqlite_store.url import database_path
+from jobqueue.brokers.sqlite_store.watch import CommitWatcher
+from jobqueue.errors import BrokerError, ConfigError
+from jobqueue.job import Job
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_S = 30.0
+DEFAULT_POLL_INTERVAL_S = 0.005
+_REPLAY_BATCH = 500
+
+
+class SqliteBroker:
+    """A :class:`~jobqueue.brokers.Broker` on a SQLite file in WAL mode.
+
+    ``lease_s`` is how long a dead consumer's jobs stay invisible before they are delivered
+    again. ``poll_interval_s`` is the longest pause between checks for jobs committed by
+    other processes while a consumer waits for work (its latency and idle cost).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        queue: str = "jobs",
+        max_redeliveries: int = 5,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+        poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    ) -> None:
+        _check_settings(queue, max_redeliveries, lease_s, poll_interval_s)
+        self.url = url
+        self.queue = queue
+        self.max_redeliveries = max_redeliveries
+        self.lease_s = lease_s
+        self.poll_interval_s = poll_interval_s
+        self._db = Database(database_path(url))
+        self._owner = uuid.uuid4().hex
+        self._held: dict[int, Lease] = {}
+        self._consumers: set[Consumer] = set()
+        self._watcher: CommitWatcher | None = None
+        self._keeper: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteBroker({self.url!r}, queue={self.queue!r})"
+
+    async def connect(self) -> None:
+        """Open the file (creating it and its tables if missing) and start the lease keeper."""
+        if self._db.is_open:
+            return
+        await self._db.open()
+        loop = asyncio.get_running_loop()
+        self._watcher = CommitWatcher(
+            self._db.path, _threadsafe(loop, self._nudge_all), max_interval_s=self.poll_interval_s
+        )
+        self._watcher.start()
+        self._keeper = asyncio.create_task(self._keep_leases(), name="jobqueue-sqlite-leases")
+
+    async def close(self) -> None:
+        """Stop consuming, hand unsettled deliveries back to the queue, close the file."""
+        await self.stop_consuming()
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
+        await self._release(list(self._held.values()))
+        self._held.clear()
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.close)
+            self._watcher = None
+        await self._db.close()
+
+    async def publish(self, jobs: Sequence[Job]) -> None:
+        """Store the jobs in one transaction that survives power loss (``synchronous=FULL``)."""
+        if not jobs:
+            return
+        messages = [(job.id, job.encode()) for job in jobs]
+        await self._db.write(
+            lambda conn: rows.insert(conn, self.queue, messages, time.time()), durable=True
+        )
+        self._nudge_all()
+
+    def deliveries(self, prefetch: int) -> AsyncIterator[Delivery]:
+        """Yield claimed deliveries, at most ``prefetch`` unsettled, until stop_consuming."""
+        if prefetch < 1:
+            raise ConfigError(f"prefetch must be at least 1, got {prefetch}")
+        consumer = Consumer(self, prefetch)
+        self._consumers.add(consumer)
+        return consumer.run()
+
+    async def stop_consuming(self) -> None:
+        """End every deliveries() iterator of this broker; yielded deliveries stay settleable."""
+        for consumer in list(self._consumers):
+            consumer.stop()
+
+    async def ack(self, delivery: Delivery) -> None:
+        """Delete the job (if this broker still holds its lease)."""
+        lease = _lease(delivery)
+        await self._settle("ack", delivery, lambda conn: rows.ack(conn, self._owner, lease))
+
+    async def retry(self, delivery: Delivery, job: Job, delay_s: float) -> None:
+        """Replace the job by ``job`` due in ``delay_s``, in one transaction."""
+        lease = _lease(delivery)
+
+        def operation(conn: sqlite3.Connection) -> bool:
+            return rows.retry(conn, self._owner, lease, job, time.time() + max(0.0, delay_s))
+
+        await self._settle("retry", delivery, operation)
+        if delay_s <= 0:
+            self._nudge_all()
+
+    async def dead_letter(self, delivery: Delivery, death: Death) -> None:
+        """Move the job to the dead table with ``death``, in one transaction."""
+        lease = _lease(delivery)
+        await self._settle(
+            "dead-letter", delivery, lambda conn: rows.dead_letter(conn, self._owner, lease, death)
+        )
+
+    async def release(self, delivery: Delivery) -> None:
+        """Make the job claimable again now; this does not count as a failed delivery."""
+        lease = _lease(delivery)
+        await self._settle(
+            "release",
+            delivery,
+            lambda conn: rows.release(conn, self._owner, [lease], time.time()) == 1,
+        )
+        self._nudge_all()
+
+    async def is_ready(self) -> bool:
+        """Whether the file is open and answers a query."""
+        if not self._db.is_open:
+            return False
+        try:
+            await self._db.read(lambda conn: conn.execute("SELECT 1").fetchone())
+        except BrokerError:
+            return False
+        return True
+
+    async def depth(self) -> QueueDepth:
+        """Ready (claimable now, expired leases included), delayed and dead counts."""
+
+        def count(conn: sqlite3.Connection) -> QueueDepth:
+            ready, delayed = rows.counts(conn, self.queue, time.time())
+            return QueueDepth(ready=ready, delayed=delayed, dead=dead.count(conn, self.queue))
+
+        return await self._db.read(count)
+
+    async def dead_jobs(self, limit: int = 100) -> list[DeadJob]:
+        """The oldest ``limit`` dead jobs, oldest first."""
+        return await self._db.read(lambda conn: dead.oldest(conn, self.queue, max(0, limit)))
+
+    async def dead_job(self, message_id: str) -> DeadJob | None:
+        """The oldest dead job with this id, or None."""
+        return await self._db.read(lambda conn: dead.find(conn, self.queue, message_id))
+
+    async def replay(self, message_id: str) -> Job | None:
+        """Move the oldest dead copy back to the queue with attempts reset, in one transaction."""
+        job = await self._db.write(
+            lambda conn: dead.replay(conn, self.queue, message_id, time.time())
+        )
+        if job is not None:
+            self._nudge_all()
+        return job
+
+    async def replay_all(self) -> int:
+        """Replay every decodable dead job, a batch per transaction; returns how many."""
+        total, after_seq = 0, 0
+        while True:
+
+            def batch(
+                conn: sqlite3.Connection, after_seq: int = after_seq
+            ) -> tuple[int, int | None]:
+                return dead.replay_batch(conn, self.queue, after_seq, time.time(), _REPLAY_BATCH)
+
+            replayed, last_seq = await self._db.write(batch)
+            total += replayed
+            if replayed:
+                self._nudge_all()
+            if last_seq is None:
+                return total
+            after_seq = last_seq
+
+    async def purge_dead(self) -> int:
+        """Delete every dead job of the queue; returns how many."""
+        return await self._db.write(lambda conn: dead.purge(conn, self.queue))
+
+    # The consumer's side (``sqlite_store.consumer.ClaimSource``).
+
+    async def claim(self, limit: int) -> tuple[list[Delivery], float | None]:
+        """Claim up to ``limit`` due rows; with none, also say when the next one is due."""
+        # A read first: an idle consumer woken by someone else's commit must not take the
+        # write lock just to learn that nothing is due.
+        due_at = await self._db.read(lambda conn: rows.next_visible_at(conn, self.queue))
+        if due_at is None or due_at > time.time():
+            return [], due_at
+        claimed = await self._db.write(
+            lambda conn: rows.claim(
+                conn,
+                self.queue,
+                self._owner,
+                now=time.time(),
+                lease_s=self.lease_s,
+                limit=limit,
+                max_redeliveries=self.max_redeliveries,
+            )
+        )
+        for row in claimed:
+            self._held[row.lease.seq] = row.lease
+        deliveries = [Delivery(r.message_id, r.body, r.redelivered, r.lease) for r in claimed]
+        return deliveries, (None if deliveries else time.time())
+
+    async def hand_back(self, deliveries: list[Delivery]) -> None:
+        """Release deliveries a consumer claimed but never yielded."""
+        leases = [_lease(delivery) for delivery in deliveries]
+        for lease in leases:
+            self._held.pop(lease.seq, None)
+        await self._release(leases)
+        self._nudge_all()
+
+    def watch(self, waiting: bool) -> None:
+        """Count a consumer in or out of waiting for commits by other processes."""
+        if self._watcher is not None:
+            self._watcher.want(waiting)
+
+    def detach(self, consumer: Consumer) -> None:
+        """Forget a finished consumer."""
+        self._consumers.discard(consumer)
+
+    # Internals.
+
+    async def _settle(
+        self, what: str, delivery: Delivery, operation: Callable[[sqlite3.Connection], bool]
+    ) -> None:
+        lease = _lease(delivery)
+        try:
+            held = await self._db.write(operation)
+        finally:
+            # Even when the write failed: the lease is no longer extended, so the row comes
+            # back after it expires, as a message does when a connection drops.
+            self._held.pop(lease.seq, None)
+            for consumer in self._consumers:
+                consumer.settled(lease)
+        if not held:
+            log.warning(
+                "%s of job %s had no effect: its lease had expired and another consumer "
+                "took the job",
+                what,
+                delivery.message_id,
+            )
+
+    async def _release(self, leases: list[Lease]) -> None:
+        if not leases or not self._db.is_open:
+            return
+        try:
+            await self._db.write(lambda conn: rows.release(conn, self._owner, leases, time.time()))
+        except BrokerError as exc:
+            log.warning(
+                "could not hand back %d deliveries (their leases will expire): %s", len(leases), exc
+            )
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            leases = list(self._held.values())
+            if not leases:
+                continue
+            try:
+                await self._db.write(functools.partial(self._extend, leases))
+            except BrokerError as exc:
+                log.warning("could not extend the leases of %d deliveries: %s", len(leases), exc)
+
+    def _extend(self, leases: list[Lease], conn: sqlite3.Connection) -> None:
+        rows.extend(conn, self._owner, leases, time.time() + self.lease_s)
+
+    def _nudge_all(self) -> None:
+        for consumer in self._consumers:
+            consumer.nudge()
+
+
+def _lease(delivery: Delivery) -> Lease:
+    if not isinstance(delivery.token, Lease):
+        raise BrokerError(f"delivery of job {delivery.message_id} is not from a SQLite broker")
+    return delivery.token
+
+
+def _threadsafe(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> Callable[[], None]:
+    def call() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(callback)
+
+    return call
+
+
+def _check_settings(
+    queue: str, max_redeliveries: int, lease_s: float, poll_interval_s: float
+) -> None:
+    if not queue:
+        raise ConfigError("the queue name must not be empty")
+    if max_redeliveries < 0:
+        raise ConfigError(f"max_redeliveries must be 0 or more, got {max_redeliveries}")
+    if lease_s <= 0:
+        raise ConfigError(f"lease_s must be positive, got {lease_s}")
+    if poll_interval_s <= 0:
+        raise ConfigError(f"poll_interval_s must be positive, got {poll_interval_s}")

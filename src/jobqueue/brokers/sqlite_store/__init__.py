@@ -1,0 +1,1 @@
+"""The storage layer of the SQLite broker: URL, schema, the connection thread, row operations."""

@@ -1,0 +1,122 @@
+"""One ``deliveries()`` iterator of the SQLite broker: claim while slots are free, else sleep.
+
+The loop clears its nudge event *before* it looks at the queue, so a publish, a settlement or
+a commit seen by the watcher that lands while it looks makes the next wait return at once:
+no wake-up is ever lost, and spurious ones cost one cheap read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from jobqueue.brokers import Delivery
+from jobqueue.brokers.sqlite_store.jobs import Lease
+from jobqueue.errors import BrokerError
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 5.0
+
+
+class ClaimSource(Protocol):
+    """What a consumer needs from its broker."""
+
+    async def claim(self, limit: int) -> tuple[list[Delivery], float | None]:
+        """Claim up to ``limit`` deliveries; with none, also when the next row is due."""
+
+    async def hand_back(self, deliveries: list[Delivery]) -> None:
+        """Release claimed deliveries that were never yielded."""
+
+    def watch(self, waiting: bool) -> None:
+        """Start (True) or stop (False) watching for commits by other processes."""
+
+    def detach(self, consumer: Consumer) -> None:
+        """The consumer has finished."""
+
+
+class Consumer:
+    """Yields deliveries, never more than ``prefetch`` unsettled at once."""
+
+    def __init__(self, source: ClaimSource, prefetch: int) -> None:
+        self._source = source
+        self._prefetch = prefetch
+        self._unsettled: set[int] = set()
+        self._buffer: list[Delivery] = []
+        self._nudge = asyncio.Event()
+        self._stopped = False
+        self._failures = 0
+
+    def nudge(self) -> None:
+        """Something changed (new job, freed slot): look again."""
+        self._nudge.set()
+
+    def stop(self) -> None:
+        """Yield nothing more; the iterator ends at its next step."""
+        self._stopped = True
+        self._nudge.set()
+
+    def settled(self, lease: Lease) -> None:
+        """A delivery was settled: its slot is free."""
+        if lease.seq in self._unsettled:
+            self._unsettled.discard(lease.seq)
+            self._nudge.set()
+
+    async def run(self) -> AsyncIterator[Delivery]:
+        """The deliveries, until :meth:`stop`; claimed but unyielded ones are handed back."""
+        try:
+            while True:
+                self._nudge.clear()
+                if self._stopped:
+                    return
+                free = self._prefetch - len(self._unsettled)
+                if free <= 0:
+                    await self._nudge.wait()
+                    continue
+                try:
+                    batch, next_due_at = await self._source.claim(free)
+                except BrokerError as exc:
+                    if self._stopped:
+                        return
+                    await self._back_off(exc)
+                    continue
+                self._failures = 0
+                if not batch:
+                    await self._sleep_until(next_due_at)
+                    continue
+                self._buffer.extend(batch)
+                while self._buffer and not self._stopped:
+                    delivery = self._buffer.pop(0)
+                    assert isinstance(delivery.token, Lease)
+                    self._unsettled.add(delivery.token.seq)
+                    yield delivery
+        finally:
+            await self._finish()
+
+    async def _back_off(self, exc: BrokerError) -> None:
+        # The file may be on a disk that is full or briefly unreachable: keep trying, as a
+        # RabbitMQ consumer keeps reconnecting, rather than ending the iterator.
+        self._failures += 1
+        pause_s = min(_MAX_BACKOFF_S, 0.05 * 2**self._failures)
+        log.warning("claiming jobs failed (%s); trying again in %.1f s", exc, pause_s)
+        await self._sleep_until(time.time() + pause_s)
+
+    async def _sleep_until(self, due_at: float | None) -> None:
+        timeout_s = None if due_at is None else max(0.0, due_at - time.time())
+        self._source.watch(True)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._nudge.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._source.watch(False)
+
+    async def _finish(self) -> None:
+        self._source.detach(self)
+        buffer, self._buffer = self._buffer, []
+        if buffer:
+            await self._source.hand_back(buffer)

@@ -1,0 +1,176 @@
+"""Operations on the ``jobs`` table: insert, claim under a lease, extend, settle, count.
+
+Each function runs inside a transaction the caller opened (see ``connection.Database``). A
+settlement names its row by :class:`Lease` and only acts while the caller still holds that
+lease: a consumer whose lease expired and whose job was claimed by another must not delete or
+copy the other consumer's delivery.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from jobqueue.brokers import Death, DeathReason
+from jobqueue.brokers.sqlite_store import dead
+from jobqueue.job import Job
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The token of a SQLite delivery: which row, and which claim of it."""
+
+    seq: int
+    claim: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row just claimed: the delivery to hand out."""
+
+    lease: Lease
+    message_id: str
+    body: bytes
+
+    @property
+    def redelivered(self) -> bool:
+        """Whether the row was claimed before (by a consumer that died, closed or released)."""
+        return self.lease.claim > 1
+
+
+_OWNED = "seq = ? AND lease_owner = ? AND claims = ?"
+
+
+def insert(
+    conn: sqlite3.Connection, queue: str, messages: Iterable[tuple[str, bytes]], visible_at: float
+) -> None:
+    """Store messages (id, body), claimable from ``visible_at`` (unix seconds)."""
+    conn.executemany(
+        "INSERT INTO jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
+        ((queue, message_id, body, visible_at) for message_id, body in messages),
+    )
+
+
+def next_visible_at(conn: sqlite3.Connection, queue: str) -> float | None:
+    """When the earliest row of the queue becomes claimable (maybe already), or None if empty."""
+    row = conn.execute("SELECT MIN(visible_at) FROM jobs WHERE queue = ?", (queue,)).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def claim(
+    conn: sqlite3.Connection,
+    queue: str,
+    owner: str,
+    *,
+    now: float,
+    lease_s: float,
+    limit: int,
+    max_redeliveries: int,
+) -> list[Claimed]:
+    """Lease up to ``limit`` claimable rows to ``owner``, oldest due first.
+
+    A row already delivered more than ``max_redeliveries`` times without being settled or
+    released (its consumers keep dying) is dead-lettered instead of being claimed again.
+    """
+    candidates = conn.execute(
+        "SELECT seq, claims - releases FROM jobs WHERE queue = ? AND visible_at <= ?"
+        " ORDER BY visible_at, seq LIMIT ?",
+        (queue, now, limit),
+    ).fetchall()
+    fresh = [seq for seq, lost in candidates if lost <= max_redeliveries]
+    for seq, lost in candidates:
+        if lost > max_redeliveries:
+            _bury_worn(conn, seq, lost, max_redeliveries)
+    if not fresh:
+        return []
+    marks = ",".join("?" * len(fresh))
+    rows = conn.execute(
+        "UPDATE jobs SET lease_owner = ?, visible_at = ?, claims = claims + 1"
+        f" WHERE seq IN ({marks}) RETURNING seq, claims, message_id, body",
+        (owner, now + lease_s, *fresh),
+    ).fetchall()
+    rows.sort()
+    return [Claimed(Lease(seq, claims), message_id, body) for seq, claims, message_id, body in rows]
+
+
+def _bury_worn(conn: sqlite3.Connection, seq: int, lost: int, max_redeliveries: int) -> None:
+    queue, message_id, body = conn.execute(
+        "DELETE FROM jobs WHERE seq = ? RETURNING queue, message_id, body", (seq,)
+    ).fetchone()
+    death = Death(
+        reason=DeathReason.REDELIVERY_LIMIT,
+        error=(
+            f"delivered {lost} times without being settled (at most {max_redeliveries} "
+            "redeliveries): the job may be killing its workers"
+        ),
+        attempts=_attempts(body),
+    )
+    dead.insert(conn, queue, message_id, body, death)
+
+
+def _attempts(body: bytes) -> int:
+    try:
+        return Job.decode(body).attempts
+    except Exception:
+        return 0
+
+
+def extend(
+    conn: sqlite3.Connection, owner: str, leases: Sequence[Lease], visible_at: float
+) -> None:
+    """Push the expiry of leases ``owner`` still holds to ``visible_at``."""
+    conn.executemany(
+        f"UPDATE jobs SET visible_at = ? WHERE {_OWNED}",
+        ((visible_at, lease.seq, owner, lease.claim) for lease in leases),
+    )
+
+
+def ack(conn: sqlite3.Connection, owner: str, lease: Lease) -> bool:
+    """Delete the row; False when the lease was lost (another consumer has the job)."""
+    cursor = conn.execute(f"DELETE FROM jobs WHERE {_OWNED}", (lease.seq, owner, lease.claim))
+    return cursor.rowcount == 1
+
+
+def retry(conn: sqlite3.Connection, owner: str, lease: Lease, job: Job, visible_at: float) -> bool:
+    """Replace the row by ``job`` claimable at ``visible_at``, atomically; False if lost."""
+    row = conn.execute(
+        f"DELETE FROM jobs WHERE {_OWNED} RETURNING queue", (lease.seq, owner, lease.claim)
+    ).fetchone()
+    if row is None:
+        return False
+    insert(conn, row[0], [(job.id, job.encode())], visible_at)
+    return True
+
+
+def dead_letter(conn: sqlite3.Connection, owner: str, lease: Lease, death: Death) -> bool:
+    """Move the row to the dead table with ``death``, atomically; False if lost."""
+    row = conn.execute(
+        f"DELETE FROM jobs WHERE {_OWNED} RETURNING queue, message_id, body",
+        (lease.seq, owner, lease.claim),
+    ).fetchone()
+    if row is None:
+        return False
+    dead.insert(conn, row[0], row[1], row[2], death)
+    return True
+
+
+def release(conn: sqlite3.Connection, owner: str, leases: Sequence[Lease], now: float) -> int:
+    """Make leased rows claimable now; a release does not count toward the redelivery limit."""
+    cursor = conn.executemany(
+        "UPDATE jobs SET lease_owner = NULL, visible_at = ?, releases = releases + 1"
+        f" WHERE {_OWNED}",
+        ((now, lease.seq, owner, lease.claim) for lease in leases),
+    )
+    return cursor.rowcount
+
+
+def counts(conn: sqlite3.Connection, queue: str, now: float) -> tuple[int, int]:
+    """(ready, delayed): claimable now (expired leases included), and waiting for their time."""
+    ready, delayed = conn.execute(
+        "SELECT COALESCE(SUM(visible_at <= :now), 0),"
+        " COALESCE(SUM(visible_at > :now AND lease_owner IS NULL), 0)"
+        " FROM jobs WHERE queue = :queue",
+        {"now": now, "queue": queue},
+    ).fetchone()
+    return int(ready), int(delayed)
