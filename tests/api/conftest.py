@@ -14,6 +14,9 @@ from jobqueue.api.app import create_app
 from jobqueue.api.settings import ApiSettings
 from jobqueue.brokers import Broker, Death, Delivery, from_url
 from jobqueue.job import Job
+from tests.brokers.rabbit import rabbitmq_broker, rabbitmq_broker_factory
+
+__all__ = ["rabbitmq_broker", "rabbitmq_broker_factory"]
 
 JSON = {"Content-Type": "application/json"}
 SETTLE_TIMEOUT_S = 10.0
