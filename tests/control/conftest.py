@@ -14,6 +14,9 @@ from jobqueue.control.server import ControlServer
 from jobqueue.registry.memory import InMemoryRegistry
 from jobqueue.testing.registry import FakeClock
 from jobqueue.worker.stats import WorkerStats
+from tests.registry.conftest import redis_prefix
+
+__all__ = ["redis_prefix"]  # the per-test Redis key prefix fixture, shared
 
 TTL_S = 15.0
 

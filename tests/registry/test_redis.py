@@ -90,3 +90,17 @@ async def test_an_unreachable_redis_is_registry_unavailable_without_the_password
             assert "s3cret" not in str(caught.value)
     finally:
         await registry.close()
+
+
+async def test_a_key_prefix_in_the_url_keeps_registries_apart(redis_prefix: str) -> None:
+    base = REDIS_URL + ("&" if "?" in REDIS_URL else "?")
+    first = RedisRegistry.from_url(f"{base}key_prefix={redis_prefix}a:")
+    second = RedisRegistry.from_url(f"{base}key_prefix={redis_prefix}b:")
+    same_as_first = RedisRegistry.from_url(f"{base}key_prefix={redis_prefix}a:")
+    try:
+        await first.register("w1", WorkerReport())
+        assert await second.workers() == []
+        assert [w.worker_id for w in await same_as_first.workers()] == ["w1"]
+    finally:
+        for registry in (first, second, same_as_first):
+            await registry.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import redis.asyncio as aioredis
@@ -146,7 +147,12 @@ class RedisRegistry:
         key_prefix: str = DEFAULT_KEY_PREFIX,
         clock: Callable[[], float] | None = None,
     ) -> RedisRegistry:
-        """Connect lazily to the Redis server ``url`` names (``redis://host:port/db``)."""
+        """Connect lazily to the Redis server ``url`` names (``redis://host:port/db``).
+
+        A ``key_prefix`` query parameter (``redis://host/0?key_prefix=staging:``) overrides the
+        ``key_prefix`` argument, so deployments sharing one Redis database stay apart.
+        """
+        url, key_prefix = _split_key_prefix(url, key_prefix)
         client = aioredis.Redis.from_url(
             url,
             decode_responses=True,
@@ -287,3 +293,14 @@ class RedisRegistry:
             yield
         except RedisError as exc:
             raise RegistryUnavailable(f"worker registry at {self._url} failed: {exc}") from exc
+
+
+def _split_key_prefix(url: str, default: str) -> tuple[str, str]:
+    """The URL without its ``key_prefix`` query parameter, and the prefix it named."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefixes = [value for name, value in query if name == "key_prefix"]
+    if not prefixes:
+        return url, default
+    rest = urlencode([(name, value) for name, value in query if name != "key_prefix"])
+    return urlunsplit(parts._replace(query=rest)), prefixes[-1]
