@@ -11,6 +11,7 @@ from typing import Any
 import pika
 import pika.exceptions
 from pika.adapters.asyncio_connection import AsyncioConnection
+from pika.adapters.utils import connection_workflow
 
 from jobqueue.brokers import redact_url
 from jobqueue.errors import BrokerUnavailable, ConfigError
@@ -36,8 +37,13 @@ def describe(exc: BaseException | None) -> str:
         return "closed"
     if isinstance(exc, pika.exceptions.ChannelClosed | pika.exceptions.ConnectionClosed):
         return f"{exc.reply_code} {exc.reply_text}"
-    if isinstance(exc, pika.exceptions.AMQPConnectionWorkflowFailed):
-        return describe(exc.exceptions[-1]) if exc.exceptions else type(exc).__name__
+    if isinstance(exc, connection_workflow.AMQPConnectionWorkflowFailed) and exc.exceptions:
+        return describe(exc.exceptions[-1])
+    wrapped = getattr(exc, "exception", None) or (exc.args[0] if len(exc.args) == 1 else None)
+    if isinstance(wrapped, BaseException):  # pika wraps the cause in layers of its own
+        return describe(wrapped)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
