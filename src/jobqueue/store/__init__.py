@@ -1,0 +1,171 @@
+"""The Store protocol that keeps job state, results and history, its values, and ``from_url``.
+
+A store records what happens to jobs so that clients can ask about them: the API records each
+job it accepted, workers' lifecycle events (carried through the broker) are applied to it in
+batches, and it answers lookups, listings and histories. Its contract, checked for every backend
+by ``jobqueue.testing.store`` (the conformance suite), is in the docstrings below; the rules for
+folding events into state are in :mod:`jobqueue.store.events`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from jobqueue.errors import ConfigError
+from jobqueue.job import Job, JobState
+from jobqueue.store.events import EventKind, JobEvent
+from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page, Reservation
+
+__all__ = [
+    "DEFAULT_RETENTION_S",
+    "DEFAULT_STORE_URL",
+    "EventKind",
+    "IdempotencyOutcome",
+    "JobEvent",
+    "JobRecord",
+    "Page",
+    "Reservation",
+    "Store",
+    "default_store_url",
+    "from_url",
+]
+
+DEFAULT_STORE_URL = "sqlite:///jobqueue.db"
+DEFAULT_RETENTION_S = 7 * 24 * 3600.0
+DEFAULT_IN_FLIGHT_TIMEOUT_S = 60.0
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Job state, results and history, shared by every API replica."""
+
+    async def connect(self) -> None:
+        """Open the connection pool; raises ``StoreUnavailable`` when unreachable."""
+
+    async def close(self) -> None:
+        """Release every connection. Safe to call twice."""
+
+    async def upgrade(self) -> None:
+        """Migrate the schema to the newest version (a no-op when already there).
+
+        Safe to run from several processes at once: they serialise on a lock.
+        """
+
+    async def schema_version(self) -> str | None:
+        """The applied schema revision, or None for a store never upgraded."""
+
+    async def is_ready(self) -> bool:
+        """Whether the store answers a query right now (for ``/readyz``)."""
+
+    async def record_submitted(
+        self, jobs: Sequence[Job], idempotency_keys: Mapping[str, str] | None = None
+    ) -> None:
+        """Record ``jobs`` as queued, once the broker has confirmed them.
+
+        ``idempotency_keys`` maps job id to key. Recording a job whose events were applied
+        first fills in its payload and key but never moves its state back. Idempotent.
+        """
+
+    async def record_requeued(self, jobs: Sequence[Job]) -> None:
+        """Put ``jobs`` (dead jobs replayed) back to queued with their attempts reset.
+
+        Their history is kept and gets a ``requeued`` entry; a job never recorded is created.
+        """
+
+    async def apply_events(self, events: Sequence[JobEvent]) -> int:
+        """Apply workers' events in one transaction; returns how many were new.
+
+        An event whose ``event_id`` was seen before is ignored. Every new event joins its job's
+        history; it changes the job's state only as :mod:`jobqueue.store.events` rules (a late
+        or out-of-order event never moves a job back). An event for a job never recorded
+        creates its record. Events of the store's own kinds raise ``ValueError``.
+        """
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """The job's record, or None for an id never recorded."""
+
+    async def list(
+        self,
+        state: JobState | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Jobs newest first (by ``created_at``, then id), filtered by state and type.
+
+        ``cursor`` is an opaque ``next_cursor`` from a previous page; pages stay stable when
+        jobs are added meanwhile. Raises ``InvalidCursor`` for a cursor not made here.
+        """
+
+    async def events(self, job_id: str) -> builtins.list[JobEvent]:
+        """The job's history, oldest first (by ``at``, then position); empty when unknown."""
+
+    async def request_cancel(self, job_id: str) -> JobRecord | None:
+        """Cancel a job: a queued or retrying one becomes ``cancelled`` at once; a running
+        one gets ``cancel_requested`` (its handler sees it and stops); a finished one is left
+        as it is. Returns the record afterwards, or None for an unknown id.
+        """
+
+    async def is_cancel_requested(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of ``job_ids`` have been asked to cancel (or were cancelled) — for workers."""
+
+    async def purge_finished(self, older_than_s: float) -> int:
+        """Delete jobs finished more than ``older_than_s`` ago, with their history, and the
+        idempotency keys older than that; returns how many jobs were deleted."""
+
+    async def reserve_idempotency_key(
+        self,
+        key: str,
+        body_hash: str,
+        job_id: str,
+        in_flight_timeout_s: float = DEFAULT_IN_FLIGHT_TIMEOUT_S,
+    ) -> IdempotencyOutcome:
+        """Reserve ``key`` for a submission of ``job_id`` whose body hashes to ``body_hash``.
+
+        Exactly one of several concurrent callers gets ``NEW``. Later callers get
+        ``EXISTING`` (same body, key confirmed: answer the original job), ``CONFLICT``
+        (different body) or ``IN_FLIGHT`` (same body, not yet confirmed). A reservation left
+        unconfirmed for ``in_flight_timeout_s`` is taken over as ``NEW`` — unless its job was
+        recorded meanwhile, which makes it ``EXISTING``.
+        """
+
+    async def confirm_idempotency_key(self, key: str, job_id: str | None = None) -> None:
+        """The job reserved under ``key`` was accepted: later submissions get ``EXISTING``.
+
+        With ``job_id``, only a reservation still held for that job is confirmed.
+        """
+
+    async def release_idempotency_key(self, key: str, job_id: str | None = None) -> None:
+        """The submission under ``key`` failed: forget the reservation so a retry is ``NEW``.
+
+        A confirmed key is kept. With ``job_id``, only a reservation still held for that job
+        is released (one taken over by another submission is left alone).
+        """
+
+
+def default_store_url(broker_url: str) -> str:
+    """The store beside the embedded broker (the same SQLite file), else ``jobqueue.db``."""
+    if broker_url.split("://", 1)[0].lower() == "sqlite":
+        return broker_url
+    return DEFAULT_STORE_URL
+
+
+def from_url(url: str) -> Store:
+    """Build the store a URL names: ``sqlite:///path.db`` or ``postgresql://user@host/db``.
+
+    A PostgreSQL URL may carry ``?schema=name`` to keep the tables in that schema.
+    """
+    from jobqueue.store.engine import parse_url
+
+    target = parse_url(url)
+    if target.dialect == "sqlite":
+        from jobqueue.store.sql import SqliteStore
+
+        return SqliteStore(target)
+    if target.dialect == "postgresql":
+        from jobqueue.store.sql import PostgresStore
+
+        return PostgresStore(target)
+    raise ConfigError(f"unsupported store dialect {target.dialect!r}")  # pragma: no cover

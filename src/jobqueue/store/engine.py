@@ -1,0 +1,110 @@
+"""Store URLs and engines: SQLite through aiosqlite (WAL, busy timeout), PostgreSQL via asyncpg."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from jobqueue.brokers import redact_url
+from jobqueue.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+# Execution option that makes a SQLite transaction take the write lock at BEGIN, so a
+# read-then-write transaction cannot fail half way with SQLITE_BUSY.
+WRITE_OPTION = "jobqueue_write"
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_SQLITE_SCHEMES = ("sqlite", "sqlite+aiosqlite")
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTarget:
+    """A parsed store URL: the dialect, the driver URL, and a PostgreSQL schema if any."""
+
+    url: str
+    dialect: str
+    driver_url: URL
+    schema: str | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL as given, password redacted: safe in logs and errors."""
+        return redact_url(self.url)
+
+
+def parse_url(url: str) -> StoreTarget:
+    """Parse ``sqlite:///path.db`` or ``postgresql://...[?schema=name]``; ConfigError else."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    try:
+        if scheme in _SQLITE_SCHEMES:
+            return _sqlite_target(url)
+        if scheme in _POSTGRES_SCHEMES:
+            return _postgres_target(url)
+    except ArgumentError:
+        raise ConfigError(f"store URL {redact_url(url)!r} is malformed") from None
+    raise ConfigError(
+        f"unsupported store URL {redact_url(url)!r}: "
+        "use sqlite:///path.db or postgresql://user@host:5432/db"
+    )
+
+
+def _sqlite_target(url: str) -> StoreTarget:
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        raise ConfigError(f"store URL {url!r} names no file: use sqlite:///path.db")
+    return StoreTarget(url, "sqlite", URL.create("sqlite+aiosqlite", database=path))
+
+
+def _postgres_target(url: str) -> StoreTarget:
+    parsed = make_url(url)
+    schema = parsed.query.get("schema")
+    if isinstance(schema, tuple):
+        schema = schema[-1]
+    if schema is not None and not _SCHEMA_NAME.match(schema):
+        raise ConfigError(f"store URL {redact_url(url)!r}: schema {schema!r} is not a plain name")
+    driver_url = parsed.difference_update_query(["schema"]).set(drivername="postgresql+asyncpg")
+    return StoreTarget(url, "postgresql", driver_url, schema)
+
+
+def create_engine(target: StoreTarget) -> AsyncEngine:
+    """An async engine for the target, with the connection settings the store relies on."""
+    if target.dialect == "sqlite":
+        return _sqlite_engine(target)
+    connect_args: dict[str, Any] = {}
+    if target.schema is not None:
+        connect_args["server_settings"] = {"search_path": target.schema}
+    return create_async_engine(
+        target.driver_url, connect_args=connect_args, pool_size=5, max_overflow=10
+    )
+
+
+def _sqlite_engine(target: StoreTarget) -> AsyncEngine:
+    engine = create_async_engine(
+        target.driver_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_size=4
+    )
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module's own implicit transactions start late and never cover DDL; turn them
+    # off and let the "begin" hook below issue BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: sa.Connection) -> None:
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

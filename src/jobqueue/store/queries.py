@@ -1,0 +1,197 @@
+"""The store's lookups, listings and housekeeping: get, list, history, cancel, purge."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jobqueue import codec
+from jobqueue.errors import InvalidCursor
+from jobqueue.job import JobState
+from jobqueue.store import events as ev
+from jobqueue.store.tables import events, idempotency_keys, jobs
+from jobqueue.store.values import JobRecord, Page
+
+MAX_PAGE = 1000
+_IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
+_WAITING = (JobState.QUEUED.value, JobState.RETRYING.value)
+
+
+def record_from_row(row: sa.Row[Any]) -> JobRecord:
+    """A :class:`JobRecord` from a ``store_jobs`` row."""
+    return JobRecord(
+        id=row.id,
+        type=row.type,
+        state=JobState(row.state),
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        worker_id=row.worker_id,
+        progress=row.progress,
+        progress_message=row.progress_message,
+        result=row.result,
+        error=row.error,
+        next_attempt_at=row.next_attempt_at,
+        cancel_requested=bool(row.cancel_requested),
+        idempotency_key=row.idempotency_key,
+        payload=row.payload,
+    )
+
+
+async def get(connection: AsyncConnection, job_id: str) -> JobRecord | None:
+    """One record by id."""
+    result = await connection.execute(sa.select(jobs).where(jobs.c.id == job_id))
+    row = result.first()
+    return None if row is None else record_from_row(row)
+
+
+def encode_cursor(record: JobRecord) -> str:
+    """An opaque cursor pointing just after ``record`` in newest-first order."""
+    raw = codec.dumps([ev.to_iso(record.created_at), record.id])
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The ``(created_at, id)`` a cursor points after; InvalidCursor when it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, job_id = codec.loads(raw)
+        if not isinstance(created_at, str) or not isinstance(job_id, str):
+            raise ValueError(cursor)
+        return ev.parse_time(created_at), job_id
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidCursor(f"cursor {cursor[:40]!r} is not valid") from None
+
+
+async def list_page(
+    connection: AsyncConnection,
+    state: JobState | None,
+    job_type: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Records newest first, ``limit`` of them (at most :data:`MAX_PAGE`), after ``cursor``."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = sa.select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+    if state is not None:
+        query = query.where(jobs.c.state == JobState(state).value)
+    if job_type is not None:
+        query = query.where(jobs.c.type == job_type)
+    if cursor is not None:
+        created_at, job_id = decode_cursor(cursor)
+        query = query.where(
+            sa.or_(
+                jobs.c.created_at < created_at,
+                sa.and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
+            )
+        )
+    records = [record_from_row(row) for row in await connection.execute(query)]
+    more = len(records) > limit
+    records = records[:limit]
+    return Page(records, encode_cursor(records[-1]) if more else None)
+
+
+def event_from_row(row: sa.Row[Any]) -> ev.JobEvent:
+    """A :class:`JobEvent` from a ``store_events`` row."""
+    return ev.JobEvent(
+        event_id=row.event_id,
+        job_id=row.job_id,
+        kind=ev.EventKind(row.kind),
+        attempt=row.attempt,
+        at=row.at,
+        job_type=row.job_type,
+        worker_id=row.worker_id,
+        data=row.data,
+    )
+
+
+async def history(connection: AsyncConnection, job_id: str) -> list[ev.JobEvent]:
+    """A job's events, oldest first, then by position in its life."""
+    query = (
+        sa.select(events)
+        .where(events.c.job_id == job_id)
+        .order_by(events.c.at, events.c.rank, events.c.event_id)
+    )
+    return [event_from_row(row) for row in await connection.execute(query)]
+
+
+async def request_cancel(connection: AsyncConnection, job_id: str) -> JobRecord | None:
+    """Cancel a waiting job at once, or flag a running one; append what happened."""
+    now = ev.utc_now()
+    cancelled = await connection.execute(
+        sa.update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state.in_(_WAITING))
+        .values(
+            state=JobState.CANCELLED.value,
+            rank=ev.TERMINAL_RANK,
+            rank_at=now,
+            finished_at=now,
+            updated_at=now,
+            next_attempt_at=None,
+            cancel_requested=True,
+        )
+    )
+    kind = ev.EventKind.CANCELLED
+    if cancelled.rowcount == 0:
+        flagged = await connection.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.state == JobState.RUNNING.value,
+                sa.not_(jobs.c.cancel_requested),
+            )
+            .values(cancel_requested=True, updated_at=now)
+        )
+        kind = ev.EventKind.CANCEL_REQUESTED
+        if flagged.rowcount == 0:
+            return await get(connection, job_id)
+    record = await get(connection, job_id)
+    assert record is not None
+    await connection.execute(sa.insert(events).values(_cancel_event(record, kind, now)))
+    return record
+
+
+def _cancel_event(record: JobRecord, kind: ev.EventKind, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": ev.new_event_id(),
+        "job_id": record.id,
+        "kind": kind.value,
+        "attempt": max(record.attempts - 1, 0),
+        "rank": ev.TERMINAL_RANK if kind is ev.EventKind.CANCELLED else record.attempts * 8,
+        "at": now,
+        "job_type": record.type,
+        "worker_id": None,
+        "data": {"reason": "requested"},
+    }
+
+
+async def cancel_requested(connection: AsyncConnection, job_ids: Sequence[str]) -> set[str]:
+    """Which of the ids carry a cancel request."""
+    found: set[str] = set()
+    unique = sorted(set(job_ids))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        query = sa.select(jobs.c.id).where(jobs.c.id.in_(chunk), jobs.c.cancel_requested)
+        found.update((await connection.execute(query)).scalars())
+    return found
+
+
+async def purge_finished(connection: AsyncConnection, older_than_s: float) -> int:
+    """Delete finished jobs and their history before the cutoff, and older idempotency keys."""
+    cutoff = ev.utc_now() - timedelta(seconds=older_than_s)
+    old_jobs = sa.select(jobs.c.id).where(jobs.c.finished_at < cutoff)
+    await connection.execute(sa.delete(events).where(events.c.job_id.in_(old_jobs)))
+    deleted = await connection.execute(sa.delete(jobs).where(jobs.c.finished_at < cutoff))
+    await connection.execute(
+        sa.delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff)
+    )
+    return deleted.rowcount

@@ -1,0 +1,204 @@
+"""The SQL stores: one implementation on SQLAlchemy's asyncio engine, for SQLite and PostgreSQL.
+
+Every public method is one short transaction. Writes on SQLite begin ``IMMEDIATE`` (they take
+the write lock up front and wait ``busy_timeout`` for it, instead of failing half way); on
+PostgreSQL a transaction that loses a deadlock or serialisation race is run again. Driver
+errors become the project's own in exactly one place, :meth:`SqlStore._run`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from jobqueue.errors import StoreUnavailable
+from jobqueue.job import Job, JobState
+from jobqueue.store import idempotency, migrate, queries, writes
+from jobqueue.store.engine import WRITE_OPTION, StoreTarget, create_engine
+from jobqueue.store.events import JobEvent
+from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_RETRIES = 3
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+_MIGRATION_LOCK_ID = 0x6A6F6271  # pg_advisory_xact_lock key shared by every replica
+
+
+class SqlStore:
+    """The :class:`jobqueue.store.Store` on a SQL database; use a dialect's subclass."""
+
+    def __init__(self, target: StoreTarget) -> None:
+        self._target = target
+        self._engine: AsyncEngine | None = None
+        self._engines: dict[bool, AsyncEngine] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._target.display_url!r})"
+
+    async def connect(self) -> None:
+        """Create the engine and check that the database answers."""
+        if self._engine is None:
+            self._engine = create_engine(self._target)
+            self._engines = {
+                write: self._engine.execution_options(**{WRITE_OPTION: write})
+                for write in (False, True)
+            }
+        await self._run(_ping, write=False)
+
+    async def close(self) -> None:
+        """Dispose of the engine and its connections."""
+        engine, self._engine, self._engines = self._engine, None, {}
+        if engine is not None:
+            await engine.dispose()
+
+    async def upgrade(self) -> None:
+        """Migrate the schema to the newest revision, serialised with other processes."""
+        await self._run(self._upgrade, write=True)
+
+    async def _upgrade(self, connection: AsyncConnection) -> None:
+        # On SQLite, BEGIN IMMEDIATE already holds the write lock: other upgrades queue behind.
+        await connection.run_sync(migrate.upgrade_to_head)
+
+    async def schema_version(self) -> str | None:
+        """The applied schema revision, or None."""
+        return await self._run(_current_revision, write=False)
+
+    async def is_ready(self) -> bool:
+        """Whether a trivial query succeeds now."""
+        try:
+            await self._run(_ping, write=False)
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def record_submitted(
+        self, jobs: Sequence[Job], idempotency_keys: Mapping[str, str] | None = None
+    ) -> None:
+        """Record accepted jobs as queued."""
+        keys = dict(idempotency_keys or {})
+        await self._run(lambda c: writes.record_submitted(c, jobs, keys), write=True)
+
+    async def record_requeued(self, jobs: Sequence[Job]) -> None:
+        """Put replayed jobs back to queued."""
+        await self._run(lambda c: writes.record_requeued(c, jobs), write=True)
+
+    async def apply_events(self, events: Sequence[JobEvent]) -> int:
+        """Apply a batch of events in one transaction; returns how many were new."""
+        if not events:
+            return 0
+        return await self._run(lambda c: writes.apply_events(c, events), write=True)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """One job's record."""
+        return await self._run(lambda c: queries.get(c, job_id), write=False)
+
+    async def list(
+        self,
+        state: JobState | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """A page of records, newest first."""
+        return await self._run(
+            lambda c: queries.list_page(c, state, type, limit, cursor), write=False
+        )
+
+    async def events(self, job_id: str) -> builtins.list[JobEvent]:
+        """A job's history, oldest first."""
+        return await self._run(lambda c: queries.history(c, job_id), write=False)
+
+    async def request_cancel(self, job_id: str) -> JobRecord | None:
+        """Cancel a waiting job or flag a running one."""
+        return await self._run(lambda c: queries.request_cancel(c, job_id), write=True)
+
+    async def is_cancel_requested(self, job_ids: Sequence[str]) -> set[str]:
+        """The ids, among ``job_ids``, asked to cancel."""
+        if not job_ids:
+            return set()
+        return await self._run(lambda c: queries.cancel_requested(c, job_ids), write=False)
+
+    async def purge_finished(self, older_than_s: float) -> int:
+        """Delete what finished before the retention period."""
+        return await self._run(lambda c: queries.purge_finished(c, older_than_s), write=True)
+
+    async def reserve_idempotency_key(
+        self, key: str, body_hash: str, job_id: str, in_flight_timeout_s: float = 60.0
+    ) -> IdempotencyOutcome:
+        """Reserve an idempotency key for a submission."""
+        return await self._run(
+            lambda c: idempotency.reserve(c, key, body_hash, job_id, in_flight_timeout_s),
+            write=True,
+        )
+
+    async def confirm_idempotency_key(self, key: str, job_id: str | None = None) -> None:
+        """Mark a reserved key's job as accepted."""
+        await self._run(lambda c: idempotency.confirm(c, key, job_id), write=True)
+
+    async def release_idempotency_key(self, key: str, job_id: str | None = None) -> None:
+        """Forget an unconfirmed reservation."""
+        await self._run(lambda c: idempotency.release(c, key, job_id), write=True)
+
+    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool) -> T:
+        """Run ``work`` in one transaction, again after a lost race, with errors translated."""
+        if not self._engines:
+            raise StoreUnavailable(f"store {self._target.display_url} is not connected")
+        engine = self._engines[write]
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                async with engine.begin() as connection:
+                    return await work(connection)
+            except DBAPIError as exc:
+                if attempt < _RETRIES and _sqlstate(exc) in _RETRYABLE_SQLSTATES:
+                    log.info("store transaction lost a race (%s); running it again", exc.orig)
+                    continue
+                raise self._translate(exc) from None
+            except OSError as exc:
+                raise self._unavailable(exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _translate(self, exc: DBAPIError) -> Exception:
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            return self._unavailable(exc.orig or exc)
+        return exc
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StoreUnavailable(f"store {self._target.display_url} is unavailable: {reason}")
+
+
+class SqliteStore(SqlStore):
+    """The store in a SQLite file (by default the embedded broker's), WAL mode."""
+
+
+class PostgresStore(SqlStore):
+    """The store in PostgreSQL, shared by several API replicas."""
+
+    async def _upgrade(self, connection: AsyncConnection) -> None:
+        await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
+        if self._target.schema is not None:
+            await connection.execute(
+                sa.schema.CreateSchema(self._target.schema, if_not_exists=True)
+            )
+        await connection.run_sync(migrate.upgrade_to_head)
+
+
+async def _ping(connection: AsyncConnection) -> None:
+    await connection.execute(sa.text("SELECT 1"))
+
+
+async def _current_revision(connection: AsyncConnection) -> str | None:
+    return await connection.run_sync(migrate.current_revision)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code if isinstance(code, str) else None

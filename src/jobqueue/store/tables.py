@@ -1,0 +1,110 @@
+"""The store's tables as the code sees them (the migrations create them; a test checks both)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from jobqueue import codec
+
+metadata = sa.MetaData()
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes; stored naive-UTC on SQLite so text order is time order."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC (and drop the zone on SQLite, which cannot keep it)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("store timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Give back an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class JsonText(sa.TypeDecorator[Any]):
+    """JSON kept as text, written and read with :mod:`jobqueue.codec` so numbers stay exact."""
+
+    impl = sa.Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """Encode (None stays SQL NULL)."""
+        return None if value is None else codec.dumps(value).decode("utf-8")
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        """Decode."""
+        return None if value is None else codec.loads(value)
+
+
+jobs = sa.Table(
+    "store_jobs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("rank", sa.BigInteger, nullable=False),
+    sa.Column("rank_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("max_attempts", sa.Integer),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("worker_id", sa.Text),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("result", JsonText),
+    sa.Column("progress", sa.Float),
+    sa.Column("progress_message", sa.Text),
+    sa.Column("progress_attempt", sa.Integer),
+    sa.Column("progress_at", UtcDateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("error_rank", sa.BigInteger),
+    sa.Column("error_at", UtcDateTime),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("payload", JsonText),
+    sa.Index("store_jobs_created", "created_at", "id"),
+    sa.Index("store_jobs_state_created", "state", "created_at", "id"),
+    sa.Index("store_jobs_type_created", "type", "created_at", "id"),
+    sa.Index("store_jobs_finished", "finished_at"),
+)
+
+events = sa.Table(
+    "store_events",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("job_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("rank", sa.BigInteger, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("job_type", sa.Text, nullable=False),
+    sa.Column("worker_id", sa.Text),
+    sa.Column("data", JsonText, nullable=False),
+    sa.Index("store_events_job", "job_id", "at"),
+)
+
+idempotency_keys = sa.Table(
+    "store_idempotency_keys",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("body_hash", sa.Text, nullable=False),
+    sa.Column("job_id", sa.Text, nullable=False),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("store_idempotency_keys_created", "created_at"),
+)

@@ -1,0 +1,72 @@
+"""The values the store trades in: job records, pages of them, idempotency outcomes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jobqueue.job import JobState
+from jobqueue.store.events import FINISHED_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """What the store knows about one job. Timestamps are timezone-aware UTC.
+
+    ``attempts`` counts the attempts started (0 while queued); ``progress`` is a fraction 0..1
+    of the newest attempt; ``result`` is the handler's JSON return value once ``succeeded``;
+    ``error`` is the last error (or why the job died); ``payload`` is None when the record was
+    created from a worker's events before the submission was recorded.
+    """
+
+    id: str
+    type: str
+    state: JobState
+    attempts: int
+    max_attempts: int | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker_id: str | None
+    progress: float | None
+    progress_message: str | None
+    result: Any
+    error: str | None
+    next_attempt_at: datetime | None
+    cancel_requested: bool
+    idempotency_key: str | None
+    payload: Any
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job is in a final state: succeeded, dead or cancelled."""
+        return self.state in FINISHED_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing, newest first; ``next_cursor`` is None on the last page."""
+
+    records: list[JobRecord]
+    next_cursor: str | None
+
+
+class Reservation(enum.StrEnum):
+    """The outcome of reserving an idempotency key."""
+
+    NEW = "new"  # the key is yours: publish the job, then confirm (or release) the key
+    EXISTING = "existing"  # the same key and body were submitted before: answer that job
+    CONFLICT = "conflict"  # the key was used with a different body
+    IN_FLIGHT = "in_flight"  # the same key is being submitted right now and is not confirmed
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyOutcome:
+    """What :meth:`Store.reserve_idempotency_key` found; ``job_id`` is the key's job."""
+
+    status: Reservation
+    job_id: str
+    record: JobRecord | None = None
