@@ -12,7 +12,7 @@ from jobqueue.brokers import Broker, QueueDepth
 from jobqueue.handlers import Handlers
 from jobqueue.job import Job
 from jobqueue.worker import Worker
-from tests.worker.conftest import eventually, make_worker, run_burst
+from tests.worker.conftest import BOTH_BACKENDS, Place, eventually, make_worker, run_burst
 
 NOT_TAKEN_WAIT_S = 0.3  # how long a worker that must not take a job is given to wrongly take it
 
@@ -47,11 +47,12 @@ async def start(worker: Worker) -> asyncio.Task[None]:
     return asyncio.create_task(worker.run())
 
 
+@BOTH_BACKENDS
 async def test_stop_lets_the_job_in_flight_finish_and_takes_no_new_one(
-    broker: Broker, url: str
+    broker: Broker, place: Place
 ) -> None:
     gate = Gate()
-    worker = make_worker(url, gated(gate), concurrency=1, grace_s=60)
+    worker = make_worker(place, gated(gate), concurrency=1, grace_s=60)
     await broker.publish([Job("gated", 1)])
     running = await start(worker)
     await eventually(lambda: gate.started)
@@ -67,11 +68,12 @@ async def test_stop_lets_the_job_in_flight_finish_and_takes_no_new_one(
     assert await broker.depth() == QueueDepth(ready=1, delayed=0, dead=0)
 
 
+@BOTH_BACKENDS
 async def test_a_job_still_running_after_the_grace_period_is_handed_back_and_runs_again(
-    broker: Broker, url: str
+    broker: Broker, place: Place
 ) -> None:
     gate = Gate()
-    worker = make_worker(url, gated(gate), grace_s=0.1)
+    worker = make_worker(place, gated(gate), grace_s=0.1)
     job = Job("gated", 1)
     await broker.publish([job])
     running = await start(worker)
@@ -83,14 +85,14 @@ async def test_a_job_still_running_after_the_grace_period_is_handed_back_and_run
     assert gate.cancelled == [1]
     assert await broker.depth() == QueueDepth(ready=1, delayed=0, dead=0)
     gate.opened.set()
-    await run_burst(url, gated(gate))
+    await run_burst(place, gated(gate))
     assert gate.finished == [1]
     assert await broker.depth() == QueueDepth(ready=0, delayed=0, dead=0)
 
 
-async def test_a_second_stop_request_hands_back_at_once(broker: Broker, url: str) -> None:
+async def test_a_second_stop_request_hands_back_at_once(broker: Broker, place: Place) -> None:
     gate = Gate()
-    worker = make_worker(url, gated(gate), grace_s=3600)
+    worker = make_worker(place, gated(gate), grace_s=3600)
     await broker.publish([Job("gated", 1)])
     running = await start(worker)
     await eventually(lambda: gate.started)
@@ -104,11 +106,12 @@ async def test_a_second_stop_request_hands_back_at_once(broker: Broker, url: str
     assert await broker.depth() == QueueDepth(ready=1, delayed=0, dead=0)
 
 
+@BOTH_BACKENDS
 async def test_drain_finishes_the_jobs_in_flight_however_long_they_take(
-    broker: Broker, url: str
+    broker: Broker, place: Place
 ) -> None:
     gate = Gate()
-    worker = make_worker(url, gated(gate), concurrency=1, grace_s=0)
+    worker = make_worker(place, gated(gate), concurrency=1, grace_s=0)
     await broker.publish([Job("gated", 1)])
     running = await start(worker)
     await eventually(lambda: gate.started)
@@ -126,10 +129,11 @@ async def test_drain_finishes_the_jobs_in_flight_however_long_they_take(
     assert await broker.depth() == QueueDepth(ready=1, delayed=0, dead=0)
 
 
-async def test_a_paused_worker_takes_no_jobs_until_resumed(broker: Broker, url: str) -> None:
+@BOTH_BACKENDS
+async def test_a_paused_worker_takes_no_jobs_until_resumed(broker: Broker, place: Place) -> None:
     gate = Gate()
     gate.opened.set()
-    worker = make_worker(url, gated(gate))
+    worker = make_worker(place, gated(gate))
     running = await start(worker)
     await broker.publish([Job("gated", 1)])
     await eventually(lambda: gate.finished == [1])
@@ -148,9 +152,10 @@ async def test_a_paused_worker_takes_no_jobs_until_resumed(broker: Broker, url: 
     assert running.done()
 
 
-async def test_pausing_lets_the_job_in_flight_finish(broker: Broker, url: str) -> None:
+@BOTH_BACKENDS
+async def test_pausing_lets_the_job_in_flight_finish(broker: Broker, place: Place) -> None:
     gate = Gate()
-    worker = make_worker(url, gated(gate))
+    worker = make_worker(place, gated(gate))
     running = await start(worker)
     await broker.publish([Job("gated", 1)])
     await eventually(lambda: gate.started)
@@ -165,15 +170,17 @@ async def test_pausing_lets_the_job_in_flight_finish(broker: Broker, url: str) -
     assert await broker.depth() == QueueDepth(ready=0, delayed=0, dead=0)
 
 
-async def test_an_unknown_command_is_ignored(broker: Broker, url: str) -> None:
-    worker = make_worker(url, gated(Gate()))
+async def test_an_unknown_command_is_ignored(broker: Broker, place: Place) -> None:
+    worker = make_worker(place, gated(Gate()))
     worker.command("explode")
     assert worker.stats().state == "active"
 
 
-async def test_stats_describe_the_worker_and_its_jobs_in_flight(broker: Broker, url: str) -> None:
+async def test_stats_describe_the_worker_and_its_jobs_in_flight(
+    broker: Broker, place: Place
+) -> None:
     gate = Gate()
-    worker = make_worker(url, gated(gate), concurrency=3, worker_id="w-7", queue="jobs")
+    worker = make_worker(place, gated(gate), concurrency=3, worker_id="w-7")
     job = Job("gated", 1)
     await broker.publish([job])
     running = await start(worker)
@@ -197,7 +204,7 @@ async def test_stats_describe_the_worker_and_its_jobs_in_flight(broker: Broker, 
     assert running.done()
 
 
-async def test_stop_before_run_is_harmless(url: str) -> None:
-    worker = make_worker(url, gated(Gate()))
+async def test_stop_before_run_is_harmless(place: Place) -> None:
+    worker = make_worker(place, gated(Gate()))
     await worker.stop()
     assert worker.stats().state == "draining"

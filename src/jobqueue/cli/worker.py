@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from jobqueue import config
-from jobqueue.brokers import from_url, redact_url
+from jobqueue.brokers import Broker, from_url, redact_url
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
@@ -76,6 +76,13 @@ def worker(
     burst: Annotated[
         bool, typer.Option("--burst", help="Stop once the queue is empty and nothing runs.")
     ] = False,
+    sqlite_lease_s: Annotated[
+        float | None,
+        typer.Option(
+            envvar=config.env("sqlite_lease_s"),
+            help="SQLite broker: how long the jobs of a worker that died stay invisible.",
+        ),
+    ] = None,
 ) -> None:
     """Run a worker node: consume jobs, run their handlers, retry, dead-letter."""
     setup_logging(log_level)
@@ -85,7 +92,7 @@ def worker(
         config.parse_addr(api_grpc, "--api-grpc")
     handlers = load_handlers(app_spec)
     node = Worker(
-        from_url(broker_url, queue=queue),
+        _broker(broker_url, queue, sqlite_lease_s),
         handlers,
         concurrency=concurrency,
         retry=RetryPolicy(retry_base_s, retry_cap_s),
@@ -102,6 +109,14 @@ def worker(
     )
     _run_loop(_serve(node, control))
     _exit_past_abandoned_threads(node)
+
+
+def _broker(url: str, queue: str, sqlite_lease_s: float | None) -> Broker:
+    if sqlite_lease_s is None or not url.lower().startswith("sqlite:"):
+        return from_url(url, queue=queue)
+    from jobqueue.brokers.sqlite import SqliteBroker
+
+    return SqliteBroker(url, queue=queue, lease_s=sqlite_lease_s)
 
 
 async def _serve(node: Worker, control: ControlLink | None) -> None:

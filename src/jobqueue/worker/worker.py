@@ -247,7 +247,8 @@ class Worker:
         if not isinstance(settlement, Ack):
             self._failed += 1
         if isinstance(settlement, DeadLetter):
-            log.warning("job %s dead-lettered: %s", flight.job_id, settlement.death.reason)
+            death = settlement.death
+            log.warning("job %s dead-lettered: %s (%s)", flight.job_id, death.reason, death.error)
 
     # -- shutdown -------------------------------------------------------------------------------
 
