@@ -1,0 +1,140 @@
+"""`jobqueue workers`: the fleet table and the pause, resume, drain commands, over a real API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from jobqueue.api.errors import install_error_handlers
+from jobqueue.api.workers import workers_router
+from jobqueue.cli import app, main
+from jobqueue.cli.workers import workers_table
+from jobqueue.registry import Command, WorkerReport, WorkerState
+from jobqueue.registry.memory import InMemoryRegistry
+from tests.control.conftest import free_port
+
+REPORT = WorkerReport(
+    load=2,
+    concurrency=8,
+    job_types=("email", "resize"),
+    queue="jobs",
+    host="node-1",
+    pid=321,
+    version="1.0",
+    started_at_unix=time.time() - 3700,
+    processed=40,
+    failed=3,
+    state=WorkerState.PAUSED,
+)
+
+
+@pytest.fixture
+def registry() -> InMemoryRegistry:
+    return InMemoryRegistry()
+
+
+@pytest.fixture
+def api_url(registry: InMemoryRegistry) -> Iterator[str]:
+    """A real HTTP server with the /workers routes, in a thread."""
+    api = FastAPI()
+    install_error_handlers(api)
+    api.include_router(workers_router(registry))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(api, port=port, log_config=None, lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the test API did not start"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _register(registry: InMemoryRegistry, worker_id: str, report: WorkerReport) -> None:
+    asyncio.run(registry.register(worker_id, report))
+
+
+def test_workers_prints_a_table_of_the_fleet(api_url: str, registry: InMemoryRegistry) -> None:
+    _register(registry, "worker-a", REPORT)
+    _register(registry, "go-worker", WorkerReport(load=1))
+    result = CliRunner().invoke(app, ["workers", "--api-url", api_url], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "2 live workers" in result.output
+    row = next(line for line in result.output.splitlines() if "worker-a" in line)
+    for cell in ("paused", "2/8", "jobs", "email, resize", "node-1:321", "1.0", "40", "1h01m"):
+        assert cell in row, cell
+    assert "go-worker" in result.output
+
+
+def test_workers_json_prints_one_object_per_worker(
+    api_url: str, registry: InMemoryRegistry
+) -> None:
+    _register(registry, "worker-a", REPORT)
+    result = CliRunner().invoke(app, ["workers", "--json"], env={"JOBQUEUE_API_URL": api_url})
+    assert result.exit_code == 0, result.output
+    [line] = result.output.splitlines()
+    worker = json.loads(line)
+    assert (worker["worker_id"], worker["state"], worker["load"]) == ("worker-a", "paused", 2)
+
+
+@pytest.mark.parametrize("command", list(Command))
+def test_a_command_is_left_for_the_worker(
+    api_url: str, registry: InMemoryRegistry, command: Command
+) -> None:
+    _register(registry, "worker/a", REPORT)
+    result = CliRunner().invoke(app, ["workers", str(command), "worker/a", "--api-url", api_url])
+    assert result.exit_code == 0, result.output
+    assert f"{command} sent to worker/a" in result.output
+    assert asyncio.run(registry.heartbeat("worker/a", REPORT)).command is command
+
+
+def test_the_group_api_url_option_reaches_the_command(
+    api_url: str, registry: InMemoryRegistry
+) -> None:
+    _register(registry, "worker-a", REPORT)
+    result = CliRunner().invoke(app, ["workers", "--api-url", api_url, "drain", "worker-a"])
+    assert result.exit_code == 0, result.output
+    assert asyncio.run(registry.heartbeat("worker-a", REPORT)).command is Command.DRAIN
+
+
+def _jobqueue(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str]:
+    """Run the console script's entry point in process: its exit code and stderr."""
+    monkeypatch.setattr(sys, "argv", ["jobqueue", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return int(exited.value.code or 0), capsys.readouterr().err
+
+
+def test_a_command_for_an_unknown_worker_is_one_line_and_exit_1(
+    api_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = _jobqueue(capsys, monkeypatch, "workers", "pause", "nobody", "--api-url", api_url)
+    assert code == 1
+    assert err.splitlines() == ["error: no live worker with id 'nobody'"]
+
+
+def test_an_unreachable_api_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    code, err = _jobqueue(capsys, monkeypatch, "workers", "--api-url", url)
+    assert code == 1
+    [line] = err.splitlines()
+    assert line.startswith(f"error: cannot reach the API at {url}: ")
+
+
+def test_the_table_says_so_when_no_worker_is_live() -> None:
+    assert workers_table([]).title == "0 live workers"
