@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -19,6 +20,7 @@ from jobqueue.brokers import Broker, DeadJob, from_url
 from jobqueue.errors import ConfigError, NotFound
 
 T = TypeVar("T")
+WIDE_TABLE_CHARS = 120
 
 BrokerUrl = Annotated[
     str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
@@ -129,21 +131,33 @@ def _print_table(dead_jobs: list[DeadJob]) -> None:
     if not dead_jobs:
         console.print("the dead-letter queue is empty")
         return
-    table = Table("id", "type", "attempts", "reason", "error", "failed at", "worker")
+    # The id is never shortened (it is what `show` and `replay` take); on a narrow terminal
+    # the attempts and time give way (`show` and `--json` have them), then the error folds.
+    wide = console.width >= WIDE_TABLE_CHARS
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("type", overflow="fold", min_width=8)
+    if wide:
+        table.add_column("tries", justify="right")
+    table.add_column("reason", overflow="fold", min_width=8)
+    if wide:
+        table.add_column("failed at", no_wrap=True)
+    table.add_column("error", overflow="fold", min_width=8)
     for dead in dead_jobs:
-        view = dead_job_view(dead)
-        cells = (
-            view["id"],
-            view["type"] or "(not a job)",
-            str(view["attempts"]),
-            view["reason"],
-            _one_line(view["error"]),
-            view["failed_at"],
-            view["worker_id"] or "",
-        )
-        # Text, not markup: an error message like "[red]" must show as it is.
-        table.add_row(*(Text(cell) for cell in cells))
+        table.add_row(*(Text(cell) for cell in _row(dead_job_view(dead), wide)))
     console.print(table)
+
+
+def _row(view: dict[str, Any], wide: bool) -> list[str]:
+    """The cells of a dead job's row; Text, not markup, so an error like "[red]" shows as is."""
+    row = [view["id"], view["type"] or "(not a job)"]
+    if wide:
+        row.append(str(view["attempts"]))
+    row.append(view["reason"])
+    if wide:
+        row.append(view["failed_at"].replace("T", " ")[: len("2026-01-02 03:04:05")])
+    row.append(_one_line(view["error"]))
+    return row
 
 
 def _one_line(text: str | None, max_chars: int = 60) -> str:
