@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -104,3 +105,17 @@ async def test_a_key_prefix_in_the_url_keeps_registries_apart(redis_prefix: str)
     finally:
         for registry in (first, second, same_as_first):
             await registry.close()
+
+
+async def test_a_burst_of_heartbeats_beyond_the_connection_pool_waits_instead_of_failing(
+    make_redis_registry: MakeRedisRegistry,
+) -> None:
+    registry = make_redis_registry()
+    try:
+        results = await asyncio.gather(
+            *(registry.heartbeat(f"w{n:03d}", WorkerReport(load=1)) for n in range(300))
+        )
+        assert all(not result.known for result in results)
+        assert len(await registry.workers()) == 300
+    finally:
+        await registry.close()

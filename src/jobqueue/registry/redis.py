@@ -42,6 +42,7 @@ __all__ = ["DEFAULT_KEY_PREFIX", "RedisRegistry"]
 
 DEFAULT_KEY_PREFIX = "jobqueue:registry:"
 SOCKET_TIMEOUT_S = 2.0
+MAX_CONNECTIONS = 32
 
 # Every script starts from the same "now": the caller's clock when given, else Redis TIME.
 _NOW = """
@@ -101,6 +102,28 @@ return was_live and 1 or 0
 """
 )
 
+# KEYS: seen. ARGV: now, ttl, key prefix. One flat reply: parsing thousands of replies to a
+# pipeline of HGETALLs costs the client far more than this script costs Redis.
+_LIST = (
+    _NOW
+    + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.6f', now - ttl), '+inf')
+local rows = {}
+for _, id in ipairs(ids) do
+  local w = redis.call('HMGET', ARGV[3] .. 'worker:' .. id, 'report', 'last_seen', 'registered_at')
+  if w[1] then
+    local command = redis.call('GET', ARGV[3] .. 'command:' .. id) or ''
+    table.insert(rows, id)
+    table.insert(rows, w[1])
+    table.insert(rows, w[2])
+    table.insert(rows, w[3])
+    table.insert(rows, command)
+  end
+end
+return {string.format('%.6f', now), rows}
+"""
+)
+
 # KEYS: seen. ARGV: now, ttl, key prefix.
 _SWEEP = (
     _NOW
@@ -138,6 +161,7 @@ class RedisRegistry:
         self._send_command = client.register_script(_SEND_COMMAND)
         self._deregister = client.register_script(_DEREGISTER)
         self._sweep = client.register_script(_SWEEP)
+        self._list = client.register_script(_LIST)
 
     @classmethod
     def from_url(
@@ -153,12 +177,17 @@ class RedisRegistry:
         ``key_prefix`` argument, so deployments sharing one Redis database stay apart.
         """
         url, key_prefix = _split_key_prefix(url, key_prefix)
-        client = aioredis.Redis.from_url(
+        # A burst of heartbeats waits for a free connection instead of failing: the default
+        # pool raises "Too many connections" past its limit.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=SOCKET_TIMEOUT_S,
             decode_responses=True,
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=SOCKET_TIMEOUT_S,
         )
+        client = aioredis.Redis.from_pool(pool)
         return cls(client, ttl_s=ttl_s, key_prefix=key_prefix, clock=clock, url=url)
 
     @property
@@ -200,21 +229,17 @@ class RedisRegistry:
     async def workers(self) -> list[WorkerInfo]:
         """Every live worker, ordered by id."""
         async with self._errors():
-            now = await self._now()
-            found = await self._redis.zrangebyscore(
-                self._seen_key, f"({now - self._ttl_s!r}", "+inf"
+            now_text, rows = await self._list(
+                keys=[self._seen_key], args=[self._now_arg(), self._ttl_s, self._prefix]
             )
-            ids = [str(worker_id) for worker_id in found]
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for worker_id in ids:
-                    pipe.hgetall(self._worker_key(worker_id))
-                    pipe.get(self._command_key(worker_id))
-                replies = await pipe.execute()
-        infos = (
-            self._info(worker_id, replies[2 * n], replies[2 * n + 1], now)
-            for n, worker_id in enumerate(ids)
-        )
-        return sorted((i for i in infos if i is not None), key=lambda info: info.worker_id)
+        now = float(now_text)
+        infos = [
+            self._worker_info(
+                rows[n], rows[n + 1], float(rows[n + 2]), rows[n + 3], rows[n + 4], now
+            )
+            for n in range(0, len(rows), 5)
+        ]
+        return sorted(infos, key=lambda info: info.worker_id)
 
     async def send_command(self, worker_id: str, command: Command) -> bool:
         """Leave a command for the worker's next heartbeat; False when it is not live."""
@@ -258,12 +283,29 @@ class RedisRegistry:
     ) -> WorkerInfo | None:
         if "report" not in fields:  # removed between reading the index and the hash
             return None
-        last_seen = float(fields["last_seen"])
+        return self._worker_info(
+            worker_id,
+            fields["report"],
+            float(fields["last_seen"]),
+            fields["registered_at"],
+            command,
+            now,
+        )
+
+    def _worker_info(
+        self,
+        worker_id: str,
+        report: str,
+        last_seen: float,
+        registered_at: str,
+        command: str | None,
+        now: float,
+    ) -> WorkerInfo:
         return WorkerInfo(
             worker_id=worker_id,
-            report=WorkerReport.from_dict(orjson.loads(fields["report"])),
+            report=WorkerReport.from_dict(orjson.loads(report)),
             last_seen_unix=last_seen,
-            registered_at_unix=float(fields["registered_at"]),
+            registered_at_unix=float(registered_at),
             seen_ago_s=max(0.0, now - last_seen),
             pending_command=Command(command) if command else None,
         )
