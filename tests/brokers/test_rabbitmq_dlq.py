@@ -223,3 +223,12 @@ async def test_depth_counts_ready_delayed_and_dead(rabbitmq_broker: RabbitmqBrok
 
 async def _depth_is(broker: RabbitmqBroker, expected: QueueDepth) -> bool:
     return await broker.depth() == expected
+
+
+async def test_concurrent_listings_each_see_the_whole_dlq(rabbitmq_broker: RabbitmqBroker) -> None:
+    jobs = [Job(type="email", payload={"n": n}) for n in range(3)]
+    await dead_letter_all(
+        rabbitmq_broker, [j.encode() for j in jobs], Death(reason=DeathReason.REJECTED)
+    )
+    listings = await asyncio.gather(*(rabbitmq_broker.dead_jobs() for _ in range(4)))
+    assert all([d.message_id for d in listing] == [j.id for j in jobs] for listing in listings)

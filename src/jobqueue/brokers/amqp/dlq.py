@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -147,6 +148,9 @@ class DeadLetters:
         self._names = names
         self._open_channel = open_channel
         self._send = send
+        # A browse holds dead messages unacked, out of sight of any other basic.get: two at
+        # once would each see part of the queue. One at a time, then (within this process).
+        self._browsing = asyncio.Lock()
 
     async def oldest(self, limit: int) -> list[DeadJob]:
         """The oldest ``limit`` dead jobs, left in place."""
@@ -220,11 +224,12 @@ class DeadLetters:
 
     @contextlib.asynccontextmanager
     async def _browse(self) -> AsyncIterator[Browser]:
-        browser = Browser(await self._open_channel(), self._names.dlq)
-        try:
-            yield browser
-        finally:
-            await browser.put_back()
+        async with self._browsing:
+            browser = Browser(await self._open_channel(), self._names.dlq)
+            try:
+                yield browser
+            finally:
+                await browser.put_back()
 
 
 async def _take_some(browser: Browser, count: int) -> list[DeadMessage]:
