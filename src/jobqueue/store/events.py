@@ -12,7 +12,7 @@ and however often each arrives:
 - state, rank, worker, result, finish time, next attempt time: from the event with the highest
   ``(rank, at)`` — except that a terminal state is never left (the first terminal applied wins);
 - attempts: the most attempts started (``attempt + 1`` for a kind that runs the handler);
-- error: from the error-carrying event with the highest ``(rank, at)``;
+- error: from the error-carrying event with the highest ``(rank, at)`` (see :func:`event_error`);
 - progress: from the progress event with the highest ``(attempt, at)``, and only while it belongs
   to the newest attempt started (a new attempt starts with no progress);
 - started_at: the earliest ``running``; updated_at: the latest ``at`` seen.
@@ -319,20 +319,26 @@ def initial(event: JobEvent) -> Tracked:
         progress_message=event.data.get("message") if is_progress else None,
         progress_attempt=event.attempt if is_progress else None,
         progress_at=event.at if is_progress else None,
-        error=error,
-        error_rank=event.rank if error is not None else None,
-        error_at=event.at if error is not None else None,
+        error=error[0] if error else None,
+        error_rank=error[1] if error else None,
+        error_at=event.at if error else None,
     )
 
 
-def event_error(event: JobEvent) -> str | None:
-    """The error text an event carries: a failed attempt's error, or why a job died."""
+def event_error(event: JobEvent) -> tuple[str, int] | None:
+    """The error text an event carries, with the rank it competes at; None when it has none.
+
+    A failed attempt's (or a death's) ``error`` competes at the event's rank. A death that
+    carries only its ``reason`` competes below any error of its attempt, so ``max_attempts``
+    never hides the error that exhausted them but ``unknown_type`` still shows.
+    """
     if event.kind not in (EventKind.FAILED_ATTEMPT, EventKind.RETRYING, EventKind.DEAD):
         return None
     error = event.data.get("error")
-    if error is None and event.kind is EventKind.DEAD:
-        error = event.data.get("reason")
-    return None if error is None else str(error)
+    if error is not None:
+        return str(error), event.rank
+    reason = event.data.get("reason") if event.kind is EventKind.DEAD else None
+    return None if reason is None else (str(reason), event.attempt * PHASES_PER_ATTEMPT)
 
 
 def _next_attempt_at(event: JobEvent) -> datetime | None:
