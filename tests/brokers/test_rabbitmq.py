@@ -269,6 +269,21 @@ async def test_connect_to_nothing_raises_without_showing_the_password() -> None:
     await broker.close()
 
 
+async def test_connect_to_a_server_that_never_answers_gives_up_after_the_timeout() -> None:
+    async def say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    broker = RabbitmqBroker(f"amqp://guest:guest@127.0.0.1:{port}/", connect_timeout_s=0.5)
+    async with server:
+        with pytest.raises(BrokerUnavailable, match="cannot connect"):
+            async with asyncio.timeout(10):
+                await broker.connect()
+    await broker.close()
+
+
 async def test_publish_before_connect_fails_fast() -> None:
     broker = RabbitmqBroker(RABBITMQ_URL, "jobs")
     with pytest.raises(BrokerUnavailable, match="not connected"):

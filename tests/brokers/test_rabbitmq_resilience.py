@@ -47,13 +47,18 @@ async def test_consumer_and_publisher_resume_after_connections_are_force_closed(
 ) -> None:
     broker = await rabbitmq_broker_factory(url=rabbitmq_vhost)
     deliveries = broker.deliveries(prefetch=10)
-    before = a_job()
-    await broker.publish([before])
-    await broker.ack(await next_delivery(deliveries))
+    in_flight = a_job()
+    await broker.publish([in_flight])
+    unsettled = await next_delivery(deliveries)
 
     vhost = urllib.parse.unquote(urllib.parse.urlsplit(rabbitmq_vhost).path[1:])
     await asyncio.to_thread(rabbitmqctl, "close_all_connections", "-p", vhost, "test restart")
 
+    # The job in flight when the connection went comes back; settling the old copy does nothing.
+    again = await next_delivery(deliveries, timeout_s=RECOVERY_S)
+    assert (again.message_id, again.redelivered) == (in_flight.id, True)
+    await broker.ack(unsettled)
+    await broker.ack(again)
     after = a_job()
     await eventually(lambda: publishes(broker, after), timeout_s=RECOVERY_S)
     delivery = await next_delivery(deliveries, timeout_s=RECOVERY_S)
