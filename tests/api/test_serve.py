@@ -43,7 +43,7 @@ class ApiProcess:
 async def api_process(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[ApiProcess]:
-    """``jobqueue api`` on a free port; yields once it printed where it listens."""
+    """``jobqueue api`` on free ports (HTTP and gRPC); yields once it printed where it listens."""
     log = tmp_path / "api.log"
     with log.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
@@ -54,7 +54,7 @@ async def api_process(
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "JOBQUEUE_GRPC_ADDR": "127.0.0.1:0", **(env or {})},
         )
     api = ApiProcess(process, await _listening_url(process, log), log)
     try:
