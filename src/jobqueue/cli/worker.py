@@ -17,6 +17,7 @@ from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
 from jobqueue.worker.backoff import RetryPolicy
+from jobqueue.worker.control import control_link
 from jobqueue.worker.worker import ControlLink, Worker
 
 log = logging.getLogger("jobqueue.worker")
@@ -101,7 +102,7 @@ def worker(
         queue=queue,
         burst=burst,
     )
-    control = _control_link(node, api_grpc, heartbeat_interval_s) if api_grpc else None
+    control = control_link(node, api_grpc, heartbeat_interval_s) if api_grpc else None
     types = ",".join(handlers.types())
     log.info(
         "worker %s started: queue=%s concurrency=%d types=%s broker=%s",
@@ -124,18 +125,6 @@ async def _serve(node: Worker, control: ControlLink | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_stop)
     await node.run(control)
-
-
-def _control_link(node: Worker, target: str, interval_s: float) -> ControlLink:
-    """Registration and heartbeats with the API; its replies carry commands for the worker."""
-    from jobqueue.control.client import ControlClient
-
-    def obey(command: str) -> None:
-        node.command(command)
-        client.beat_soon()  # report the new state now rather than at the next interval
-
-    client = ControlClient(target, node.stats, obey, interval_s)
-    return client
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:

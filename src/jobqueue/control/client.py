@@ -112,8 +112,11 @@ class ControlClient:
 
     async def _sleep_until(self, deadline: float) -> None:
         delay_s = deadline - asyncio.get_running_loop().time()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the wait ends (after beat_soon), and stop() would then wait forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(0.0, delay_s))
+            async with asyncio.timeout(max(0.0, delay_s)):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _register_until_done(self) -> None:

@@ -1,0 +1,14 @@
+"""The worker's link to the control plane: registration, heartbeats with its stats, commands."""
+
+from __future__ import annotations
+
+from jobqueue.worker.worker import ControlLink, Worker
+
+
+def control_link(worker: Worker, target: str, interval_s: float) -> ControlLink:
+    """Register ``worker`` with the API's gRPC service at ``target`` (``host:port``) and
+    heartbeat its stats every ``interval_s``; the pause/resume/drain commands the replies carry
+    go to :meth:`Worker.command`. Jobs run whether or not the API can be reached."""
+    from jobqueue.control.client import ControlClient  # gRPC is loaded only by workers using it
+
+    return ControlClient(target, worker.stats, worker.command, interval_s)
