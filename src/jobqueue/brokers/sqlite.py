@@ -12,7 +12,8 @@ are delivered with ``redelivered=True``. ``close()`` and ``release()`` hand rows
 
 All SQLite work runs in one thread per broker (``sqlite_store.connection``); new work is noticed
 at once when this broker object published it and within a few milliseconds when another process
-did (``sqlite_store.watch``); delayed rows are claimed when their time comes.
+did (``sqlite_store.watch``: inotify on Linux, polling elsewhere); delayed rows are claimed
+when their time comes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from jobqueue.brokers import DeadJob, Death, Delivery, QueueDepth
 from jobqueue.brokers.sqlite_store import dead
 from jobqueue.brokers.sqlite_store import jobs as rows
-from jobqueue.brokers.sqlite_store.connection import Database
+from jobqueue.brokers.sqlite_store.connection import Database, Session
 from jobqueue.brokers.sqlite_store.consumer import Consumer
 from jobqueue.brokers.sqlite_store.jobs import Lease
 from jobqueue.brokers.sqlite_store.url import database_path
@@ -48,8 +49,9 @@ class SqliteBroker:
     """A :class:`~jobqueue.brokers.Broker` on a SQLite file in WAL mode.
 
     ``lease_s`` is how long a dead consumer's jobs stay invisible before they are delivered
-    again. ``poll_interval_s`` is the longest pause between checks for jobs committed by
-    other processes while a consumer waits for work (its latency and idle cost).
+    again. ``poll_interval_s`` is, where Linux inotify is not available, the longest pause
+    between checks for jobs committed by other processes while a consumer waits for work: its
+    worst-case pick-up latency, traded against idle CPU (see ``sqlite_store.watch``).
     """
 
     def __init__(
@@ -84,7 +86,7 @@ class SqliteBroker:
         await self._db.open()
         loop = asyncio.get_running_loop()
         self._watcher = CommitWatcher(
-            self._db.path, _threadsafe(loop, self._nudge_all), max_interval_s=self.poll_interval_s
+            self._db.path, _threadsafe(loop, self._nudge_all), poll_interval_s=self.poll_interval_s
         )
         self._watcher.start()
         self._keeper = asyncio.create_task(self._keep_leases(), name="jobqueue-sqlite-leases")
@@ -222,12 +224,19 @@ class SqliteBroker:
 
     async def claim(self, limit: int) -> tuple[list[Delivery], float | None]:
         """Claim up to ``limit`` due rows; with none, also say when the next one is due."""
+        claimed, due_at = await self._db.run(functools.partial(self._claim_here, limit))
+        for row in claimed:
+            self._held[row.lease.seq] = row.lease
+        deliveries = [Delivery(r.message_id, r.body, r.redelivered, r.lease) for r in claimed]
+        return deliveries, due_at
+
+    def _claim_here(self, limit: int, session: Session) -> tuple[list[rows.Claimed], float | None]:
         # A read first: an idle consumer woken by someone else's commit must not take the
         # write lock just to learn that nothing is due.
-        due_at = await self._db.read(lambda conn: rows.next_visible_at(conn, self.queue))
+        due_at = session.read(lambda conn: rows.next_visible_at(conn, self.queue))
         if due_at is None or due_at > time.time():
             return [], due_at
-        claimed = await self._db.write(
+        claimed = session.write(
             lambda conn: rows.claim(
                 conn,
                 self.queue,
@@ -238,10 +247,7 @@ class SqliteBroker:
                 max_redeliveries=self.max_redeliveries,
             )
         )
-        for row in claimed:
-            self._held[row.lease.seq] = row.lease
-        deliveries = [Delivery(r.message_id, r.body, r.redelivered, r.lease) for r in claimed]
-        return deliveries, (None if deliveries else time.time())
+        return claimed, (None if claimed else time.time())
 
     async def hand_back(self, deliveries: list[Delivery]) -> None:
         """Release deliveries a consumer claimed but never yielded."""
