@@ -28,6 +28,7 @@ import psutil
 from jobqueue.brokers.sqlite import SqliteBroker
 from jobqueue.job import Job
 
+CONSUMER_COMMAND = ["-m", "benchmarks.sqlite_broker"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -62,7 +63,7 @@ async def consume(url: str, out_path: str) -> None:
 def start_consumer(url: str, out_path: Path) -> subprocess.Popen[str]:
     """Start the consumer process and wait until it consumes."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.sqlite_broker", "--consume", url, str(out_path)],
+        [sys.executable, *CONSUMER_COMMAND, "--consume", url, str(out_path)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -190,11 +190,12 @@ async def test_a_long_job_keeps_its_lease_while_its_broker_lives(sqlite_url: str
     await other.connect()
     try:
         await holder.publish([sample_job()])
-        async with Inbox(holder, prefetch=1) as held, Inbox(other, prefetch=1) as waiting:
+        async with Inbox(holder, prefetch=1) as held:
             delivery = await held.get()
-            await waiting.expect_nothing(quiet_s=lease_s * 5)
-            await holder.ack(delivery)
-            await waiting.expect_nothing()
+            async with Inbox(other, prefetch=1) as waiting:
+                await waiting.expect_nothing(quiet_s=lease_s * 5)
+                await holder.ack(delivery)
+                await waiting.expect_nothing()
         assert await other.depth() == QueueDepth(0, 0, 0)
     finally:
         await holder.close()

@@ -10,8 +10,9 @@ from jobqueue.errors import BrokerError
 # is now, for a retry now + delay, for a claimed row the lease expiry. A row is claimable when
 # ``visible_at <= now``, so an expired lease needs no sweeper. ``claims - releases`` counts the
 # deliveries that were never settled nor handed back: the consumer died holding them.
-# AUTOINCREMENT keeps sequence numbers from being reused, so a stale lease token can never match
-# a newer row, and dead rows list in insertion order.
+# ``jobs_due`` orders equal times by rowid, so a claim walks it in order and stops at its LIMIT
+# (adding lease_owner to it would break that). AUTOINCREMENT never reuses a sequence number,
+# so a stale lease token cannot match a newer row, and dead rows list in insertion order.
 _VERSION_1 = """
 CREATE TABLE jobs (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -23,7 +24,7 @@ CREATE TABLE jobs (
     claims      INTEGER NOT NULL DEFAULT 0,
     releases    INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX jobs_due ON jobs (queue, visible_at, lease_owner);
+CREATE INDEX jobs_due ON jobs (queue, visible_at);
 CREATE TABLE dead (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     queue           TEXT    NOT NULL,
