@@ -270,9 +270,10 @@ async def test_connect_to_nothing_raises_without_showing_the_password() -> None:
 
 
 async def test_connect_to_a_server_that_never_answers_gives_up_after_the_timeout() -> None:
-    async def say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        writer.close()
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def say_nothing(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
 
     server = await asyncio.start_server(say_nothing, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -281,6 +282,10 @@ async def test_connect_to_a_server_that_never_answers_gives_up_after_the_timeout
         with pytest.raises(BrokerUnavailable, match="cannot connect"):
             async with asyncio.timeout(10):
                 await broker.connect()
+        for writer in accepted:
+            writer.close()
+            await writer.wait_closed()
+    assert accepted
     await broker.close()
 
 

@@ -203,15 +203,16 @@ class RabbitmqBroker:
             await self._consumer.stop()
 
     async def _start_consuming(self, consumer: Consumer) -> None:
-        link = self._consume_link
+        link, first = self._consume_link, self._consume_link is None
         if link is None:
             link = self._consume_link = self._new_link("consumer", self._attach_consumer)
         consumer.on_channel_lost = link.reset
         try:
-            if link.conn is None:
+            if first:
                 await link.open()
-            elif link.connected:
+            elif link.conn is not None and link.connected:
                 await consumer.attach(link.conn)
+            # else: reconnecting now, and the link's setup attaches the consumer when it is back
         except BrokerError as exc:
             log.warning("cannot consume from RabbitMQ yet (%s); retrying in the background", exc)
             if link.connected:
