@@ -92,9 +92,9 @@ async def test_connect_records_the_schema_version_and_refuses_a_newer_one(
     await broker.connect()
     await broker.close()
     with sqlite3.connect(db_file(sqlite_url)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("SELECT version FROM broker_schema").fetchall() == [(SCHEMA_VERSION,)]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.execute("UPDATE broker_schema SET version = version + 1")
     conn.close()
     with pytest.raises(BrokerError, match="newer"):
         await SqliteBroker(sqlite_url).connect()
@@ -152,7 +152,7 @@ async def test_a_body_of_arbitrary_bytes_is_dead_lettered_byte_for_byte(
     body = b"\xff\x00 not json at all"
     with sqlite3.connect(db_file(sqlite_url)) as conn:
         conn.execute(
-            "INSERT INTO jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO broker_jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
             (broker.queue, "raw-1", body, time.time()),
         )
     conn.close()
@@ -214,7 +214,7 @@ async def test_a_settlement_after_the_lease_was_taken_over_changes_nothing(
             stale = await inbox.get()
         # As if the slow consumer had stalled past its lease: the row is claimable again.
         with sqlite3.connect(db_file(sqlite_url)) as conn:
-            conn.execute("UPDATE jobs SET visible_at = 0")
+            conn.execute("UPDATE broker_jobs SET visible_at = 0")
         conn.close()
         async with Inbox(fast, prefetch=1) as inbox:
             current = await inbox.get()
@@ -239,7 +239,7 @@ async def test_depth_counts_a_delivery_whose_lease_expired_as_ready(sqlite_url: 
             await inbox.get()
             assert await broker.depth() == QueueDepth(0, 0, 0)
             with sqlite3.connect(db_file(sqlite_url)) as conn:
-                conn.execute("UPDATE jobs SET visible_at = 0")
+                conn.execute("UPDATE broker_jobs SET visible_at = 0")
             conn.close()
             assert await broker.depth() == QueueDepth(1, 0, 0)
     finally:
@@ -255,3 +255,22 @@ async def test_replay_all_works_through_more_than_one_batch(broker: SqliteBroker
     await expect_depth(broker, 0, 0, len(jobs))
     assert await broker.replay_all() == len(jobs)
     assert await broker.depth() == QueueDepth(len(jobs), 0, 0)
+
+
+async def test_the_broker_and_the_job_store_share_one_file(
+    broker: SqliteBroker, sqlite_url: str
+) -> None:
+    from jobqueue.store import from_url as store_from_url
+
+    store = store_from_url(sqlite_url)
+    await store.connect()
+    try:
+        await store.upgrade()
+        await broker.publish([job := sample_job()])
+        await store.record_submitted([job])
+        assert await store.schema_version() is not None
+        async with Inbox(broker, prefetch=1) as inbox:
+            await broker.ack(await inbox.get())
+        assert await broker.depth() == QueueDepth(0, 0, 0)
+    finally:
+        await store.close()

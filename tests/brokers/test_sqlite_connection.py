@@ -27,12 +27,12 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 def count_jobs(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    return int(conn.execute("SELECT COUNT(*) FROM broker_jobs").fetchone()[0])
 
 
 def insert_job(conn: sqlite3.Connection, message_id: str = "m") -> None:
     conn.execute(
-        "INSERT INTO jobs (queue, message_id, body, visible_at) VALUES ('q', ?, x'00', 0)",
+        "INSERT INTO broker_jobs (queue, message_id, body, visible_at) VALUES ('q', ?, x'00', 0)",
         (message_id,),
     )
 

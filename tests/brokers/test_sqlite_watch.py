@@ -38,7 +38,8 @@ def watcher(
 def commit_elsewhere(path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute(
-            "INSERT INTO jobs (queue, message_id, body, visible_at) VALUES ('q', 'm', x'00', 0)"
+            "INSERT INTO broker_jobs (queue, message_id, body, visible_at)"
+            " VALUES ('q', 'm', x'00', 0)"
         )
     conn.close()
 

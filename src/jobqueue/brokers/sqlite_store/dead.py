@@ -1,4 +1,4 @@
-"""Operations on the ``dead`` table: the dead-letter queue, kept in insertion order."""
+"""Operations on the ``broker_dead`` table: the dead-letter queue, kept in insertion order."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def insert(
 ) -> None:
     """Append a dead message with the reason it died."""
     conn.execute(
-        f"INSERT INTO dead (queue, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO broker_dead (queue, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             queue,
             message_id,
@@ -36,7 +36,7 @@ def insert(
 def oldest(conn: sqlite3.Connection, queue: str, limit: int) -> list[DeadJob]:
     """The oldest ``limit`` dead messages, oldest first."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM dead WHERE queue = ? ORDER BY seq LIMIT ?", (queue, limit)
+        f"SELECT {_COLUMNS} FROM broker_dead WHERE queue = ? ORDER BY seq LIMIT ?", (queue, limit)
     ).fetchall()
     return [_dead_job(row) for row in rows]
 
@@ -44,7 +44,8 @@ def oldest(conn: sqlite3.Connection, queue: str, limit: int) -> list[DeadJob]:
 def find(conn: sqlite3.Connection, queue: str, message_id: str) -> DeadJob | None:
     """The oldest dead message with this id, or None."""
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM dead WHERE queue = ? AND message_id = ? ORDER BY seq LIMIT 1",
+        f"SELECT {_COLUMNS} FROM broker_dead WHERE queue = ? AND message_id = ?"
+        " ORDER BY seq LIMIT 1",
         (queue, message_id),
     ).fetchone()
     return None if row is None else _dead_job(row)
@@ -52,12 +53,14 @@ def find(conn: sqlite3.Connection, queue: str, message_id: str) -> DeadJob | Non
 
 def count(conn: sqlite3.Connection, queue: str) -> int:
     """How many dead messages the queue has."""
-    return int(conn.execute("SELECT COUNT(*) FROM dead WHERE queue = ?", (queue,)).fetchone()[0])
+    return int(
+        conn.execute("SELECT COUNT(*) FROM broker_dead WHERE queue = ?", (queue,)).fetchone()[0]
+    )
 
 
 def purge(conn: sqlite3.Connection, queue: str) -> int:
     """Delete every dead message of the queue; returns how many."""
-    return conn.execute("DELETE FROM dead WHERE queue = ?", (queue,)).rowcount
+    return conn.execute("DELETE FROM broker_dead WHERE queue = ?", (queue,)).rowcount
 
 
 def replay(conn: sqlite3.Connection, queue: str, message_id: str, now: float) -> Job | None:
@@ -66,7 +69,7 @@ def replay(conn: sqlite3.Connection, queue: str, message_id: str, now: float) ->
     Raises ``DecodeError`` when its body is not a job; the caller's savepoint keeps it dead.
     """
     row = conn.execute(
-        "SELECT seq, body FROM dead WHERE queue = ? AND message_id = ? ORDER BY seq LIMIT 1",
+        "SELECT seq, body FROM broker_dead WHERE queue = ? AND message_id = ? ORDER BY seq LIMIT 1",
         (queue, message_id),
     ).fetchone()
     if row is None:
@@ -86,7 +89,7 @@ def replay_batch(
     Undecodable bodies stay where they are.
     """
     rows = conn.execute(
-        "SELECT seq, body FROM dead WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, body FROM broker_dead WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?",
         (queue, after_seq, limit),
     ).fetchall()
     replayed = 0
@@ -102,10 +105,10 @@ def replay_batch(
 
 def _requeue(conn: sqlite3.Connection, queue: str, seq: int, job: Job, now: float) -> None:
     conn.execute(
-        "INSERT INTO jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO broker_jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
         (queue, job.id, job.encode(), now),
     )
-    conn.execute("DELETE FROM dead WHERE seq = ?", (seq,))
+    conn.execute("DELETE FROM broker_dead WHERE seq = ?", (seq,))
 
 
 _DeadRow = tuple[str, bytes, str, str | None, str | None, int, str | None, str, str | None]

@@ -1,4 +1,4 @@
-"""Operations on the ``jobs`` table: insert, claim under a lease, extend, settle, count.
+"""Operations on the ``broker_jobs`` table: insert, claim under a lease, extend, settle, count.
 
 Each function runs inside a transaction the caller opened (see ``connection.Database``). A
 settlement names its row by :class:`Lease` and only acts while the caller still holds that
@@ -47,14 +47,16 @@ def insert(
 ) -> None:
     """Store messages (id, body), claimable from ``visible_at`` (unix seconds)."""
     conn.executemany(
-        "INSERT INTO jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO broker_jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
         ((queue, message_id, body, visible_at) for message_id, body in messages),
     )
 
 
 def next_visible_at(conn: sqlite3.Connection, queue: str) -> float | None:
     """When the earliest row of the queue becomes claimable (maybe already), or None if empty."""
-    row = conn.execute("SELECT MIN(visible_at) FROM jobs WHERE queue = ?", (queue,)).fetchone()
+    row = conn.execute(
+        "SELECT MIN(visible_at) FROM broker_jobs WHERE queue = ?", (queue,)
+    ).fetchone()
     return None if row[0] is None else float(row[0])
 
 
@@ -74,7 +76,7 @@ def claim(
     released (its consumers keep dying) is dead-lettered instead of being claimed again.
     """
     candidates = conn.execute(
-        "SELECT seq, claims - releases FROM jobs WHERE queue = ? AND visible_at <= ?"
+        "SELECT seq, claims - releases FROM broker_jobs WHERE queue = ? AND visible_at <= ?"
         " ORDER BY visible_at, seq LIMIT ?",
         (queue, now, limit),
     ).fetchall()
@@ -86,7 +88,7 @@ def claim(
         return []
     marks = ",".join("?" * len(fresh))
     rows = conn.execute(
-        "UPDATE jobs SET lease_owner = ?, visible_at = ?, claims = claims + 1"
+        "UPDATE broker_jobs SET lease_owner = ?, visible_at = ?, claims = claims + 1"
         f" WHERE seq IN ({marks}) RETURNING seq, claims, message_id, body",
         (owner, now + lease_s, *fresh),
     ).fetchall()
@@ -96,7 +98,7 @@ def claim(
 
 def _bury_worn(conn: sqlite3.Connection, seq: int, lost: int, max_redeliveries: int) -> None:
     queue, message_id, body = conn.execute(
-        "DELETE FROM jobs WHERE seq = ? RETURNING queue, message_id, body", (seq,)
+        "DELETE FROM broker_jobs WHERE seq = ? RETURNING queue, message_id, body", (seq,)
     ).fetchone()
     death = Death(
         reason=DeathReason.REDELIVERY_LIMIT,
@@ -121,21 +123,23 @@ def extend(
 ) -> None:
     """Push the expiry of leases ``owner`` still holds to ``visible_at``."""
     conn.executemany(
-        f"UPDATE jobs SET visible_at = ? WHERE {_OWNED}",
+        f"UPDATE broker_jobs SET visible_at = ? WHERE {_OWNED}",
         ((visible_at, lease.seq, owner, lease.claim) for lease in leases),
     )
 
 
 def ack(conn: sqlite3.Connection, owner: str, lease: Lease) -> bool:
     """Delete the row; False when the lease was lost (another consumer has the job)."""
-    cursor = conn.execute(f"DELETE FROM jobs WHERE {_OWNED}", (lease.seq, owner, lease.claim))
+    cursor = conn.execute(
+        f"DELETE FROM broker_jobs WHERE {_OWNED}", (lease.seq, owner, lease.claim)
+    )
     return cursor.rowcount == 1
 
 
 def retry(conn: sqlite3.Connection, owner: str, lease: Lease, job: Job, visible_at: float) -> bool:
     """Replace the row by ``job`` claimable at ``visible_at``, atomically; False if lost."""
     row = conn.execute(
-        f"DELETE FROM jobs WHERE {_OWNED} RETURNING queue", (lease.seq, owner, lease.claim)
+        f"DELETE FROM broker_jobs WHERE {_OWNED} RETURNING queue", (lease.seq, owner, lease.claim)
     ).fetchone()
     if row is None:
         return False
@@ -146,7 +150,7 @@ def retry(conn: sqlite3.Connection, owner: str, lease: Lease, job: Job, visible_
 def dead_letter(conn: sqlite3.Connection, owner: str, lease: Lease, death: Death) -> bool:
     """Move the row to the dead table with ``death``, atomically; False if lost."""
     row = conn.execute(
-        f"DELETE FROM jobs WHERE {_OWNED} RETURNING queue, message_id, body",
+        f"DELETE FROM broker_jobs WHERE {_OWNED} RETURNING queue, message_id, body",
         (lease.seq, owner, lease.claim),
     ).fetchone()
     if row is None:
@@ -158,7 +162,7 @@ def dead_letter(conn: sqlite3.Connection, owner: str, lease: Lease, death: Death
 def release(conn: sqlite3.Connection, owner: str, leases: Sequence[Lease], now: float) -> int:
     """Make leased rows claimable now; a release does not count toward the redelivery limit."""
     cursor = conn.executemany(
-        "UPDATE jobs SET lease_owner = NULL, visible_at = ?, releases = releases + 1"
+        "UPDATE broker_jobs SET lease_owner = NULL, visible_at = ?, releases = releases + 1"
         f" WHERE {_OWNED}",
         ((now, lease.seq, owner, lease.claim) for lease in leases),
     )
@@ -170,10 +174,11 @@ def counts(conn: sqlite3.Connection, queue: str, now: float) -> tuple[int, int]:
     # Two range counts on the index: the ready range needs no table lookups, and the future
     # range (delayed and leased rows) is usually small.
     ready = conn.execute(
-        "SELECT COUNT(*) FROM jobs WHERE queue = ? AND visible_at <= ?", (queue, now)
+        "SELECT COUNT(*) FROM broker_jobs WHERE queue = ? AND visible_at <= ?", (queue, now)
     ).fetchone()[0]
     delayed = conn.execute(
-        "SELECT COUNT(*) FROM jobs WHERE queue = ? AND visible_at > ? AND lease_owner IS NULL",
+        "SELECT COUNT(*) FROM broker_jobs"
+        " WHERE queue = ? AND visible_at > ? AND lease_owner IS NULL",
         (queue, now),
     ).fetchone()[0]
     return int(ready), int(delayed)

@@ -1,4 +1,8 @@
-"""The broker's tables, versioned with ``PRAGMA user_version`` so later releases can migrate."""
+"""The broker's tables, with a schema version so that later releases can migrate them.
+
+The file may be shared with the job store (``jobqueue.store``), so every name starts with
+``broker_`` and the version lives in a table of its own rather than in ``PRAGMA user_version``.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from jobqueue.errors import BrokerError
 # is now, for a retry now + delay, for a claimed row the lease expiry. A row is claimable when
 # ``visible_at <= now``, so an expired lease needs no sweeper. ``claims - releases`` counts the
 # deliveries that were never settled nor handed back: the consumer died holding them.
-# ``jobs_due`` orders equal times by rowid, so a claim walks it in order and stops at its LIMIT
-# (adding lease_owner to it would break that). AUTOINCREMENT never reuses a sequence number,
-# so a stale lease token cannot match a newer row, and dead rows list in insertion order.
+# ``broker_jobs_due`` orders equal times by rowid, so a claim walks it in order and stops at
+# its LIMIT (adding lease_owner to it would break that). AUTOINCREMENT never reuses a sequence
+# number, so a stale lease token cannot match a newer row, and dead rows keep insertion order.
 _VERSION_1 = """
-CREATE TABLE jobs (
+CREATE TABLE broker_jobs (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     queue       TEXT    NOT NULL,
     message_id  TEXT    NOT NULL,
@@ -24,8 +28,8 @@ CREATE TABLE jobs (
     claims      INTEGER NOT NULL DEFAULT 0,
     releases    INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX jobs_due ON jobs (queue, visible_at);
-CREATE TABLE dead (
+CREATE INDEX broker_jobs_due ON broker_jobs (queue, visible_at);
+CREATE TABLE broker_dead (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     queue           TEXT    NOT NULL,
     message_id      TEXT    NOT NULL,
@@ -38,7 +42,7 @@ CREATE TABLE dead (
     failed_at       TEXT    NOT NULL,
     first_failed_at TEXT
 );
-CREATE INDEX dead_by_id ON dead (queue, message_id);
+CREATE INDEX broker_dead_by_id ON broker_dead (queue, message_id);
 """
 
 # MIGRATIONS[n] takes a database at version n to version n + 1.
@@ -48,15 +52,19 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema up to :data:`SCHEMA_VERSION`; call inside a write transaction."""
-    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.execute("CREATE TABLE IF NOT EXISTS broker_schema (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT version FROM broker_schema").fetchone()
+    version: int = 0 if row is None else row[0]
     if version > SCHEMA_VERSION:
         raise BrokerError(
-            f"the broker database has schema version {version}, newer than this jobqueue "
+            f"the broker tables have schema version {version}, newer than this jobqueue "
             f"understands ({SCHEMA_VERSION}); upgrade jobqueue"
         )
     for step in MIGRATIONS[version:]:
         for statement in step.split(";"):
             if statement.strip():
                 conn.execute(statement)
-    if version < SCHEMA_VERSION:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    if row is None:
+        conn.execute("INSERT INTO broker_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+    elif version < SCHEMA_VERSION:
+        conn.execute("UPDATE broker_schema SET version = ?", (SCHEMA_VERSION,))
