@@ -18,6 +18,7 @@ from tests.brokers.rabbit import (
     eventually,
     free_port,
     next_delivery,
+    rabbitmqctl,
     raw_channel,
 )
 from tests.services import RABBITMQ_URL
@@ -256,6 +257,41 @@ async def test_unroutable_publish_raises_broker_unavailable(
     with pytest.raises(BrokerUnavailable, match="could not route"):
         await rabbitmq_broker.publish([Job(type="email", payload={})])
     assert await rabbitmq_broker.is_ready()
+
+
+async def test_a_publish_the_broker_refuses_raises_and_a_retry_keeps_the_original(
+    rabbitmq_broker: RabbitmqBroker,
+) -> None:
+    broker = rabbitmq_broker
+    original = Job(type="email", payload={})
+    await broker.publish([original])
+    delivery = await next_delivery(broker.deliveries(prefetch=1))
+    queue = broker.names.queue
+    # A queue that takes no more messages: RabbitMQ answers publishes with basic.nack.
+    policy = '{"max-length": 0, "overflow": "reject-publish"}'
+    await asyncio.to_thread(
+        rabbitmqctl, "set_policy", queue, f"^{queue}$", policy, "--apply-to", "queues"
+    )
+    try:
+        await eventually(lambda: _refused(broker))
+        with pytest.raises(BrokerUnavailable, match="refused"):
+            await broker.retry(delivery, Job.decode(delivery.body).next_attempt(), delay_s=0)
+    finally:
+        await asyncio.to_thread(rabbitmqctl, "clear_policy", queue)
+    await broker.stop_consuming()
+    await broker.close()
+    with raw_channel() as channel:  # the original was not acked: it is back at the head
+        method, props, _ = channel.basic_get(queue, auto_ack=True)
+    assert method is not None
+    assert props.message_id == original.id
+
+
+async def _refused(broker: RabbitmqBroker) -> bool:
+    try:
+        await broker.publish(jobs(3))
+    except BrokerUnavailable as exc:
+        return "refused" in str(exc)
+    return False
 
 
 async def test_connect_to_nothing_raises_without_showing_the_password() -> None:
