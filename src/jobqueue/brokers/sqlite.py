@@ -24,21 +24,23 @@ import functools
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from jobqueue.brokers import DeadJob, Death, Delivery, QueueDepth
 from jobqueue.brokers.sqlite_store import dead
 from jobqueue.brokers.sqlite_store import jobs as rows
-from jobqueue.brokers.sqlite_store.connection import Database, Session
+from jobqueue.brokers.sqlite_store.connection import Database
 from jobqueue.brokers.sqlite_store.consumer import Consumer
 from jobqueue.brokers.sqlite_store.jobs import Lease
+from jobqueue.brokers.sqlite_store.leases import Leases, lease_of
 from jobqueue.brokers.sqlite_store.url import database_path
 from jobqueue.brokers.sqlite_store.watch import CommitWatcher
 from jobqueue.errors import BrokerError, ConfigError
 from jobqueue.job import Job
 
 log = logging.getLogger(__name__)
+
+Settlement = Callable[[sqlite3.Connection, str, Lease], bool]
 
 DEFAULT_LEASE_S = 30.0
 DEFAULT_POLL_INTERVAL_S = 0.005
@@ -70,11 +72,9 @@ class SqliteBroker:
         self.lease_s = lease_s
         self.poll_interval_s = poll_interval_s
         self._db = Database(database_path(url))
-        self._owner = uuid.uuid4().hex
-        self._held: dict[int, Lease] = {}
+        self._leases = Leases(self._db, queue, lease_s=lease_s, max_redeliveries=max_redeliveries)
         self._consumers: set[Consumer] = set()
         self._watcher: CommitWatcher | None = None
-        self._keeper: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"SqliteBroker({self.url!r}, queue={self.queue!r})"
@@ -89,18 +89,12 @@ class SqliteBroker:
             self._db.path, _threadsafe(loop, self._nudge_all), poll_interval_s=self.poll_interval_s
         )
         self._watcher.start()
-        self._keeper = asyncio.create_task(self._keep_leases(), name="jobqueue-sqlite-leases")
+        self._leases.start()
 
     async def close(self) -> None:
         """Stop consuming, hand unsettled deliveries back to the queue, close the file."""
         await self.stop_consuming()
-        if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
-            self._keeper = None
-        await self._release(list(self._held.values()))
-        self._held.clear()
+        await self._leases.stop()
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.close)
             self._watcher = None
@@ -120,7 +114,9 @@ class SqliteBroker:
         """Yield claimed deliveries, at most ``prefetch`` unsettled, until stop_consuming."""
         if prefetch < 1:
             raise ConfigError(f"prefetch must be at least 1, got {prefetch}")
-        consumer = Consumer(self, prefetch)
+        consumer = Consumer(
+            self._leases, prefetch, watch=self._watch, on_finish=self._consumers.discard
+        )
         self._consumers.add(consumer)
         return consumer.run()
 
@@ -131,35 +127,32 @@ class SqliteBroker:
 
     async def ack(self, delivery: Delivery) -> None:
         """Delete the job (if this broker still holds its lease)."""
-        lease = _lease(delivery)
-        await self._settle("ack", delivery, lambda conn: rows.ack(conn, self._owner, lease))
+        await self._settle("ack", delivery, rows.ack)
 
     async def retry(self, delivery: Delivery, job: Job, delay_s: float) -> None:
-        """Replace the job by ``job`` due in ``delay_s``, in one transaction."""
-        lease = _lease(delivery)
+        """Replace the job by ``job`` due in exactly ``delay_s``, in one transaction."""
+        delay_s = max(0.0, delay_s)
 
-        def operation(conn: sqlite3.Connection) -> bool:
-            return rows.retry(conn, self._owner, lease, job, time.time() + max(0.0, delay_s))
+        def replace(conn: sqlite3.Connection, owner: str, lease: Lease) -> bool:
+            return rows.retry(conn, owner, lease, job, time.time() + delay_s)
 
-        await self._settle("retry", delivery, operation)
-        if delay_s <= 0:
+        await self._settle("retry", delivery, replace)
+        if delay_s == 0:
             self._nudge_all()
 
     async def dead_letter(self, delivery: Delivery, death: Death) -> None:
         """Move the job to the dead table with ``death``, in one transaction."""
-        lease = _lease(delivery)
         await self._settle(
-            "dead-letter", delivery, lambda conn: rows.dead_letter(conn, self._owner, lease, death)
+            "dead-letter", delivery, functools.partial(rows.dead_letter, death=death)
         )
 
     async def release(self, delivery: Delivery) -> None:
         """Make the job claimable again now; this does not count as a failed delivery."""
-        lease = _lease(delivery)
-        await self._settle(
-            "release",
-            delivery,
-            lambda conn: rows.release(conn, self._owner, [lease], time.time()) == 1,
-        )
+
+        def hand_back(conn: sqlite3.Connection, owner: str, lease: Lease) -> bool:
+            return rows.release(conn, owner, [lease], time.time()) == 1
+
+        await self._settle("release", delivery, hand_back)
         self._nudge_all()
 
     async def is_ready(self) -> bool:
@@ -220,64 +213,16 @@ class SqliteBroker:
         """Delete every dead job of the queue; returns how many."""
         return await self._db.write(lambda conn: dead.purge(conn, self.queue))
 
-    # The consumer's side (``sqlite_store.consumer.ClaimSource``).
-
-    async def claim(self, limit: int) -> tuple[list[Delivery], float | None]:
-        """Claim up to ``limit`` due rows; with none, also say when the next one is due."""
-        claimed, due_at = await self._db.run(functools.partial(self._claim_here, limit))
-        for row in claimed:
-            self._held[row.lease.seq] = row.lease
-        deliveries = [Delivery(r.message_id, r.body, r.redelivered, r.lease) for r in claimed]
-        return deliveries, due_at
-
-    def _claim_here(self, limit: int, session: Session) -> tuple[list[rows.Claimed], float | None]:
-        # A read first: an idle consumer woken by someone else's commit must not take the
-        # write lock just to learn that nothing is due.
-        due_at = session.read(lambda conn: rows.next_visible_at(conn, self.queue))
-        if due_at is None or due_at > time.time():
-            return [], due_at
-        claimed = session.write(
-            lambda conn: rows.claim(
-                conn,
-                self.queue,
-                self._owner,
-                now=time.time(),
-                lease_s=self.lease_s,
-                limit=limit,
-                max_redeliveries=self.max_redeliveries,
-            )
-        )
-        return claimed, (None if claimed else time.time())
-
-    async def hand_back(self, deliveries: list[Delivery]) -> None:
-        """Release deliveries a consumer claimed but never yielded."""
-        leases = [_lease(delivery) for delivery in deliveries]
-        for lease in leases:
-            self._held.pop(lease.seq, None)
-        await self._release(leases)
-        self._nudge_all()
-
-    def watch(self, waiting: bool) -> None:
-        """Count a consumer in or out of waiting for commits by other processes."""
-        if self._watcher is not None:
-            self._watcher.want(waiting)
-
-    def detach(self, consumer: Consumer) -> None:
-        """Forget a finished consumer."""
-        self._consumers.discard(consumer)
-
     # Internals.
 
-    async def _settle(
-        self, what: str, delivery: Delivery, operation: Callable[[sqlite3.Connection], bool]
-    ) -> None:
-        lease = _lease(delivery)
+    async def _settle(self, what: str, delivery: Delivery, operation: Settlement) -> None:
+        lease, owner = lease_of(delivery), self._leases.owner
         try:
-            held = await self._db.write(operation)
+            held = await self._db.write(lambda conn: operation(conn, owner, lease))
         finally:
             # Even when the write failed: the lease is no longer extended, so the row comes
             # back after it expires, as a message does when a connection drops.
-            self._held.pop(lease.seq, None)
+            self._leases.forget(lease)
             for consumer in self._consumers:
                 consumer.settled(lease)
         if not held:
@@ -288,39 +233,13 @@ class SqliteBroker:
                 delivery.message_id,
             )
 
-    async def _release(self, leases: list[Lease]) -> None:
-        if not leases or not self._db.is_open:
-            return
-        try:
-            await self._db.write(lambda conn: rows.release(conn, self._owner, leases, time.time()))
-        except BrokerError as exc:
-            log.warning(
-                "could not hand back %d deliveries (their leases will expire): %s", len(leases), exc
-            )
-
-    async def _keep_leases(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_s / 3)
-            leases = list(self._held.values())
-            if not leases:
-                continue
-            try:
-                await self._db.write(functools.partial(self._extend, leases))
-            except BrokerError as exc:
-                log.warning("could not extend the leases of %d deliveries: %s", len(leases), exc)
-
-    def _extend(self, leases: list[Lease], conn: sqlite3.Connection) -> None:
-        rows.extend(conn, self._owner, leases, time.time() + self.lease_s)
+    def _watch(self, waiting: bool) -> None:
+        if self._watcher is not None:
+            self._watcher.want(waiting)
 
     def _nudge_all(self) -> None:
         for consumer in self._consumers:
             consumer.nudge()
-
-
-def _lease(delivery: Delivery) -> Lease:
-    if not isinstance(delivery.token, Lease):
-        raise BrokerError(f"delivery of job {delivery.message_id} is not from a SQLite broker")
-    return delivery.token
 
 
 def _threadsafe(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from jobqueue.brokers import Delivery
@@ -23,7 +23,7 @@ _MAX_BACKOFF_S = 5.0
 
 
 class ClaimSource(Protocol):
-    """What a consumer needs from its broker."""
+    """Where a consumer gets its deliveries (``leases.Leases``)."""
 
     async def claim(self, limit: int) -> tuple[list[Delivery], float | None]:
         """Claim up to ``limit`` deliveries; with none, also when the next row is due."""
@@ -31,19 +31,26 @@ class ClaimSource(Protocol):
     async def hand_back(self, deliveries: list[Delivery]) -> None:
         """Release claimed deliveries that were never yielded."""
 
-    def watch(self, waiting: bool) -> None:
-        """Start (True) or stop (False) watching for commits by other processes."""
-
-    def detach(self, consumer: Consumer) -> None:
-        """The consumer has finished."""
-
 
 class Consumer:
-    """Yields deliveries, never more than ``prefetch`` unsettled at once."""
+    """Yields deliveries, never more than ``prefetch`` unsettled at once.
 
-    def __init__(self, source: ClaimSource, prefetch: int) -> None:
+    ``watch(True)`` / ``watch(False)`` bracket each wait for work (the commit watcher runs
+    only while someone waits); ``on_finish`` is called when the iterator ends.
+    """
+
+    def __init__(
+        self,
+        source: ClaimSource,
+        prefetch: int,
+        *,
+        watch: Callable[[bool], None],
+        on_finish: Callable[[Consumer], None],
+    ) -> None:
         self._source = source
         self._prefetch = prefetch
+        self._watch = watch
+        self._on_finish = on_finish
         self._unsettled: set[int] = set()
         self._buffer: list[Delivery] = []
         self._nudge = asyncio.Event()
@@ -106,17 +113,17 @@ class Consumer:
 
     async def _sleep_until(self, due_at: float | None) -> None:
         timeout_s = None if due_at is None else max(0.0, due_at - time.time())
-        self._source.watch(True)
+        self._watch(True)
         try:
             async with asyncio.timeout(timeout_s):
                 await self._nudge.wait()
         except TimeoutError:
             pass
         finally:
-            self._source.watch(False)
+            self._watch(False)
 
     async def _finish(self) -> None:
-        self._source.detach(self)
+        self._on_finish(self)
         buffer, self._buffer = self._buffer, []
         if buffer:
             await self._source.hand_back(buffer)
