@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -356,23 +356,26 @@ def supersedes(new: Tracked, old: Tracked) -> bool:
 def merge(old: Tracked, new: Tracked) -> Tracked:
     """Fold ``new`` (one event's :func:`initial` state) into ``old``; see the module docstring."""
     main = new if supersedes(new, old) else old
-    worker_id = old.worker_id if main is old or new.worker_id is None else new.worker_id
     attempts = max(old.attempts, new.attempts)
     shown = _progress_source(old, new)
-    if shown.progress_attempt is None or shown.progress_attempt + 1 < attempts:
-        shown = replace(shown, progress=None, progress_message=None)
-        shown = replace(shown, progress_attempt=None, progress_at=None)
+    # Progress is shown only while it belongs to the newest attempt started.
+    current = shown.progress_attempt is not None and shown.progress_attempt + 1 >= attempts
     failed = new if _error_newer(new, old) else old
-    return replace(
-        main,
-        worker_id=worker_id,
+    return Tracked(
+        state=main.state,
+        rank=main.rank,
+        rank_at=main.rank_at,
         attempts=attempts,
         updated_at=max(old.updated_at, new.updated_at),
+        worker_id=old.worker_id if main is old or new.worker_id is None else new.worker_id,
         started_at=_earliest(old.started_at, new.started_at),
-        progress=shown.progress,
-        progress_message=shown.progress_message,
-        progress_attempt=shown.progress_attempt,
-        progress_at=shown.progress_at,
+        finished_at=main.finished_at,
+        next_attempt_at=main.next_attempt_at,
+        result=main.result,
+        progress=shown.progress if current else None,
+        progress_message=shown.progress_message if current else None,
+        progress_attempt=shown.progress_attempt if current else None,
+        progress_at=shown.progress_at if current else None,
         error=failed.error,
         error_rank=failed.error_rank,
         error_at=failed.error_at,

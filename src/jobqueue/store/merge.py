@@ -23,15 +23,25 @@ _ERROR_COLUMNS = ("error", "error_rank", "error_at")
 Columns = sa.ColumnCollection[str, sa.ColumnElement[Any]]
 
 
+def _const(value: int) -> ColumnElement[int]:
+    """An integer written into the SQL text, so the statement binds nothing but the row."""
+    return sa.literal_column(str(value), sa.BigInteger)
+
+
+_NONE = _const(-1)
+_TERMINAL = _const(TERMINAL_RANK)
+_ONE = _const(1)
+
+
 def _later(x_key: Any, t_key: Any, x_at: Any, t_at: Any) -> ColumnElement[bool]:
     """``(x_key, x_at) > (t_key, t_at)`` without row values, NULL keys on ``t`` losing."""
-    return sa.or_(x_key > sa.func.coalesce(t_key, -1), sa.and_(x_key == t_key, x_at > t_at))
+    return sa.or_(x_key > sa.func.coalesce(t_key, _NONE), sa.and_(x_key == t_key, x_at > t_at))
 
 
 def merge_set(x: Columns) -> dict[str, Any]:
     """The ``set_`` of the upsert that merges the proposed row ``x`` into ``store_jobs``."""
     t = jobs.c
-    supersedes = sa.and_(t.rank < TERMINAL_RANK, _later(x.rank, t.rank, x.rank_at, t.rank_at))
+    supersedes = sa.and_(t.rank < _TERMINAL, _later(x.rank, t.rank, x.rank_at, t.rank_at))
     attempts = sa.case((x.attempts > t.attempts, x.attempts), else_=t.attempts)
     values: dict[str, Any] = {
         name: sa.case((supersedes, x[name]), else_=t[name]) for name in _MAIN_COLUMNS
@@ -58,8 +68,8 @@ def _progress_set(x: Columns, attempts: ColumnElement[Any]) -> dict[str, Any]:
         _later(x.progress_attempt, t.progress_attempt, x.progress_at, t.progress_at),
     )
     # Progress is shown only while it belongs to the newest attempt started.
-    x_current = x.progress_attempt + 1 >= attempts
-    t_current = t.progress_attempt + 1 >= attempts
+    x_current = x.progress_attempt + _ONE >= attempts
+    t_current = t.progress_attempt + _ONE >= attempts
     return {
         name: sa.case(
             (take, sa.case((x_current, x[name]), else_=sa.null())),

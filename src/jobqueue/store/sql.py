@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from jobqueue.errors import StoreUnavailable
 from jobqueue.job import Job, JobState
-from jobqueue.store import idempotency, migrate, queries, writes
+from jobqueue.store import apply, idempotency, migrate, queries, writes
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, create_engine
 from jobqueue.store.events import JobEvent
 from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page
@@ -93,7 +93,7 @@ class SqlStore:
         """Apply a batch of events in one transaction; returns how many were new."""
         if not events:
             return 0
-        return await self._run(lambda c: writes.apply_events(c, events), write=True)
+        return await self._run(lambda c: apply.apply_events(c, events), write=True)
 
     async def get(self, job_id: str) -> JobRecord | None:
         """One job's record."""
@@ -150,10 +150,10 @@ class SqlStore:
         """Run ``work`` in one transaction, again after a lost race, with errors translated."""
         if not self._engines:
             raise StoreUnavailable(f"store {self._target.display_url} is not connected")
-        engine = self._engines[write]
         for attempt in range(1, _RETRIES + 1):
+            connection = await self._checkout(self._engines[write])
             try:
-                async with engine.begin() as connection:
+                async with connection.begin():
                     return await work(connection)
             except DBAPIError as exc:
                 if attempt < _RETRIES and _sqlstate(exc) in _RETRYABLE_SQLSTATES:
@@ -162,7 +162,19 @@ class SqlStore:
                 raise self._translate(exc) from None
             except OSError as exc:
                 raise self._unavailable(exc) from None
+            finally:
+                await connection.close()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _checkout(self, engine: AsyncEngine) -> AsyncConnection:
+        """A pooled connection; any failure to get one means the store is unavailable."""
+        connection = engine.connect()
+        try:
+            await connection.start()
+        except (DBAPIError, OSError) as exc:
+            cause = (exc.orig or exc) if isinstance(exc, DBAPIError) else exc
+            raise self._unavailable(cause) from None
+        return connection
 
     def _translate(self, exc: DBAPIError) -> Exception:
         if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:

@@ -1,4 +1,4 @@
-"""The store's writes of job state: submissions, requeues and batches of workers' events.
+"""The store's own writes of job state: submissions and requeues (events are in ``apply``).
 
 Each function runs inside a transaction the caller opened. Rows are written in id order so that
 concurrent batches lock rows in the same order and cannot deadlock each other on PostgreSQL.
@@ -7,7 +7,7 @@ concurrent batches lock rows in the same order and cannot deadlock each other on
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jobqueue.job import Job
 from jobqueue.store import events as ev
-from jobqueue.store.merge import merge_set
 from jobqueue.store.tables import events, jobs
 
 Insert = Callable[[sa.Table], Any]
@@ -26,7 +25,12 @@ _INSERTS: dict[str, Insert] = {"sqlite": sqlite.insert, "postgresql": postgresql
 
 def insert_for(connection: AsyncConnection) -> Insert:
     """The dialect's INSERT construct, the one with ``on_conflict_*``."""
-    return _INSERTS[connection.dialect.name]
+    return dialect_insert(connection.dialect.name)
+
+
+def dialect_insert(dialect_name: str) -> Insert:
+    """The INSERT construct of the dialect named."""
+    return _INSERTS[dialect_name]
 
 
 def job_time(job: Job) -> datetime:
@@ -37,26 +41,14 @@ def job_time(job: Job) -> datetime:
         return ev.utc_now()
 
 
-def event_row(event: ev.JobEvent) -> dict[str, Any]:
-    """The history row of one event."""
-    return {
-        "event_id": event.event_id,
-        "job_id": event.job_id,
-        "kind": event.kind.value,
-        "attempt": event.attempt,
-        "rank": event.rank,
-        "at": event.at,
-        "job_type": event.job_type,
-        "worker_id": event.worker_id,
-        "data": dict(event.data),
-    }
+_TRACKED_FIELDS = tuple(field.name for field in fields(ev.Tracked))
 
 
-def _job_row(tracked: ev.Tracked, **fields: Any) -> dict[str, Any]:
-    row = asdict(tracked)
+def _job_row(tracked: ev.Tracked, **extra: Any) -> dict[str, Any]:
+    row = {name: getattr(tracked, name) for name in _TRACKED_FIELDS}
     row["state"] = tracked.state.value
     row.setdefault("cancel_requested", False)
-    row.update(fields)
+    row.update(extra)
     row.setdefault("idempotency_key", None)
     row.setdefault("payload", None)
     return row
@@ -149,49 +141,3 @@ async def record_requeued(connection: AsyncConnection, requeued: Sequence[Job]) 
         _store_event(job, ev.EventKind.REQUEUED, ev.new_event_id(), at=now) for job in ordered
     ]
     await _append_history(connection, history)
-
-
-async def apply_events(connection: AsyncConnection, batch: Sequence[ev.JobEvent]) -> int:
-    """Append the new events to the history and merge them into their jobs' records."""
-    for event in batch:
-        if event.kind not in ev.WORKER_KINDS:
-            raise ValueError(f"{event.kind.value!r} events are written by the store itself")
-    unique = list({event.event_id: event for event in reversed(batch)}.values())
-    unique.sort(key=lambda event: event.event_id)
-    fresh_ids = await _append_history(connection, [event_row(event) for event in unique])
-    fresh = [event for event in unique if event.event_id in fresh_ids]
-    rows = _proposed_rows(fresh)
-    if rows:
-        insert = insert_for(connection)(jobs)
-        await connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=[jobs.c.id], set_=merge_set(insert.excluded)
-            ),
-            rows,
-        )
-    return len(fresh)
-
-
-def _proposed_rows(fresh: list[ev.JobEvent]) -> list[dict[str, Any]]:
-    """One row per job: the merge of that job's new events, as the upsert proposes it."""
-    by_job: dict[str, list[ev.JobEvent]] = {}
-    for event in fresh:
-        by_job.setdefault(event.job_id, []).append(event)
-    rows = []
-    for job_id in sorted(by_job):
-        job_events = by_job[job_id]
-        tracked = ev.fold(job_events)
-        assert tracked is not None
-        first = job_events[0]
-        created_at = next((e.created_at for e in job_events if e.created_at), None)
-        max_attempts = next((e.max_attempts for e in job_events if e.max_attempts), None)
-        rows.append(
-            _job_row(
-                tracked,
-                id=job_id,
-                type=first.job_type,
-                max_attempts=max_attempts,
-                created_at=created_at or min(event.at for event in job_events),
-            )
-        )
-    return rows
