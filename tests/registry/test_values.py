@@ -27,6 +27,7 @@ def test_a_report_round_trips_through_its_dict() -> None:
     report = WorkerReport(
         load=3, job_types=("a", "b"), job_ids=("j",), state=WorkerState.DRAINING, host="h"
     )
+    assert set(report.to_dict()) == set(WorkerReport.__dataclass_fields__)
     assert WorkerReport.from_dict(report.to_dict()) == report
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jobqueue.brokers import redact_url
@@ -96,11 +96,21 @@ class WorkerReport:
 
     def to_dict(self) -> dict[str, object]:
         """The report as JSON-ready values (tuples become lists)."""
-        data = asdict(self)
-        data["job_types"] = list(self.job_types)
-        data["job_ids"] = list(self.job_ids)
-        data["state"] = str(self.state)
-        return data
+        # Spelled out: dataclasses.asdict deep-copies, a cost paid on every heartbeat.
+        return {
+            "load": self.load,
+            "concurrency": self.concurrency,
+            "job_types": list(self.job_types),
+            "queue": self.queue,
+            "host": self.host,
+            "pid": self.pid,
+            "version": self.version,
+            "started_at_unix": self.started_at_unix,
+            "processed": self.processed,
+            "failed": self.failed,
+            "job_ids": list(self.job_ids),
+            "state": str(self.state),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkerReport:
