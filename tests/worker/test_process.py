@@ -15,7 +15,7 @@ from jobqueue.brokers import Broker, QueueDepth
 from jobqueue.job import Job
 from tests.worker.conftest import BOTH_BACKENDS, Place
 
-WAIT_S = 30.0
+WAIT_S = 60.0  # a guard against hangs; a loaded machine starts Python slowly
 EMPTY = QueueDepth(ready=0, delayed=0, dead=0)
 
 

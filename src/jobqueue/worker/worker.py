@@ -228,14 +228,18 @@ class Worker:
         return decided
 
     async def _settle(self, flight: Flight, settlement: Settlement) -> None:
-        """Settle on the broker. If it is unreachable, drop the delivery: never acked, it is
-        delivered again once the broker is back."""
+        """Settle on the broker. If that fails, hand the delivery back (best effort) and drop
+        it: never acked, it is delivered again once the broker is back."""
         try:
             await settle.apply(self._broker, flight.delivery, settlement)
         except BrokerError as exc:
             log.warning(
                 "job %s: could not settle (%s); it will be delivered again", flight.job_id, exc
             )
+            if not isinstance(settlement, HandBack):
+                # Where consuming still works (RabbitMQ blocks publishing connections only), the
+                # message would otherwise stay unacked, held here, until its channel closes.
+                await _quietly(settle.apply(self._broker, flight.delivery, HandBack()), "hand-back")
             return
         self._count(flight, settlement)
 
