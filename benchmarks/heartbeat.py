@@ -60,6 +60,7 @@ class HeartbeatResult:
     duration_s: float
     heartbeats: int
     errors: int
+    errors_by_status: dict[str, int]
     heartbeats_per_s: float
     latency_p50_ms: float
     latency_p99_ms: float
@@ -107,7 +108,7 @@ class Fleet:
             for n, wid in enumerate(self.ids)
         ]
         self.latencies_s: list[float] = []
-        self.errors = 0
+        self.errors: dict[str, int] = {}
         self.pending: set[asyncio.Task[None]] = set()
 
     async def register_all(self, in_flight: int = 200) -> None:
@@ -126,8 +127,9 @@ class Fleet:
         started = time.perf_counter()
         try:
             await self.stubs[n % CHANNELS].Heartbeat(self.beats[n], timeout=RPC_TIMEOUT_S)
-        except grpc.aio.AioRpcError:
-            self.errors += 1
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code().name
+            self.errors[code] = self.errors.get(code, 0) + 1
             return
         self.latencies_s.append(time.perf_counter() - started)
 
@@ -265,7 +267,8 @@ async def measure(
         interval_s=args.interval_s,
         duration_s=round(elapsed_s, 2),
         heartbeats=len(latencies),
-        errors=fleet.errors,
+        errors=sum(fleet.errors.values()),
+        errors_by_status=fleet.errors,
         heartbeats_per_s=round(len(latencies) / elapsed_s, 1),
         latency_p50_ms=round(_quantile(latencies, 0.50) * 1000, 2),
         latency_p99_ms=round(_quantile(latencies, 0.99) * 1000, 2),
@@ -320,6 +323,7 @@ COLUMNS = [
     ("api_rss_idle_mib", "RSS idle MiB"),
     ("api_rss_start_mib", "RSS start MiB"),
     ("api_rss_end_mib", "RSS end MiB"),
+    ("generator_cpu_mean_percent", "load gen CPU %"),
     ("listed_at_end", "listed"),
     ("list_workers_ms", "list ms"),
 ]

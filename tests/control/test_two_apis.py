@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,49 +12,12 @@ import pytest
 
 from jobqueue.control import worker_pb2 as pb
 from jobqueue.control import worker_pb2_grpc as pb_grpc
-from tests.control.conftest import free_port
 from tests.control.polling import eventually
+from tests.control.processes import Api
 from tests.control.test_client import FakeWorker
 from tests.services import REDIS_URL
 
 pytestmark = pytest.mark.redis
-
-
-class Api:
-    """A `jobqueue api` process on free ports."""
-
-    def __init__(self, tmp_path: Path, name: str, registry_url: str) -> None:
-        self.http_port, self.grpc_port = free_port(), free_port()
-        self.base_url = f"http://127.0.0.1:{self.http_port}"
-        env = {
-            **os.environ,
-            "JOBQUEUE_BROKER_URL": f"sqlite:///{tmp_path / name}.db",
-            "JOBQUEUE_HTTP_ADDR": f"127.0.0.1:{self.http_port}",
-            "JOBQUEUE_GRPC_ADDR": f"127.0.0.1:{self.grpc_port}",
-            "JOBQUEUE_REGISTRY_URL": registry_url,
-        }
-        self.log = (tmp_path / f"{name}.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jobqueue", "api"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self) -> bool:
-        assert self.process.poll() is None, "the API process exited"
-        try:
-            async with httpx.AsyncClient(base_url=self.base_url, timeout=1.0) as client:
-                return (await client.get("/workers")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            self.log.close()
 
 
 @contextmanager
@@ -69,7 +28,7 @@ def _apis(tmp_path: Path, registry_url: str) -> Iterator[tuple[Api, Api]]:
         yield first, second
     finally:
         codes = [api.stop() for api in (first, second)]
-        assert codes == [0, 0], (tmp_path / "first.log").read_text()
+        assert codes == [0, 0], first.output() + second.output()
 
 
 @pytest.fixture
