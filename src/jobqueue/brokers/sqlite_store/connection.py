@@ -42,6 +42,7 @@ Operation = Callable[[sqlite3.Connection], T]
 log = logging.getLogger(__name__)
 
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -163,6 +164,8 @@ class Database:
         conn = self._connection()
         # Switching to WAL needs a moment of exclusive access; it is a no-op once set.
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        # After a burst the WAL would keep its peak size; trim it back after checkpoints.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}").fetchone()
         self._set_synchronous("NORMAL")
         conn.execute("BEGIN IMMEDIATE")
         try:
