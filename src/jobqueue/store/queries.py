@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -185,13 +185,21 @@ async def cancel_requested(connection: AsyncConnection, job_ids: Sequence[str]) 
     return found
 
 
-async def purge_finished(connection: AsyncConnection, older_than_s: float) -> int:
-    """Delete finished jobs and their history before the cutoff, and older idempotency keys."""
-    cutoff = ev.utc_now() - timedelta(seconds=older_than_s)
-    old_jobs = sa.select(jobs.c.id).where(jobs.c.finished_at < cutoff)
-    await connection.execute(sa.delete(events).where(events.c.job_id.in_(old_jobs)))
-    deleted = await connection.execute(sa.delete(jobs).where(jobs.c.finished_at < cutoff))
-    await connection.execute(
-        sa.delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff)
+async def purge_some(connection: AsyncConnection, cutoff: datetime, limit: int) -> tuple[int, int]:
+    """Delete up to ``limit`` jobs finished before ``cutoff`` (with their history) and up to
+    ``limit`` idempotency keys made before it; returns how many of each went."""
+    old_jobs = sa.select(jobs.c.id).where(jobs.c.finished_at < cutoff).limit(limit)
+    ids = list((await connection.execute(old_jobs)).scalars())
+    if ids:
+        await connection.execute(sa.delete(events).where(events.c.job_id.in_(ids)))
+        await connection.execute(sa.delete(jobs).where(jobs.c.id.in_(ids)))
+    old_keys = (
+        sa.select(idempotency_keys.c.key)
+        .where(idempotency_keys.c.created_at < cutoff)
+        .limit(limit)
+        .scalar_subquery()
     )
-    return deleted.rowcount
+    keys = await connection.execute(
+        sa.delete(idempotency_keys).where(idempotency_keys.c.key.in_(old_keys))
+    )
+    return len(ids), keys.rowcount

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from jobqueue.errors import StoreUnavailable
 from jobqueue.job import Job, JobState
 from jobqueue.store import apply, idempotency, migrate, queries, writes
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, create_engine
-from jobqueue.store.events import JobEvent
+from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ T = TypeVar("T")
 _RETRIES = 3
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 _MIGRATION_LOCK_ID = 0x6A6F6271  # pg_advisory_xact_lock key shared by every replica
+_PURGE_CHUNK = 500  # jobs per purge transaction, so the write lock is never held long
 
 
 class SqlStore:
@@ -126,8 +128,16 @@ class SqlStore:
         return await self._run(lambda c: queries.cancel_requested(c, job_ids), write=False)
 
     async def purge_finished(self, older_than_s: float) -> int:
-        """Delete what finished before the retention period."""
-        return await self._run(lambda c: queries.purge_finished(c, older_than_s), write=True)
+        """Delete what finished before the retention period, in short transactions."""
+        cutoff = utc_now() - timedelta(seconds=older_than_s)
+        purged = 0
+        while True:
+            jobs, keys = await self._run(
+                lambda c: queries.purge_some(c, cutoff, _PURGE_CHUNK), write=True
+            )
+            purged += jobs
+            if jobs < _PURGE_CHUNK and keys < _PURGE_CHUNK:
+                return purged
 
     async def reserve_idempotency_key(
         self, key: str, body_hash: str, job_id: str, in_flight_timeout_s: float = 60.0

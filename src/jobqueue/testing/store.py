@@ -461,6 +461,16 @@ async def check_purge_removes_only_old_finished_jobs(factory: StoreFactory) -> N
         assert await store.purge_finished(7 * DAY_S) == 0
 
 
+async def check_purge_handles_more_jobs_than_one_transaction_takes(factory: StoreFactory) -> None:
+    """A large backlog of old finished jobs is purged completely (in several transactions)."""
+    async with factory() as store:
+        old = ev.utc_now() - timedelta(days=8)
+        jobs = [make_job(created_at=old) for _ in range(1100)]
+        await store.apply_events([event(job, EventKind.DEAD, old, reason="x") for job in jobs])
+        assert await store.purge_finished(7 * DAY_S) == len(jobs)
+        assert (await store.list()).records == []
+
+
 async def check_purge_expires_idempotency_keys(factory: StoreFactory) -> None:
     """Keys older than the retention period are forgotten: the key is new again."""
     async with factory() as store:
@@ -588,6 +598,7 @@ CHECKS: tuple[Check, ...] = (
     check_cancel_leaves_a_finished_job,
     check_cancel_requests_are_read_in_bulk,
     check_purge_removes_only_old_finished_jobs,
+    check_purge_handles_more_jobs_than_one_transaction_takes,
     check_purge_expires_idempotency_keys,
     check_idempotency_key_cases,
     check_concurrent_reservations_have_one_winner,
