@@ -4,7 +4,8 @@
 
 A consumer process waits on a fresh database file; this process publishes jobs one at a time
 with pauses between them, each stamped with the time its publish started. The consumer records
-when each arrived: submit-to-start latency is arrival minus stamp (publish commit included).
+when each arrived: submit-to-start latency is arrival minus stamp (the publish, with its fsync,
+included); commit-to-start is arrival minus the moment publish returned.
 Idle CPU is the consumer's CPU time over a few seconds with nothing to do. Throughput is one
 publisher and one consumer (prefetch 32, an ack per job) moving a batch through the file.
 """
@@ -43,6 +44,8 @@ class SqliteBrokerResult:
     latency_p99_ms: float
     latency_max_ms: float
     latency_after_idle_ms: float
+    commit_to_start_p50_ms: float
+    commit_to_start_p90_ms: float
     idle_cpu_percent: float
     throughput_jobs_per_s: float
 
@@ -73,16 +76,23 @@ def start_consumer(url: str, out_path: Path) -> subprocess.Popen[str]:
     return child
 
 
+def records(out_path: Path) -> list[tuple[str, float, float]]:
+    """(job id, arrival time, publish stamp) of the jobs the consumer recorded so far."""
+    lines = out_path.read_text().splitlines()
+    return [
+        (job_id, float(arrived), float(stamp)) for job_id, arrived, stamp in map(str.split, lines)
+    ]
+
+
 def arrivals(out_path: Path) -> list[float]:
     """Latencies (ms) of the jobs the consumer recorded so far."""
-    lines = out_path.read_text().splitlines()
-    return [(float(arrived) - float(stamp)) * 1000 for _, arrived, stamp in map(str.split, lines)]
+    return [(arrived - stamp) * 1000 for _, arrived, stamp in records(out_path)]
 
 
 async def wait_for_count(out_path: Path, count: int, timeout_s: float = 60.0) -> None:
     """Wait until the consumer has recorded ``count`` jobs."""
     deadline = time.monotonic() + timeout_s
-    while len(await asyncio.to_thread(arrivals, out_path)) < count:
+    while len(await asyncio.to_thread(records, out_path)) < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the consumer recorded fewer than {count} jobs")
         await asyncio.sleep(0.01)
@@ -93,13 +103,21 @@ async def publish_stamped(broker: SqliteBroker, count: int = 1) -> None:
     await broker.publish([Job("bench", {"stamp": time.time()}) for _ in range(count)])
 
 
-async def measure_latency(broker: SqliteBroker, out: Path, jobs: int, gap_s: float) -> list[float]:
-    """Publish one job every ``gap_s``; returns each job's latency in ms."""
+async def measure_latency(
+    broker: SqliteBroker, out: Path, jobs: int, gap_s: float
+) -> tuple[list[float], list[float]]:
+    """Publish one job every ``gap_s``; the latencies (ms) from publish, and from its commit."""
+    committed: dict[str, float] = {}
     for _ in range(jobs):
-        await publish_stamped(broker)
+        job = Job("bench", {"stamp": time.time()})
+        await broker.publish([job])
+        committed[job.id] = time.time()
         await asyncio.sleep(gap_s)
     await wait_for_count(out, jobs)
-    return arrivals(out)
+    seen = await asyncio.to_thread(records, out)
+    from_publish = [(arrived - stamp) * 1000 for _, arrived, stamp in seen]
+    from_commit = [(arrived - committed[job_id]) * 1000 for job_id, arrived, _ in seen]
+    return from_publish, from_commit
 
 
 def idle_cpu_percent(pid: int, seconds: float = 3.0) -> float:
@@ -135,11 +153,11 @@ async def run(jobs: int, gap_ms: float, throughput_jobs: int) -> SqliteBrokerRes
     await broker.connect()
     child = start_consumer(url, out)
     try:
-        latencies = await measure_latency(broker, out, jobs, gap_ms / 1000)
+        latencies, after_commit = await measure_latency(broker, out, jobs, gap_ms / 1000)
         idle = await asyncio.to_thread(idle_cpu_percent, child.pid)
         await publish_stamped(broker)
         await wait_for_count(out, jobs + 1)
-        after_idle = arrivals(out)[-1]
+        after_idle = (await asyncio.to_thread(arrivals, out))[-1]
         rate = await measure_throughput(broker, out, jobs + 1, throughput_jobs)
     finally:
         child.terminate()
@@ -153,6 +171,8 @@ async def run(jobs: int, gap_ms: float, throughput_jobs: int) -> SqliteBrokerRes
         latency_p99_ms=round(percentile(latencies, 0.99), 2),
         latency_max_ms=round(max(latencies), 2),
         latency_after_idle_ms=round(after_idle, 2),
+        commit_to_start_p50_ms=round(statistics.median(after_commit), 2),
+        commit_to_start_p90_ms=round(percentile(after_commit, 0.9), 2),
         idle_cpu_percent=round(idle, 2),
         throughput_jobs_per_s=round(rate),
     )
