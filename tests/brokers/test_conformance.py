@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from jobqueue.brokers import Broker
+from jobqueue.testing import broker as suite
 from jobqueue.testing.broker import ALL_CHECKS, CHECK_IDS, BrokerFactory, Check
 from tests.brokers.rabbit import BrokerFactory as RabbitmqFactory
 from tests.brokers.rabbit import fresh_queue_name
@@ -40,3 +41,9 @@ async def test_rabbitmq_broker_conforms(
     check: Check, rabbitmq_conformance_factory: BrokerFactory
 ) -> None:
     await check(rabbitmq_conformance_factory)
+
+
+def test_every_check_of_the_suite_is_in_all_checks_and_exported() -> None:
+    checks = {name for name in vars(suite) if name.startswith("check_")}
+    assert {check.__name__ for check in ALL_CHECKS} == checks
+    assert checks <= set(suite.__all__)
