@@ -7,6 +7,8 @@ import os
 import socket
 from typing import Any
 
+import pytest
+
 import jobqueue
 from jobqueue.brokers import Broker, QueueDepth
 from jobqueue.handlers import Handlers
@@ -150,6 +152,26 @@ async def test_a_paused_worker_takes_no_jobs_until_resumed(broker: Broker, place
     assert worker.stats().state == "active"
     await worker.stop()
     assert running.done()
+
+
+@BOTH_BACKENDS
+async def test_a_pause_undone_at_once_leaves_the_worker_consuming(
+    broker: Broker, place: Place, worker_log: pytest.LogCaptureFixture
+) -> None:
+    gate = Gate()
+    gate.opened.set()
+    worker = make_worker(place, gated(gate))
+    running = await start(worker)
+    await eventually(lambda: "consuming from queue" in worker_log.text)
+
+    worker.pause()
+    worker.resume()
+    await broker.publish([Job("gated", 1)])
+
+    await eventually(lambda: gate.finished == [1])
+    await worker.stop()
+    assert running.done()
+    assert "consuming failed" not in worker_log.text
 
 
 @BOTH_BACKENDS

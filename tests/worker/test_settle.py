@@ -98,3 +98,21 @@ def test_a_traceback_is_cut_to_its_last_lines_and_4_kb() -> None:
     assert len(text.splitlines()) <= TRACEBACK_MAX_LINES
     assert len(text) <= TRACEBACK_MAX_CHARS
     assert text.endswith("x" * 100)
+
+
+def test_retry_with_a_delay_that_is_not_a_number_gets_the_backoff() -> None:
+    decided = after_failure(Job("email", {}), 3, Retry("soon"), POLICY, "w1")  # type: ignore[arg-type]
+    assert isinstance(decided, RetryLater)
+    assert 1.0 <= decided.delay_s <= 2.0
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_an_exception_that_cannot_be_printed_still_dead_letters_with_its_type() -> None:
+    decided = after_failure(Job("email", {}), 1, _raised(Unprintable()), POLICY, "w1")
+    assert isinstance(decided, DeadLetter)
+    assert decided.death.error is not None
+    assert decided.death.error.startswith("Unprintable: ")

@@ -54,8 +54,8 @@ def after_failure(
         return DeadLetter(_death(DeathReason.REJECTED, job, exc, worker_id))
     if job.attempts + 1 >= max_attempts:
         return DeadLetter(_death(DeathReason.MAX_ATTEMPTS, job, exc, worker_id))
-    if isinstance(exc, Retry) and exc.delay_s is not None:
-        return RetryLater(job.next_attempt(), max(0.0, exc.delay_s))
+    if isinstance(exc, Retry) and isinstance(exc.delay_s, int | float):
+        return RetryLater(job.next_attempt(), max(0.0, float(exc.delay_s)))
     return RetryLater(job.next_attempt(), policy.delay_s(job.attempts))
 
 
@@ -73,7 +73,11 @@ def unknown_type(job: Job, worker_id: str) -> DeadLetter:
 
 def describe(exc: BaseException) -> str:
     """An exception as one line: ``ValueError: bad address``."""
-    return f"{type(exc).__name__}: {exc}"
+    try:
+        message = str(exc)
+    except Exception:  # a handler's exception may be broken; its failure must still be told
+        message = "<message could not be read>"
+    return f"{type(exc).__name__}: {message}"
 
 
 def short_traceback(exc: BaseException) -> str:

@@ -155,6 +155,8 @@ class Worker:
             if self._state is State.PAUSED:
                 await self._wakeup.wait()
                 continue
+            if self._background:  # a stop_consuming still under way would end the new session
+                await asyncio.wait(list(self._background))
             await self._consume()
 
     async def _consume(self) -> None:
@@ -188,6 +190,9 @@ class Worker:
         except asyncio.CancelledError:
             await self._settle(flight, HandBack())
             raise
+        except Exception:  # a bug of ours: the delivery must not stay held here
+            log.exception("job %s: unexpected error; handing it back", flight.job_id)
+            settlement = HandBack()
         flight.settling = True
         await self._settle(flight, settlement)
 
@@ -314,7 +319,7 @@ class Worker:
         if self._state is State.ACTIVE:
             self._state = State.PAUSED
             self._wakeup.clear()
-            self._in_background(self._stop_consuming())
+            self._in_background(_quietly(self._broker.stop_consuming(), "stopping consuming"))
             log.info("worker %s paused", self.worker_id)
 
     def resume(self) -> None:
@@ -340,7 +345,7 @@ class Worker:
         self._stopping = True
         self._state = State.DRAINING
         self._wakeup.set()
-        self._in_background(self._stop_consuming())
+        self._in_background(_quietly(self._broker.stop_consuming(), "stopping consuming"))
 
     def _limit_deadline(self, when: float) -> None:
         """Bring the end of the grace period forward to ``when`` (never push it back)."""
@@ -348,9 +353,6 @@ class Worker:
             self._deadline = when
             if self._grace is not None:
                 self._grace.reschedule(when)
-
-    async def _stop_consuming(self) -> None:
-        await _quietly(self._broker.stop_consuming(), "stopping consuming")
 
     def _in_background(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
