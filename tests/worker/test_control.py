@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from jobqueue.job import Job
 from jobqueue.registry import Command, WorkerState
 from jobqueue.registry.memory import InMemoryRegistry
 from jobqueue.worker.control import control_link
+from tests.brokers.rabbit import free_port
 from tests.worker.conftest import Place, eventually, make_worker
 
 HEARTBEAT_S = 0.05
@@ -25,13 +25,6 @@ HEARTBEAT_S = 0.05
 async def server() -> AsyncIterator[ControlServer]:
     async with ControlServer(InMemoryRegistry(), "127.0.0.1:0", sweep_s=0.1) as server:
         yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def holding() -> tuple[Handlers, asyncio.Event]:
