@@ -42,8 +42,16 @@ def test_lines_carry_time_level_logger_and_message(capsys: pytest.CaptureFixture
 @pytest.mark.usefixtures("restored_logging")
 def test_chatty_libraries_log_only_warnings() -> None:
     setup_logging("DEBUG")
-    assert logging.getLogger("pika").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("asyncio").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("jobqueue").getEffectiveLevel() == logging.DEBUG
+
+
+def test_pika_speaks_only_at_debug_since_the_broker_reports_its_failures() -> None:
+    setup_logging("INFO")
+    assert logging.getLogger("pika").getEffectiveLevel() == logging.CRITICAL
+    setup_logging("DEBUG")
+    assert logging.getLogger("pika").getEffectiveLevel() == logging.DEBUG
 
 
 def test_an_unknown_level_is_a_config_error() -> None:

@@ -9,7 +9,9 @@ from jobqueue.errors import ConfigError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-QUIET_LOGGERS = ("pika", "asyncio")
+QUIET_LOGGERS = ("asyncio", "httpx", "httpcore")
+# pika logs every failed connection attempt at ERROR in six lines; the broker reports each in one.
+SILENT_UNLESS_DEBUG = ("pika",)
 
 
 def setup_logging(level: str) -> None:
@@ -24,3 +26,5 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=name, format=LOG_FORMAT, stream=sys.stderr, force=True)
     for quiet in QUIET_LOGGERS:
         logging.getLogger(quiet).setLevel(max(logging.WARNING, logging.getLevelName(name)))
+    for silent in SILENT_UNLESS_DEBUG:
+        logging.getLogger(silent).setLevel(logging.DEBUG if name == "DEBUG" else logging.CRITICAL)

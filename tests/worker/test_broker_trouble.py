@@ -116,3 +116,36 @@ async def _depth_is(broker: RabbitmqBroker, depth: QueueDepth) -> bool:
         return await broker.depth() == depth
     except Exception:
         return False
+
+
+async def test_a_worker_started_while_the_broker_is_down_waits_for_it_and_then_runs_jobs(
+    private_rabbitmq: PrivateNode,
+) -> None:
+    node, queue, handler = private_rabbitmq, fresh_queue_name(), FirstCallHeld()
+    handler.calls.append(-1)  # the job below is not the held first call
+    await asyncio.to_thread(node.ctl, "stop_app")
+    try:
+        worker, running = await start_worker(node.url, queue, handler)
+        await asyncio.sleep(1.5)  # several connection attempts fail meanwhile
+        assert not running.done()
+    finally:
+        await asyncio.to_thread(node.ctl, "start_app")
+    broker = RabbitmqBroker(node.url, queue, **TEST_OPTIONS)
+    try:
+        await eventually(lambda: _connects(broker), RECOVERY_S)
+        await broker.publish([Job("held", None)])
+        await eventually(lambda: handler.calls == [-1, 0], RECOVERY_S)
+        await eventually(lambda: _depth_is(broker, EMPTY), RECOVERY_S)
+    finally:
+        await worker.stop()
+        await broker.close()
+        await asyncio.to_thread(delete_queues, node.url, queue)
+    assert running.done()
+
+
+async def _connects(broker: RabbitmqBroker) -> bool:
+    try:
+        await broker.connect()
+    except Exception:
+        return False
+    return True

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from jobqueue import __version__, config
 from jobqueue.brokers import Broker, Delivery
-from jobqueue.errors import BrokerError, ConfigError, DecodeError, UnknownJobType
+from jobqueue.errors import BrokerError, BrokerUnavailable, ConfigError, DecodeError, UnknownJobType
 from jobqueue.handlers import Handler, Handlers, JobContext
 from jobqueue.job import Job
 from jobqueue.worker import settle
@@ -32,6 +32,8 @@ JOB_LOG_LEVEL = logging.INFO
 
 BURST_POLL_S = 0.05
 CONSUME_RETRY_S = 1.0
+CONNECT_RETRY_MIN_S = 1.0
+CONNECT_RETRY_MAX_S = 30.0
 
 
 class State(enum.StrEnum):
@@ -113,6 +115,7 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._wakeup.set()
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._stop_requests = 0
         self._deadline: float | None = None
         self._grace: asyncio.Timeout | None = None
@@ -140,15 +143,30 @@ class Worker:
         self._running = True
         watcher = asyncio.create_task(self._stop_when_idle()) if self.burst else None
         try:
-            await self._broker.connect()
             if control is not None:
                 await control.start()
+            if not await self._connect():
+                return
             log.info("worker %s consuming from queue %r", self.worker_id, self.queue)
             await self._consume_until_stopped()
             await self._finish_in_flight()
         finally:
             await self._hand_back_running()
             await self._close(watcher, control)
+
+    async def _connect(self) -> bool:
+        """Connect to the broker, waiting out an outage; False when stopped before it came."""
+        delay_s = CONNECT_RETRY_MIN_S
+        while not self._stopping:
+            try:
+                await self._broker.connect()
+                return True
+            except BrokerUnavailable as exc:
+                log.warning("broker unavailable (%s); trying again in %.0fs", exc, delay_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), delay_s)
+                delay_s = min(delay_s * 2, CONNECT_RETRY_MAX_S)
+        return False
 
     async def _consume_until_stopped(self) -> None:
         while not self._stopping:
@@ -343,6 +361,7 @@ class Worker:
             return
         log.info("worker %s stopping: no new jobs", self.worker_id)
         self._stopping = True
+        self._stop_requested.set()
         self._state = State.DRAINING
         self._wakeup.set()
         self._in_background(_quietly(self._broker.stop_consuming(), "stopping consuming"))
