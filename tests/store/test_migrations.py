@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from jobqueue.store import from_url
-from jobqueue.store.engine import create_engine, parse_url
+from jobqueue.store.engine import parse_url, postgres_engine, sqlite_engine
 from jobqueue.store.migrate import VERSION_TABLE, alembic_config, head_revision
 from jobqueue.store.tables import metadata
 from tests.services import POSTGRES_URL
@@ -36,12 +36,20 @@ async def differences(url: str) -> list[Any]:
     await store.connect()
     await store.upgrade()
     await store.close()
-    engine = create_engine(parse_url(url))
+    target = parse_url(url)
+    if target.dialect == "sqlite":
+        engine = sqlite_engine(target, pool_size=1)
+        try:
+            with engine.connect() as connection:
+                return schema_differences(connection)
+        finally:
+            engine.dispose()
+    async_engine = postgres_engine(target)
     try:
-        async with engine.connect() as connection:
+        async with async_engine.connect() as connection:
             return await connection.run_sync(schema_differences)
     finally:
-        await engine.dispose()
+        await async_engine.dispose()
 
 
 async def concurrent_upgrades(url: str, count: int) -> list[str | None]:

@@ -16,10 +16,10 @@ from jobqueue.store.sql import PostgresStore, SqliteStore
     ("url", "database"),
     [("sqlite:///jobqueue.db", "jobqueue.db"), ("sqlite:////var/lib/jq/x.db", "/var/lib/jq/x.db")],
 )
-def test_a_sqlite_url_names_a_file_through_aiosqlite(url: str, database: str) -> None:
+def test_a_sqlite_url_names_a_file_through_the_sqlite3_module(url: str, database: str) -> None:
     target = parse_url(url)
     assert target.dialect == "sqlite"
-    assert target.driver_url.drivername == "sqlite+aiosqlite"
+    assert target.driver_url.drivername == "sqlite+pysqlite"
     assert target.driver_url.database == database
     assert isinstance(from_url(url), SqliteStore)
 

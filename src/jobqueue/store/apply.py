@@ -5,127 +5,36 @@
 2. Those are folded per job in Python (:func:`jobqueue.store.events.fold`) into one proposed
    row per job, merged into ``store_jobs`` by one ``INSERT ... ON CONFLICT (id) DO UPDATE``
    (:mod:`jobqueue.store.merge`) run for every row at once (executemany).
-
-Both statements are compiled once per dialect and run through the driver directly, with the
-values converted here, because building and binding SQLAlchemy constructs per batch cost more
-CPU than the database work itself.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import fields
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from jobqueue import codec
+from jobqueue.store import driver
 from jobqueue.store import events as ev
 from jobqueue.store.merge import merge_set
-from jobqueue.store.tables import events, jobs
-from jobqueue.store.writes import dialect_insert
+from jobqueue.store.tables import jobs
 
-# SQLite and asyncpg both take up to 32767 parameters in one statement.
-_ROWS_PER_INSERT = 1000
-_EVENT_COLUMNS = tuple(column.name for column in events.c)
 _TRACKED_FIELDS = tuple(field.name for field in fields(ev.Tracked))
-_TIME_COLUMNS = frozenset(
-    column.name
-    for column in (*jobs.c, *events.c)
-    if isinstance(column.type, sa.TypeDecorator) and isinstance(column.type.impl, sa.DateTime)
-)
-_JSON_COLUMNS = frozenset({"result", "payload", "data"})
 
 
-def _sqlite_time(moment: datetime | None) -> str | None:
-    # The text SQLAlchemy's SQLite DATETIME writes (and parses back): naive UTC, microseconds.
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else codec.dumps(value).decode("utf-8")
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-@functools.cache
-def _converters(dialect_name: str, columns: tuple[str, ...]) -> tuple[Callable[[Any], Any], ...]:
-    time = _sqlite_time if dialect_name == "sqlite" else _same
-    return tuple(
-        time if name in _TIME_COLUMNS else _json if name in _JSON_COLUMNS else _same
-        for name in columns
-    )
-
-
-@functools.cache
-def _upsert(dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-    """The merge upsert's SQL text for ``dialect`` and the row columns it binds, in order."""
-    statement = dialect_insert(dialect.name)(jobs).values(
-        {column.name: sa.bindparam(column.name) for column in jobs.c}
-    )
-    statement = statement.on_conflict_do_update(
+def _merge_upsert(insert: driver.Insert) -> sa.Insert:
+    statement = insert(jobs).values(driver.row_binds(jobs))
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=[jobs.c.id], set_=merge_set(statement.excluded)
     )
-    compiled = statement.compile(dialect=dialect)
-    assert compiled.positiontup is not None
-    return compiled.string, tuple(compiled.positiontup)
 
 
-@functools.cache
-def _history_insert(dialect_name: str, rows: int) -> str:
-    """A multi-row history INSERT that skips known event ids and returns the new ones."""
-    width = len(_EVENT_COLUMNS)
-    if dialect_name == "sqlite":
-        groups = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
-    else:
-        numbers = range(1, rows * width + 1)
-        marks = [f"${n}" for n in numbers]
-        groups = ", ".join(
-            "(" + ", ".join(marks[row * width : (row + 1) * width]) + ")" for row in range(rows)
-        )
-    return (
-        f"INSERT INTO {events.name} ({', '.join(_EVENT_COLUMNS)}) VALUES {groups} "
-        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-    )
-
-
-def _event_values(event: ev.JobEvent) -> tuple[Any, ...]:
-    return (
-        event.event_id,
-        event.job_id,
-        event.kind.value,
-        event.attempt,
-        event.rank,
-        event.at,
-        event.job_type,
-        event.worker_id,
-        dict(event.data),
-    )
-
-
-async def append_history(connection: AsyncConnection, batch: Sequence[ev.JobEvent]) -> set[str]:
-    """Insert the events' history rows; returns the ids that were not there before."""
-    name = connection.dialect.name
-    convert = _converters(name, _EVENT_COLUMNS)
-    fresh: set[str] = set()
-    for start in range(0, len(batch), _ROWS_PER_INSERT):
-        chunk = batch[start : start + _ROWS_PER_INSERT]
-        flat = [
-            to_driver(value)
-            for event in chunk
-            for to_driver, value in zip(convert, _event_values(event), strict=True)
-        ]
-        result = await connection.exec_driver_sql(_history_insert(name, len(chunk)), tuple(flat))
-        fresh.update(result.scalars())
-    return fresh
+def tracked_row(tracked: ev.Tracked) -> dict[str, Any]:
+    """The ``store_jobs`` columns that a :class:`Tracked` state fills."""
+    row = {name: getattr(tracked, name) for name in _TRACKED_FIELDS}
+    row["state"] = tracked.state.value
+    return row
 
 
 def proposed_rows(fresh: Sequence[ev.JobEvent]) -> list[dict[str, Any]]:
@@ -139,9 +48,8 @@ def proposed_rows(fresh: Sequence[ev.JobEvent]) -> list[dict[str, Any]]:
 def _proposed_row(job_id: str, job_events: list[ev.JobEvent]) -> dict[str, Any]:
     tracked = ev.fold(job_events)
     assert tracked is not None
-    row = {name: getattr(tracked, name) for name in _TRACKED_FIELDS}
-    row["state"] = tracked.state.value
     created_at = next((e.created_at for e in job_events if e.created_at), None)
+    row = tracked_row(tracked)
     row.update(
         id=job_id,
         type=job_events[0].job_type,
@@ -154,18 +62,7 @@ def _proposed_row(job_id: str, job_events: list[ev.JobEvent]) -> dict[str, Any]:
     return row
 
 
-async def merge_rows(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Merge proposed rows into ``store_jobs`` (insert the new jobs, merge the known)."""
-    sql, columns = _upsert(connection.dialect)
-    convert = _converters(connection.dialect.name, columns)
-    params = [
-        tuple(to_driver(row[name]) for to_driver, name in zip(convert, columns, strict=True))
-        for row in rows
-    ]
-    await connection.exec_driver_sql(sql, params)
-
-
-async def apply_events(connection: AsyncConnection, batch: Sequence[ev.JobEvent]) -> int:
+def apply_events(connection: sa.Connection, batch: Sequence[ev.JobEvent]) -> int:
     """Append the new events to the history and merge them into their jobs' records."""
     for event in batch:
         if event.kind not in ev.WORKER_KINDS:
@@ -174,10 +71,10 @@ async def apply_events(connection: AsyncConnection, batch: Sequence[ev.JobEvent]
     unique = sorted({event.event_id: event for event in batch}.values(), key=_event_id)
     if not unique:
         return 0
-    fresh_ids = await append_history(connection, unique)
+    fresh_ids = driver.append_history(connection, unique)
     fresh = [event for event in unique if event.event_id in fresh_ids]
     if fresh:
-        await merge_rows(connection, proposed_rows(fresh))
+        driver.execute_rows(connection, _merge_upsert, proposed_rows(fresh))
     return len(fresh)
 
 

@@ -11,57 +11,54 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jobqueue.store import events as ev
+from jobqueue.store.driver import dialect_insert
 from jobqueue.store.queries import get
 from jobqueue.store.tables import idempotency_keys as keys
 from jobqueue.store.values import IdempotencyOutcome, Reservation
-from jobqueue.store.writes import insert_for
 
 
-async def reserve(
-    connection: AsyncConnection, key: str, body_hash: str, job_id: str, in_flight_timeout_s: float
+def reserve(
+    connection: sa.Connection, key: str, body_hash: str, job_id: str, in_flight_timeout_s: float
 ) -> IdempotencyOutcome:
     """Reserve ``key`` for ``job_id``; see ``Store.reserve_idempotency_key``."""
     now = ev.utc_now()
     row = {"key": key, "body_hash": body_hash, "job_id": job_id, "confirmed": False}
-    insert = insert_for(connection)(keys).values(created_at=now, **row)
-    inserted = await connection.execute(
+    insert = dialect_insert(connection.dialect.name)(keys).values(created_at=now, **row)
+    inserted = connection.execute(
         insert.on_conflict_do_nothing(index_elements=[keys.c.key]).returning(keys.c.key)
     )
     if inserted.first() is not None:
         return IdempotencyOutcome(Reservation.NEW, job_id)
-    held = await _locked_row(connection, key)
+    held = _locked_row(connection, key)
     if held is None:  # released between our insert and read: the caller may simply retry
         return IdempotencyOutcome(Reservation.IN_FLIGHT, job_id)
     if held.body_hash != body_hash:
         return IdempotencyOutcome(Reservation.CONFLICT, held.job_id)
     if held.confirmed:
-        return IdempotencyOutcome(
-            Reservation.EXISTING, held.job_id, await get(connection, held.job_id)
-        )
+        return IdempotencyOutcome(Reservation.EXISTING, held.job_id, get(connection, held.job_id))
     if now - held.created_at < timedelta(seconds=in_flight_timeout_s):
         return IdempotencyOutcome(Reservation.IN_FLIGHT, held.job_id)
-    return await _take_over(connection, key, held.job_id, job_id)
+    return _take_over(connection, key, held.job_id, job_id)
 
 
-async def _locked_row(connection: AsyncConnection, key: str) -> Any:
+def _locked_row(connection: sa.Connection, key: str) -> Any:
     query = sa.select(keys).where(keys.c.key == key)
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
-    return (await connection.execute(query)).first()
+    return (connection.execute(query)).first()
 
 
-async def _take_over(
-    connection: AsyncConnection, key: str, old_job_id: str, job_id: str
+def _take_over(
+    connection: sa.Connection, key: str, old_job_id: str, job_id: str
 ) -> IdempotencyOutcome:
     """An abandoned reservation: its job was accepted after all, or the key is ours now."""
-    record = await get(connection, old_job_id)
+    record = get(connection, old_job_id)
     if record is not None:
-        await confirm(connection, key, old_job_id)
+        confirm(connection, key, old_job_id)
         return IdempotencyOutcome(Reservation.EXISTING, old_job_id, record)
-    await connection.execute(
+    connection.execute(
         sa.update(keys)
         .where(keys.c.key == key, keys.c.job_id == old_job_id)
         .values(job_id=job_id, created_at=ev.utc_now())
@@ -69,17 +66,17 @@ async def _take_over(
     return IdempotencyOutcome(Reservation.NEW, job_id)
 
 
-async def confirm(connection: AsyncConnection, key: str, job_id: str | None) -> None:
+def confirm(connection: sa.Connection, key: str, job_id: str | None) -> None:
     """Mark the reservation accepted (only if it is still ``job_id``'s, when given)."""
     query = sa.update(keys).where(keys.c.key == key).values(confirmed=True)
     if job_id is not None:
         query = query.where(keys.c.job_id == job_id)
-    await connection.execute(query)
+    connection.execute(query)
 
 
-async def release(connection: AsyncConnection, key: str, job_id: str | None) -> None:
+def release(connection: sa.Connection, key: str, job_id: str | None) -> None:
     """Drop an unconfirmed reservation (only if it is still ``job_id``'s, when given)."""
     query = sa.delete(keys).where(keys.c.key == key, sa.not_(keys.c.confirmed))
     if job_id is not None:
         query = query.where(keys.c.job_id == job_id)
-    await connection.execute(query)
+    connection.execute(query)

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jobqueue import codec
 from jobqueue.errors import InvalidCursor
@@ -47,9 +46,9 @@ def record_from_row(row: sa.Row[Any]) -> JobRecord:
     )
 
 
-async def get(connection: AsyncConnection, job_id: str) -> JobRecord | None:
+def get(connection: sa.Connection, job_id: str) -> JobRecord | None:
     """One record by id."""
-    result = await connection.execute(sa.select(jobs).where(jobs.c.id == job_id))
+    result = connection.execute(sa.select(jobs).where(jobs.c.id == job_id))
     row = result.first()
     return None if row is None else record_from_row(row)
 
@@ -72,8 +71,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidCursor(f"cursor {cursor[:40]!r} is not valid") from None
 
 
-async def list_page(
-    connection: AsyncConnection,
+def list_page(
+    connection: sa.Connection,
     state: JobState | None,
     job_type: str | None,
     limit: int,
@@ -94,7 +93,7 @@ async def list_page(
                 sa.and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
             )
         )
-    records = [record_from_row(row) for row in await connection.execute(query)]
+    records = [record_from_row(row) for row in connection.execute(query)]
     more = len(records) > limit
     records = records[:limit]
     return Page(records, encode_cursor(records[-1]) if more else None)
@@ -114,20 +113,20 @@ def event_from_row(row: sa.Row[Any]) -> ev.JobEvent:
     )
 
 
-async def history(connection: AsyncConnection, job_id: str) -> list[ev.JobEvent]:
+def history(connection: sa.Connection, job_id: str) -> list[ev.JobEvent]:
     """A job's events, oldest first, then by position in its life."""
     query = (
         sa.select(events)
         .where(events.c.job_id == job_id)
         .order_by(events.c.at, events.c.rank, events.c.event_id)
     )
-    return [event_from_row(row) for row in await connection.execute(query)]
+    return [event_from_row(row) for row in connection.execute(query)]
 
 
-async def request_cancel(connection: AsyncConnection, job_id: str) -> JobRecord | None:
+def request_cancel(connection: sa.Connection, job_id: str) -> JobRecord | None:
     """Cancel a waiting job at once, or flag a running one; append what happened."""
     now = ev.utc_now()
-    cancelled = await connection.execute(
+    cancelled = connection.execute(
         sa.update(jobs)
         .where(jobs.c.id == job_id, jobs.c.state.in_(_WAITING))
         .values(
@@ -142,7 +141,7 @@ async def request_cancel(connection: AsyncConnection, job_id: str) -> JobRecord 
     )
     kind = ev.EventKind.CANCELLED
     if cancelled.rowcount == 0:
-        flagged = await connection.execute(
+        flagged = connection.execute(
             sa.update(jobs)
             .where(
                 jobs.c.id == job_id,
@@ -153,10 +152,10 @@ async def request_cancel(connection: AsyncConnection, job_id: str) -> JobRecord 
         )
         kind = ev.EventKind.CANCEL_REQUESTED
         if flagged.rowcount == 0:
-            return await get(connection, job_id)
-    record = await get(connection, job_id)
+            return get(connection, job_id)
+    record = get(connection, job_id)
     assert record is not None
-    await connection.execute(sa.insert(events).values(_cancel_event(record, kind, now)))
+    connection.execute(sa.insert(events).values(_cancel_event(record, kind, now)))
     return record
 
 
@@ -174,32 +173,32 @@ def _cancel_event(record: JobRecord, kind: ev.EventKind, now: datetime) -> dict[
     }
 
 
-async def cancel_requested(connection: AsyncConnection, job_ids: Sequence[str]) -> set[str]:
+def cancel_requested(connection: sa.Connection, job_ids: Sequence[str]) -> set[str]:
     """Which of the ids carry a cancel request."""
     found: set[str] = set()
     unique = sorted(set(job_ids))
     for start in range(0, len(unique), _IN_CHUNK):
         chunk = unique[start : start + _IN_CHUNK]
         query = sa.select(jobs.c.id).where(jobs.c.id.in_(chunk), jobs.c.cancel_requested)
-        found.update((await connection.execute(query)).scalars())
+        found.update((connection.execute(query)).scalars())
     return found
 
 
-async def purge_some(connection: AsyncConnection, cutoff: datetime, limit: int) -> tuple[int, int]:
+def purge_some(connection: sa.Connection, cutoff: datetime, limit: int) -> tuple[int, int]:
     """Delete up to ``limit`` jobs finished before ``cutoff`` (with their history) and up to
     ``limit`` idempotency keys made before it; returns how many of each went."""
     old_jobs = sa.select(jobs.c.id).where(jobs.c.finished_at < cutoff).limit(limit)
-    ids = list((await connection.execute(old_jobs)).scalars())
+    ids = list((connection.execute(old_jobs)).scalars())
     if ids:
-        await connection.execute(sa.delete(events).where(events.c.job_id.in_(ids)))
-        await connection.execute(sa.delete(jobs).where(jobs.c.id.in_(ids)))
+        connection.execute(sa.delete(events).where(events.c.job_id.in_(ids)))
+        connection.execute(sa.delete(jobs).where(jobs.c.id.in_(ids)))
     old_keys = (
         sa.select(idempotency_keys.c.key)
         .where(idempotency_keys.c.created_at < cutoff)
         .limit(limit)
         .scalar_subquery()
     )
-    keys = await connection.execute(
+    keys = connection.execute(
         sa.delete(idempotency_keys).where(idempotency_keys.c.key.in_(old_keys))
     )
     return len(ids), keys.rowcount

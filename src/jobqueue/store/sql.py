@@ -1,16 +1,21 @@
-"""The SQL stores: one implementation on SQLAlchemy's asyncio engine, for SQLite and PostgreSQL.
+"""The SQL stores: one implementation of the queries, for SQLite and PostgreSQL.
 
-Every public method is one short transaction. Writes on SQLite begin ``IMMEDIATE`` (they take
-the write lock up front and wait ``busy_timeout`` for it, instead of failing half way); on
-PostgreSQL a transaction that loses a deadlock or serialisation race is run again. Driver
-errors become the project's own in exactly one place, :meth:`SqlStore._run`.
+Every public method is one short transaction running a plain function of a SQLAlchemy
+``Connection`` (the modules ``queries``, ``writes``, ``apply``, ``idempotency``). How that
+function runs is the backend's business: on PostgreSQL inside asyncpg's event-loop connection
+(``run_sync``); on SQLite as a whole in a pool thread. Writes on SQLite begin ``IMMEDIATE`` (they
+take the write lock up front and wait ``busy_timeout`` for it instead of failing half way); on
+PostgreSQL a transaction that loses a deadlock or serialisation race is run again. Driver errors
+become the project's own in exactly one place, :meth:`SqlStore._run`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TypeVar
 
@@ -21,16 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from jobqueue.errors import StoreUnavailable
 from jobqueue.job import Job, JobState
 from jobqueue.store import apply, idempotency, migrate, queries, writes
-from jobqueue.store.engine import WRITE_OPTION, StoreTarget, create_engine
+from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Work = Callable[[sa.Connection], T]
 _RETRIES = 3
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 _MIGRATION_LOCK_ID = 0x6A6F6271  # pg_advisory_xact_lock key shared by every replica
 _PURGE_CHUNK = 500  # jobs per purge transaction, so the write lock is never held long
+_SQLITE_THREADS = 4
 
 
 class SqlStore:
@@ -38,39 +45,39 @@ class SqlStore:
 
     def __init__(self, target: StoreTarget) -> None:
         self._target = target
-        self._engine: AsyncEngine | None = None
-        self._engines: dict[bool, AsyncEngine] = {}
+        self._open = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._target.display_url!r})"
 
     async def connect(self) -> None:
         """Create the engine and check that the database answers."""
-        if self._engine is None:
-            self._engine = create_engine(self._target)
-            self._engines = {
-                write: self._engine.execution_options(**{WRITE_OPTION: write})
-                for write in (False, True)
-            }
-        await self._run(_ping, write=False)
+        if not self._open:
+            self._start()
+            self._open = True
+        try:
+            await self._run(_ping, write=False)
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
-        """Dispose of the engine and its connections."""
-        engine, self._engine, self._engines = self._engine, None, {}
-        if engine is not None:
-            await engine.dispose()
+        """Release every connection (after the transactions in progress end)."""
+        if self._open:
+            self._open = False
+            await self._stop()
 
     async def upgrade(self) -> None:
         """Migrate the schema to the newest revision, serialised with other processes."""
         await self._run(self._upgrade, write=True)
 
-    async def _upgrade(self, connection: AsyncConnection) -> None:
+    def _upgrade(self, connection: sa.Connection) -> None:
         # On SQLite, BEGIN IMMEDIATE already holds the write lock: other upgrades queue behind.
-        await connection.run_sync(migrate.upgrade_to_head)
+        migrate.upgrade_to_head(connection)
 
     async def schema_version(self) -> str | None:
         """The applied schema revision, or None."""
-        return await self._run(_current_revision, write=False)
+        return await self._run(migrate.current_revision, write=False)
 
     async def is_ready(self) -> bool:
         """Whether a trivial query succeeds now."""
@@ -156,15 +163,13 @@ class SqlStore:
         """Forget an unconfirmed reservation."""
         await self._run(lambda c: idempotency.release(c, key, job_id), write=True)
 
-    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool) -> T:
+    async def _run(self, work: Work[T], *, write: bool) -> T:
         """Run ``work`` in one transaction, again after a lost race, with errors translated."""
-        if not self._engines:
+        if not self._open:
             raise StoreUnavailable(f"store {self._target.display_url} is not connected")
         for attempt in range(1, _RETRIES + 1):
-            connection = await self._checkout(self._engines[write])
             try:
-                async with connection.begin():
-                    return await work(connection)
+                return await self._transaction(work, write)
             except DBAPIError as exc:
                 if attempt < _RETRIES and _sqlstate(exc) in _RETRYABLE_SQLSTATES:
                     log.info("store transaction lost a race (%s); running it again", exc.orig)
@@ -172,9 +177,70 @@ class SqlStore:
                 raise self._translate(exc) from None
             except OSError as exc:
                 raise self._unavailable(exc) from None
-            finally:
-                await connection.close()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _translate(self, exc: DBAPIError) -> Exception:
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            return self._unavailable(exc.orig or exc)
+        return exc
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StoreUnavailable(f"store {self._target.display_url} is unavailable: {reason}")
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    async def _stop(self) -> None:
+        raise NotImplementedError
+
+    async def _transaction(self, work: Work[T], write: bool) -> T:
+        raise NotImplementedError
+
+
+class SqliteStore(SqlStore):
+    """The store in a SQLite file (by default the embedded broker's), WAL mode.
+
+    Each transaction runs whole in one of a few threads, so it costs the event loop one hand-off.
+    """
+
+    def _start(self) -> None:
+        self._engine = sqlite_engine(self._target, pool_size=_SQLITE_THREADS)
+        self._engines = {
+            write: self._engine.execution_options(**{WRITE_OPTION: write})
+            for write in (False, True)
+        }
+        self._executor = ThreadPoolExecutor(_SQLITE_THREADS, thread_name_prefix="jobqueue-store")
+
+    async def _stop(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown)
+        self._engine.dispose()
+
+    async def _transaction(self, work: Work[T], write: bool) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._in_transaction, work, write)
+
+    def _in_transaction(self, work: Work[T], write: bool) -> T:
+        with self._engines[write].begin() as connection:
+            return work(connection)
+
+
+class PostgresStore(SqlStore):
+    """The store in PostgreSQL, shared by several API replicas."""
+
+    def _start(self) -> None:
+        self._engine = postgres_engine(self._target)
+
+    async def _stop(self) -> None:
+        await self._engine.dispose()
+
+    async def _transaction(self, work: Work[T], write: bool) -> T:
+        connection = await self._checkout(self._engine)
+        try:
+            async with connection.begin():
+                return await connection.run_sync(work)
+        finally:
+            await connection.close()
 
     async def _checkout(self, engine: AsyncEngine) -> AsyncConnection:
         """A pooled connection; any failure to get one means the store is unavailable."""
@@ -186,38 +252,15 @@ class SqlStore:
             raise self._unavailable(cause) from None
         return connection
 
-    def _translate(self, exc: DBAPIError) -> Exception:
-        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
-            return self._unavailable(exc.orig or exc)
-        return exc
-
-    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return StoreUnavailable(f"store {self._target.display_url} is unavailable: {reason}")
-
-
-class SqliteStore(SqlStore):
-    """The store in a SQLite file (by default the embedded broker's), WAL mode."""
-
-
-class PostgresStore(SqlStore):
-    """The store in PostgreSQL, shared by several API replicas."""
-
-    async def _upgrade(self, connection: AsyncConnection) -> None:
-        await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
+    def _upgrade(self, connection: sa.Connection) -> None:
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
         if self._target.schema is not None:
-            await connection.execute(
-                sa.schema.CreateSchema(self._target.schema, if_not_exists=True)
-            )
-        await connection.run_sync(migrate.upgrade_to_head)
+            connection.execute(sa.schema.CreateSchema(self._target.schema, if_not_exists=True))
+        migrate.upgrade_to_head(connection)
 
 
-async def _ping(connection: AsyncConnection) -> None:
-    await connection.execute(sa.text("SELECT 1"))
-
-
-async def _current_revision(connection: AsyncConnection) -> str | None:
-    return await connection.run_sync(migrate.current_revision)
+def _ping(connection: sa.Connection) -> None:
+    connection.execute(sa.text("SELECT 1"))
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -6,31 +6,23 @@ concurrent batches lock rows in the same order and cannot deadlock each other on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jobqueue.job import Job
+from jobqueue.store import driver
 from jobqueue.store import events as ev
-from jobqueue.store.tables import events, jobs
+from jobqueue.store.apply import tracked_row
+from jobqueue.store.tables import jobs
 
-Insert = Callable[[sa.Table], Any]
-_INSERTS: dict[str, Insert] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-
-
-def insert_for(connection: AsyncConnection) -> Insert:
-    """The dialect's INSERT construct, the one with ``on_conflict_*``."""
-    return dialect_insert(connection.dialect.name)
-
-
-def dialect_insert(dialect_name: str) -> Insert:
-    """The INSERT construct of the dialect named."""
-    return _INSERTS[dialect_name]
+# What recording a submission may change in a record that a worker's events created first.
+_SUBMITTED = ("type", "payload", "created_at")
+_FILLED_IN = ("max_attempts", "idempotency_key")
+# What a requeue keeps of a record: everything else starts over.
+_KEPT_ON_REQUEUE = ("id", "created_at", "idempotency_key")
 
 
 def job_time(job: Job) -> datetime:
@@ -41,103 +33,66 @@ def job_time(job: Job) -> datetime:
         return ev.utc_now()
 
 
-_TRACKED_FIELDS = tuple(field.name for field in fields(ev.Tracked))
+def _submitted_upsert(insert: driver.Insert) -> sa.Insert:
+    statement = insert(jobs).values(driver.row_binds(jobs))
+    x = statement.excluded
+    changes: dict[str, Any] = {name: x[name] for name in _SUBMITTED}
+    changes.update({name: sa.func.coalesce(x[name], jobs.c[name]) for name in _FILLED_IN})
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=[jobs.c.id], set_=changes
+    )
 
 
-def _job_row(tracked: ev.Tracked, **extra: Any) -> dict[str, Any]:
-    row = {name: getattr(tracked, name) for name in _TRACKED_FIELDS}
-    row["state"] = tracked.state.value
-    row.setdefault("cancel_requested", False)
-    row.update(extra)
-    row.setdefault("idempotency_key", None)
-    row.setdefault("payload", None)
+def _requeued_upsert(insert: driver.Insert) -> sa.Insert:
+    statement = insert(jobs).values(driver.row_binds(jobs))
+    changes = {c.name: statement.excluded[c.name] for c in jobs.c if c.name not in _KEPT_ON_REQUEUE}
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=[jobs.c.id], set_=changes
+    )
+
+
+def _queued_row(job: Job, at: datetime, idempotency_key: str | None) -> dict[str, Any]:
+    row = tracked_row(ev.queued(at, job.attempts))
+    row.update(
+        id=job.id,
+        type=job.type,
+        max_attempts=job.max_attempts,
+        created_at=job_time(job),
+        cancel_requested=False,
+        idempotency_key=idempotency_key,
+        payload=job.payload,
+    )
     return row
 
 
-async def record_submitted(
-    connection: AsyncConnection, submitted: Sequence[Job], keys: Mapping[str, str]
+def _store_event(job: Job, kind: ev.EventKind, event_id: str, at: datetime) -> ev.JobEvent:
+    return ev.JobEvent(
+        event_id=event_id, job_id=job.id, kind=kind, attempt=job.attempts, at=at, job_type=job.type
+    )
+
+
+def record_submitted(
+    connection: sa.Connection, submitted: Sequence[Job], keys: Mapping[str, str]
 ) -> None:
     """Insert queued records (or fill in those events created) and their ``queued`` entries."""
-    if not submitted:
-        return
     ordered = sorted(submitted, key=lambda job: job.id)
-    rows = [
-        _job_row(
-            ev.queued(job_time(job), job.attempts),
-            id=job.id,
-            type=job.type,
-            max_attempts=job.max_attempts,
-            created_at=job_time(job),
-            idempotency_key=keys.get(job.id),
-            payload=job.payload,
-        )
-        for job in ordered
+    if not ordered:
+        return
+    rows = [_queued_row(job, job_time(job), keys.get(job.id)) for job in ordered]
+    driver.execute_rows(connection, _submitted_upsert, rows)
+    # A fixed id per job: recording the same submission twice adds one entry.
+    entries = [
+        _store_event(job, ev.EventKind.QUEUED, f"{job.id}:queued", job_time(job)) for job in ordered
     ]
-    insert = insert_for(connection)(jobs)
-    x = insert.excluded
-    await connection.execute(
-        insert.on_conflict_do_update(
-            index_elements=[jobs.c.id],
-            set_={
-                "type": x.type,
-                "payload": x.payload,
-                "created_at": x.created_at,
-                "max_attempts": sa.func.coalesce(x.max_attempts, jobs.c.max_attempts),
-                "idempotency_key": sa.func.coalesce(x.idempotency_key, jobs.c.idempotency_key),
-            },
-        ),
-        rows,
-    )
-    history = [_store_event(job, ev.EventKind.QUEUED, f"{job.id}:queued") for job in ordered]
-    await _append_history(connection, history)
+    driver.append_history(connection, entries)
 
 
-def _store_event(job: Job, kind: ev.EventKind, event_id: str, at: datetime | None = None) -> Any:
-    return {
-        "event_id": event_id,
-        "job_id": job.id,
-        "kind": kind.value,
-        "attempt": job.attempts,
-        "rank": ev.QUEUED_RANK,
-        "at": at or job_time(job),
-        "job_type": job.type,
-        "worker_id": None,
-        "data": {},
-    }
-
-
-async def _append_history(connection: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert history rows, skipping event ids already there; returns the ids inserted."""
-    if not rows:
-        return set()
-    insert = insert_for(connection)(events)
-    statement = insert.on_conflict_do_nothing(index_elements=[events.c.event_id]).returning(
-        events.c.event_id
-    )
-    result = await connection.execute(statement, rows)
-    return set(result.scalars())
-
-
-async def record_requeued(connection: AsyncConnection, requeued: Sequence[Job]) -> None:
+def record_requeued(connection: sa.Connection, requeued: Sequence[Job]) -> None:
     """Reset each job to queued with a fresh start, keeping (and adding to) its history."""
     now = ev.utc_now()
     ordered = sorted(requeued, key=lambda job: job.id)
-    for job in ordered:
-        row = _job_row(
-            ev.queued(now, job.attempts),
-            id=job.id,
-            type=job.type,
-            max_attempts=job.max_attempts,
-            created_at=job_time(job),
-            payload=job.payload,
-        )
-        insert = insert_for(connection)(jobs).values(row)
-        reset = {name: insert.excluded[name] for name in row if name not in ("id", "created_at")}
-        reset["idempotency_key"] = jobs.c.idempotency_key
-        await connection.execute(
-            insert.on_conflict_do_update(index_elements=[jobs.c.id], set_=reset)
-        )
-    history = [
-        _store_event(job, ev.EventKind.REQUEUED, ev.new_event_id(), at=now) for job in ordered
-    ]
-    await _append_history(connection, history)
+    if not ordered:
+        return
+    driver.execute_rows(connection, _requeued_upsert, [_queued_row(j, now, None) for j in ordered])
+    entries = [_store_event(j, ev.EventKind.REQUEUED, ev.new_event_id(), now) for j in ordered]
+    driver.append_history(connection, entries)
