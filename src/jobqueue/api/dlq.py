@@ -12,13 +12,12 @@ from jobqueue.api.schemas import (
     DeadJobDetailOut,
     DeadJobListOut,
     JobOut,
-    dead_job_detail,
-    dead_job_view,
     error_responses,
     json_response,
 )
 from jobqueue.brokers import Broker
 from jobqueue.errors import NotFound
+from jobqueue.views import dead_job_detail, dead_job_view
 
 MAX_LIST_LIMIT = 1000
 

@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from jobqueue import config
-from jobqueue.api.schemas import dead_job_detail, dead_job_view
 from jobqueue.brokers import Broker, DeadJob, from_url
 from jobqueue.errors import ConfigError, NotFound
+from jobqueue.views import dead_job_detail, dead_job_view
 
 T = TypeVar("T")
 WIDE_TABLE_CHARS = 120
