@@ -28,6 +28,7 @@ from jobqueue.job import Job, JobState
 from jobqueue.store import apply, idempotency, migrate, queries, writes
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
+from jobqueue.store.group import GroupCommit
 from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class SqlStore:
     def __init__(self, target: StoreTarget) -> None:
         self._target = target
         self._open = False
+        self._submissions = GroupCommit[tuple[Job, str | None]](self._record_submitted)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._target.display_url!r})"
@@ -90,9 +92,13 @@ class SqlStore:
     async def record_submitted(
         self, jobs: Sequence[Job], idempotency_keys: Mapping[str, str] | None = None
     ) -> None:
-        """Record accepted jobs as queued."""
-        keys = dict(idempotency_keys or {})
-        await self._run(lambda c: writes.record_submitted(c, jobs, keys), write=True)
+        """Record accepted jobs as queued (concurrent calls share transactions)."""
+        keys = idempotency_keys or {}
+        if jobs:
+            await self._submissions.add([(job, keys.get(job.id)) for job in jobs])
+
+    async def _record_submitted(self, submitted: builtins.list[tuple[Job, str | None]]) -> None:
+        await self._run(lambda c: writes.record_submitted(c, submitted), write=True)
 
     async def record_requeued(self, jobs: Sequence[Job]) -> None:
         """Put replayed jobs back to queued."""

@@ -6,7 +6,7 @@ concurrent batches lock rows in the same order and cannot deadlock each other on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,17 +72,24 @@ def _store_event(job: Job, kind: ev.EventKind, event_id: str, at: datetime) -> e
 
 
 def record_submitted(
-    connection: sa.Connection, submitted: Sequence[Job], keys: Mapping[str, str]
+    connection: sa.Connection, submitted: Sequence[tuple[Job, str | None]]
 ) -> None:
-    """Insert queued records (or fill in those events created) and their ``queued`` entries."""
-    ordered = sorted(submitted, key=lambda job: job.id)
+    """Insert queued records (or fill in those events created) and their ``queued`` entries.
+
+    ``submitted`` pairs each job with its idempotency key (or None).
+    """
+    unique: dict[str, tuple[Job, str | None]] = {}
+    for job, key in submitted:
+        unique[job.id] = (job, key or unique.get(job.id, (job, None))[1])
+    ordered = [unique[job_id] for job_id in sorted(unique)]
     if not ordered:
         return
-    rows = [_queued_row(job, job_time(job), keys.get(job.id)) for job in ordered]
+    rows = [_queued_row(job, job_time(job), key) for job, key in ordered]
     driver.execute_rows(connection, _submitted_upsert, rows)
     # A fixed id per job: recording the same submission twice adds one entry.
     entries = [
-        _store_event(job, ev.EventKind.QUEUED, f"{job.id}:queued", job_time(job)) for job in ordered
+        _store_event(job, ev.EventKind.QUEUED, f"{job.id}:queued", job_time(job))
+        for job, _ in ordered
     ]
     driver.append_history(connection, entries)
 

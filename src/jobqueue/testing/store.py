@@ -131,6 +131,22 @@ async def check_submitted_job_is_queued(factory: StoreFactory) -> None:
         assert [e.kind for e in await store.events(job.id)] == [EventKind.QUEUED]
 
 
+async def check_concurrent_submissions_are_all_recorded(factory: StoreFactory) -> None:
+    """Many submissions recorded at once (as concurrent requests do) are each recorded once."""
+    async with factory() as store:
+        jobs = [make_job(payload={"n": n}) for n in range(60)]
+        keys = {job.id: f"key-{n}" for n, job in enumerate(jobs)}
+        await asyncio.gather(
+            *(store.record_submitted([job], {job.id: keys[job.id]}) for job in jobs),
+            store.record_submitted(jobs[:10]),
+        )
+        page = await store.list(limit=100)
+        assert sorted(record.id for record in page.records) == sorted(job.id for job in jobs)
+        for record in page.records:
+            assert record.idempotency_key == keys[record.id]
+            assert record.state is JobState.QUEUED
+
+
 async def check_history_through_retries_to_success(factory: StoreFactory) -> None:
     """Two failed attempts, then success: every field follows the job's life."""
     async with factory() as store:
@@ -581,6 +597,7 @@ async def check_upgrade_twice_is_a_no_op(factory: StoreFactory) -> None:
 CHECKS: tuple[Check, ...] = (
     check_unknown_job_is_absent,
     check_submitted_job_is_queued,
+    check_concurrent_submissions_are_all_recorded,
     check_history_through_retries_to_success,
     check_history_through_retries_to_dead,
     check_duplicate_events_are_ignored,
