@@ -16,9 +16,16 @@ from typing import Protocol, runtime_checkable
 from jobqueue.errors import ConfigError
 from jobqueue.job import Job, JobState
 from jobqueue.store.events import EventKind, JobEvent
-from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page, Reservation
+from jobqueue.store.values import (
+    DEFAULT_IN_FLIGHT_TIMEOUT_S,
+    IdempotencyOutcome,
+    JobRecord,
+    Page,
+    Reservation,
+)
 
 __all__ = [
+    "DEFAULT_IN_FLIGHT_TIMEOUT_S",
     "DEFAULT_RETENTION_S",
     "DEFAULT_STORE_URL",
     "EventKind",
@@ -34,7 +41,6 @@ __all__ = [
 
 DEFAULT_STORE_URL = "sqlite:///jobqueue.db"
 DEFAULT_RETENTION_S = 7 * 24 * 3600.0
-DEFAULT_IN_FLIGHT_TIMEOUT_S = 60.0
 
 
 @runtime_checkable

@@ -47,7 +47,7 @@ def _locked_row(connection: sa.Connection, key: str) -> Any:
     query = sa.select(keys).where(keys.c.key == key)
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
-    return (connection.execute(query)).first()
+    return connection.execute(query).first()
 
 
 def _take_over(

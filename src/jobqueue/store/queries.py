@@ -160,12 +160,13 @@ def request_cancel(connection: sa.Connection, job_id: str) -> JobRecord | None:
 
 
 def _cancel_event(record: JobRecord, kind: ev.EventKind, now: datetime) -> dict[str, Any]:
+    attempt = max(record.attempts - 1, 0)
     return {
         "event_id": ev.new_event_id(),
         "job_id": record.id,
         "kind": kind.value,
-        "attempt": max(record.attempts - 1, 0),
-        "rank": ev.TERMINAL_RANK if kind is ev.EventKind.CANCELLED else record.attempts * 8,
+        "attempt": attempt,
+        "rank": ev.rank(kind, attempt),
         "at": now,
         "job_type": record.type,
         "worker_id": None,
@@ -180,7 +181,7 @@ def cancel_requested(connection: sa.Connection, job_ids: Sequence[str]) -> set[s
     for start in range(0, len(unique), _IN_CHUNK):
         chunk = unique[start : start + _IN_CHUNK]
         query = sa.select(jobs.c.id).where(jobs.c.id.in_(chunk), jobs.c.cancel_requested)
-        found.update((connection.execute(query)).scalars())
+        found.update(connection.execute(query).scalars())
     return found
 
 
@@ -188,7 +189,7 @@ def purge_some(connection: sa.Connection, cutoff: datetime, limit: int) -> tuple
     """Delete up to ``limit`` jobs finished before ``cutoff`` (with their history) and up to
     ``limit`` idempotency keys made before it; returns how many of each went."""
     old_jobs = sa.select(jobs.c.id).where(jobs.c.finished_at < cutoff).limit(limit)
-    ids = list((connection.execute(old_jobs)).scalars())
+    ids = list(connection.execute(old_jobs).scalars())
     if ids:
         connection.execute(sa.delete(events).where(events.c.job_id.in_(ids)))
         connection.execute(sa.delete(jobs).where(jobs.c.id.in_(ids)))

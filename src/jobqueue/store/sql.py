@@ -29,7 +29,7 @@ from jobqueue.store import apply, idempotency, migrate, queries, writes
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.group import GroupCommit
-from jobqueue.store.values import IdempotencyOutcome, JobRecord, Page
+from jobqueue.store.values import DEFAULT_IN_FLIGHT_TIMEOUT_S, IdempotencyOutcome, JobRecord, Page
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -153,7 +153,11 @@ class SqlStore:
                 return purged
 
     async def reserve_idempotency_key(
-        self, key: str, body_hash: str, job_id: str, in_flight_timeout_s: float = 60.0
+        self,
+        key: str,
+        body_hash: str,
+        job_id: str,
+        in_flight_timeout_s: float = DEFAULT_IN_FLIGHT_TIMEOUT_S,
     ) -> IdempotencyOutcome:
         """Reserve an idempotency key for a submission."""
         return await self._run(

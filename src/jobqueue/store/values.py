@@ -10,6 +10,8 @@ from typing import Any
 from jobqueue.job import JobState
 from jobqueue.store.events import FINISHED_STATES
 
+DEFAULT_IN_FLIGHT_TIMEOUT_S = 60.0
+
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:
@@ -65,7 +67,11 @@ class Reservation(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyOutcome:
-    """What :meth:`Store.reserve_idempotency_key` found; ``job_id`` is the key's job."""
+    """What :meth:`Store.reserve_idempotency_key` found.
+
+    ``job_id`` is the job the key belongs to (yours when ``NEW``); ``record`` is that job's
+    record for ``EXISTING`` (None if the record is gone while the key is not).
+    """
 
     status: Reservation
     job_id: str
