@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from jobqueue.errors import DecodeError
 from jobqueue.job import JobState
+from jobqueue.store import JobRecord
 from jobqueue.store import events as ev
 from jobqueue.store.events import EventKind, JobEvent
 from jobqueue.testing.store import at_attempt, attempt_events, event, full_history
@@ -177,3 +178,33 @@ def test_folding_batches_first_then_merging_them_gives_the_same_state(
         if proposed is not None:
             stored = ev.merge(stored, proposed)
     assert stored == ev.fold(history, ev.queued(T0 - timedelta(seconds=1)))
+
+
+def test_a_record_reads_as_json_with_the_jobs_wire_fields_first() -> None:
+    record = JobRecord(
+        id="j",
+        type="email",
+        state=JobState.SUCCEEDED,
+        attempts=1,
+        max_attempts=3,
+        created_at=T0,
+        updated_at=seconds(2),
+        started_at=seconds(1),
+        finished_at=seconds(2),
+        worker_id="w1",
+        progress=1.0,
+        progress_message="done",
+        result={"big": 2**70},
+        error=None,
+        next_attempt_at=None,
+        cancel_requested=False,
+        idempotency_key="k",
+        payload={"to": "a@b.c"},
+    )
+    wire = record.to_wire()
+    assert list(wire)[:4] == ["id", "type", "payload", "attempts"]
+    assert wire["state"] == "succeeded"
+    assert wire["finished_at"] == "2030-01-01T00:00:02.000000Z"
+    assert wire["result"] == {"big": 2**70}
+    assert wire["next_attempt_at"] is None
+    assert record.finished

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jobqueue.job import JobState
-from jobqueue.store.events import FINISHED_STATES
+from jobqueue.store.events import FINISHED_STATES, to_iso
 
 DEFAULT_IN_FLIGHT_TIMEOUT_S = 60.0
 
@@ -46,6 +46,33 @@ class JobRecord:
     def finished(self) -> bool:
         """Whether the job is in a final state: succeeded, dead or cancelled."""
         return self.state in FINISHED_STATES
+
+    def to_wire(self) -> dict[str, Any]:
+        """The record as JSON: the job's wire fields first, then its state; ISO 8601 times."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "payload": self.payload,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "state": self.state.value,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "worker_id": self.worker_id,
+            "progress": self.progress,
+            "progress_message": self.progress_message,
+            "result": self.result,
+            "error": self.error,
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "cancel_requested": self.cancel_requested,
+            "idempotency_key": self.idempotency_key,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else to_iso(moment)
 
 
 @dataclass(frozen=True, slots=True)
