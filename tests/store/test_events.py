@@ -73,6 +73,28 @@ def test_an_event_needs_an_aware_time_and_a_sane_attempt() -> None:
         ev.progress(JOB, "w1", 1.5)
 
 
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [
+        (EventKind.PROGRESS, {}),
+        (EventKind.PROGRESS, {"fraction": "half"}),
+        (EventKind.PROGRESS, {"fraction": True}),
+        (EventKind.PROGRESS, {"fraction": -0.1}),
+        (EventKind.PROGRESS, {"fraction": 0.5, "message": 7}),
+        (EventKind.RETRYING, {"next_attempt_at": "tomorrow"}),
+        (EventKind.RETRYING, {"next_attempt_at": 1700000000}),
+    ],
+)
+def test_an_event_whose_data_cannot_be_applied_is_refused(
+    kind: EventKind, data: dict[str, object]
+) -> None:
+    with pytest.raises(ValueError, match=r"fraction|message|next_attempt_at|between|isoformat"):
+        event(JOB, kind, T0, **data)
+    wire = event(JOB, EventKind.RUNNING, T0).to_wire() | {"kind": kind.value, "data": data}
+    with pytest.raises(DecodeError):
+        JobEvent.from_wire(wire)
+
+
 def test_the_store_kinds_cannot_be_folded() -> None:
     with pytest.raises(ValueError, match="written by the store"):
         ev.initial(event(JOB, EventKind.QUEUED, T0))

@@ -136,6 +136,7 @@ class JobEvent:
             raise ValueError(f"event attempt {self.attempt} is out of range")
         if self.at.tzinfo is None:
             raise ValueError("event time must be timezone-aware")
+        _check_data(self.kind, self.data)
 
     @property
     def rank(self) -> int:
@@ -177,6 +178,23 @@ class JobEvent:
         except (KeyError, TypeError, ValueError) as exc:
             raise DecodeError(f"not a job event: {exc!r}") from None
         return event
+
+
+def _check_data(kind: EventKind, data: Mapping[str, Any]) -> None:
+    """Refuse the data an event of ``kind`` could not be applied with."""
+    if kind is EventKind.PROGRESS:
+        fraction = data.get("fraction")
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise ValueError("a progress event needs a numeric 'fraction'")
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"progress fraction {fraction} is not between 0 and 1")
+        if not isinstance(data.get("message"), str | None):
+            raise ValueError("a progress event's 'message' must be text")
+    next_attempt_at = data.get("next_attempt_at")
+    if kind is EventKind.RETRYING and next_attempt_at is not None:
+        if not isinstance(next_attempt_at, str):
+            raise ValueError("'next_attempt_at' must be an ISO 8601 string")
+        parse_time(next_attempt_at)
 
 
 def _text(wire: Mapping[str, Any], name: str) -> str:
@@ -235,8 +253,6 @@ def running(job: Job, worker_id: str) -> JobEvent:
 
 def progress(job: Job, worker_id: str, fraction: float, message: str | None = None) -> JobEvent:
     """The handler reported progress: ``fraction`` in 0..1 and an optional message."""
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"progress fraction {fraction} is not between 0 and 1")
     return job_event(job, EventKind.PROGRESS, worker_id, {"fraction": fraction, "message": message})
 
 
