@@ -1,0 +1,114 @@
+"""Every figure of the performance targets, by name, with what it reports and its targets."""
+
+from __future__ import annotations
+
+from benchmarks.drain import drain_rabbitmq, drain_sqlite
+from benchmarks.endtoend import end_to_end
+from benchmarks.latency import latency_rabbitmq, latency_sqlite
+from benchmarks.memory import memory
+from benchmarks.report import MetricSpec, Spec, at_least, at_most
+from benchmarks.submit import submit_batch, submit_http
+
+LEAK_MIB = 4.0
+"""Growth over the second half of the memory figure's jobs above this counts as a leak."""
+
+FIGURES: tuple[Spec, ...] = (
+    Spec(
+        "drain-rabbitmq",
+        "no-op drain, 1 worker process, RabbitMQ, durable, late ack",
+        drain_rabbitmq,
+        (
+            MetricSpec("jobs_per_s", "jobs/s", at_least(4000)),
+            MetricSpec("ratio_to_bare", "x bare pika consumer", at_least(0.75), 2),
+            MetricSpec("bare_consume_per_s", "bare pika consumer msgs/s"),
+            MetricSpec("bare_publish_per_s", "bare pika publisher msgs/s"),
+            MetricSpec("broker_publish_per_s", "preload via broker API jobs/s"),
+            MetricSpec("worker_cpu_percent", "worker CPU % of a core"),
+        ),
+    ),
+    Spec(
+        "submit-http",
+        "POST /jobs, 1 job per request, 32 connections, RabbitMQ",
+        submit_http,
+        (
+            MetricSpec("jobs_per_s", "jobs/s", at_least(2000)),
+            MetricSpec("p99_ms", "p99 ms", at_most(50), 1),
+            MetricSpec("p50_ms", "p50 ms", None, 1),
+            MetricSpec("api_cpu_percent", "API CPU % of a core"),
+        ),
+    ),
+    Spec(
+        "submit-batch",
+        "POST /jobs/batch of 100, 8 connections, RabbitMQ",
+        submit_batch,
+        (
+            MetricSpec("jobs_per_s", "jobs/s", at_least(4000)),
+            MetricSpec("ratio_to_bare", "x bare pika publisher", at_least(1.0), 2),
+            MetricSpec("bare_publish_per_s", "bare pika publisher msgs/s"),
+            MetricSpec("p99_ms", "p99 ms per batch", None, 1),
+            MetricSpec("api_cpu_percent", "API CPU % of a core"),
+        ),
+    ),
+    Spec(
+        "latency-rabbitmq",
+        "HTTP request start → handler start at 100 jobs/s, RabbitMQ",
+        latency_rabbitmq,
+        (
+            MetricSpec("p50_ms", "p50 ms", at_most(3), 2),
+            MetricSpec("p99_ms", "p99 ms", at_most(5), 2),
+            MetricSpec("max_ms", "max ms", None, 2),
+            MetricSpec("http_p99_ms", "HTTP answer p99 ms", None, 2),
+        ),
+    ),
+    Spec(
+        "drain-sqlite",
+        "no-op drain, 1 worker process, embedded SQLite",
+        drain_sqlite,
+        (
+            MetricSpec("jobs_per_s", "jobs/s", at_least(3000)),
+            MetricSpec("broker_publish_per_s", "preload via broker API jobs/s"),
+            MetricSpec("worker_cpu_percent", "worker CPU % of a core"),
+        ),
+    ),
+    Spec(
+        "latency-sqlite",
+        "HTTP request start → handler start at 100 jobs/s, embedded SQLite",
+        latency_sqlite,
+        (
+            MetricSpec("p99_ms", "p99 ms", at_most(10), 2),
+            MetricSpec("p50_ms", "p50 ms", None, 2),
+            MetricSpec("max_ms", "max ms", None, 2),
+        ),
+    ),
+    Spec(
+        "end-to-end",
+        "jobqueue up, RabbitMQ, 2 workers: POST /jobs x N while they drain",
+        end_to_end,
+        (
+            MetricSpec("jobs_per_s", "jobs/s, first submit → last job"),
+            MetricSpec("submit_per_s", "submissions/s"),
+        ),
+    ),
+    Spec(
+        "memory",
+        "RSS idle and after N jobs (batches over HTTP), RabbitMQ",
+        memory,
+        (
+            MetricSpec("worker_idle_mib", "worker RSS idle MiB", None, 1),
+            MetricSpec("worker_end_mib", "worker RSS after N jobs MiB", None, 1),
+            MetricSpec("worker_growth_mib", "worker growth after warm-up MiB", None, 1),
+            MetricSpec(
+                "worker_second_half_growth_mib", "worker growth, 2nd half MiB", at_most(LEAK_MIB), 1
+            ),
+            MetricSpec("api_idle_mib", "API RSS idle MiB", None, 1),
+            MetricSpec("api_end_mib", "API RSS after N submissions MiB", None, 1),
+            MetricSpec("api_growth_mib", "API growth after warm-up MiB", None, 1),
+            MetricSpec(
+                "api_second_half_growth_mib", "API growth, 2nd half MiB", at_most(LEAK_MIB), 1
+            ),
+        ),
+        fixed_runs=1,
+    ),
+)
+
+BY_NAME = {spec.name: spec for spec in FIGURES}

@@ -1,0 +1,335 @@
+"""What the figures share: options, scratch space, queues, processes, job stamps, bare clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pika
+import psutil
+
+from benchmarks.process import ROOT, free_port, stop, wait_ready
+from jobqueue.brokers import from_url
+from jobqueue.job import Job
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+APP = "benchmarks.handlers:handlers"
+BODY_BYTES = 200
+PRELOAD_BATCH = 500
+PRELOAD_IN_FLIGHT = 4
+WAIT_POLL_S = 0.02
+
+
+@dataclass
+class Options:
+    """How big and how many: every figure reads what it needs from here."""
+
+    runs: int = 3
+    drain_jobs: int = 20_000
+    submit_duration_s: float = 5.0
+    submit_connections: int = 32
+    batch_size: int = 100
+    batch_connections: int = 8
+    latency_jobs: int = 500
+    latency_rate: float = 100.0
+    e2e_jobs: int = 20_000
+    e2e_workers: int = 2
+    memory_jobs: int = 20_000
+    concurrency: int | None = None  # the worker's own default when None
+    log_level: str = "INFO"  # the product's default: per-job log lines are part of the cost
+    amqp_url: str = DEFAULT_AMQP_URL
+    keep_logs: bool = False
+
+    @classmethod
+    def quick(cls) -> Options:
+        """A tiny configuration: every code path once, in seconds (the smoke test's)."""
+        return cls(
+            runs=1,
+            drain_jobs=300,
+            submit_duration_s=1.0,
+            latency_jobs=30,
+            latency_rate=50.0,
+            e2e_jobs=300,
+            memory_jobs=600,
+        )
+
+
+@dataclass
+class Rig:
+    """One figure's run: a scratch folder, a unique name prefix, the processes it started."""
+
+    options: Options
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jobqueue-bench-")))
+    prefix: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:8]}")
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+
+    # -- names and files -------------------------------------------------------------------------
+
+    def queue(self, name: str) -> str:
+        """A queue name unique to this run; deleted from RabbitMQ at the end."""
+        queue = f"{self.prefix}-{name}"
+        self.queues.append(queue)
+        return queue
+
+    def queue_on(self, url: str, name: str) -> str:
+        """A unique queue on RabbitMQ (deleted at the end); ``jobs`` in a fresh SQLite file."""
+        return self.queue(name) if url.startswith("amqp") else "jobs"
+
+    def sqlite_url(self, name: str = "bench") -> str:
+        """A fresh SQLite broker file in the scratch folder."""
+        return f"sqlite:///{self.folder / f'{name}.db'}"
+
+    @property
+    def stamp_file(self) -> Path:
+        """Where the ``stamp`` handler appends ``job_id start_ns sent_ns worker_id`` lines."""
+        return self.folder / "stamps"
+
+    def log(self, name: str) -> Path:
+        """The log file of one started process."""
+        return self.folder / f"{name}.log"
+
+    # -- processes -------------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """The environment of every jobqueue process the rig starts."""
+        return {
+            "JOBQUEUE_BENCH_STAMP_FILE": str(self.stamp_file),
+            "JOBQUEUE_LOG_LEVEL": self.options.log_level,
+            "PYTHONPATH": str(ROOT),
+        }
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        """Start ``python -m jobqueue ARGS``; stopped (SIGTERM) when the rig closes."""
+        with self.log(name).open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "jobqueue", *args],
+                cwd=ROOT,
+                env={**os.environ, **self.env()},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        return process
+
+    def start_api(self, broker_url: str, queue: str) -> tuple[str, str, subprocess.Popen[bytes]]:
+        """A ``jobqueue api`` process, ready; its base URL and gRPC address."""
+        http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        args = ["api", "--broker-url", broker_url, "--queue", queue]
+        process = self.start("api", [*args, "--http-addr", http, "--grpc-addr", grpc])
+        wait_ready(f"http://{http}")
+        return f"http://{http}", grpc, process
+
+    def start_worker(
+        self, broker_url: str, queue: str, *, api_grpc: str = "", burst: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """A ``jobqueue worker`` process running the benchmark handlers."""
+        args = ["worker", "--app", APP, "--broker-url", broker_url, "--queue", queue]
+        args += ["--api-grpc", api_grpc]
+        if self.options.concurrency is not None:
+            args += ["--concurrency", str(self.options.concurrency)]
+        return self.start("worker", [*args, "--burst"] if burst else args)
+
+    def close(self) -> None:
+        """Stop every process, delete the RabbitMQ queues, remove the scratch folder."""
+        for process in reversed(self.processes):
+            stop(process)
+        if self.queues:
+            delete_queues(self.options.amqp_url, self.queues)
+        if not self.options.keep_logs:
+            for path in self.folder.iterdir():
+                path.unlink()
+            self.folder.rmdir()
+
+    # -- stamps ----------------------------------------------------------------------------------
+
+    def stamps(self) -> list[Stamp]:
+        """Every job the ``stamp`` handler has seen so far, in the order they started."""
+        if not self.stamp_file.exists():
+            return []
+        return [Stamp.parse(line) for line in self.stamp_file.read_text().splitlines() if line]
+
+    def wait_stamps(self, count: int, timeout_s: float, process: Any = None) -> list[Stamp]:
+        """Wait until ``count`` jobs were stamped; fail early if ``process`` died meanwhile."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stamps = self.stamps()
+            if len(stamps) >= count:
+                return stamps
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(
+                    f"the process exited ({process.returncode}) with "
+                    f"{len(stamps)} of {count} jobs done; see {self.folder}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(stamps)} of {count} jobs done in {timeout_s:g} s")
+            time.sleep(WAIT_POLL_S)
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """One job as the ``stamp`` handler saw it start."""
+
+    job_id: str
+    started_ns: int
+    sent_ns: int
+    worker_id: str
+
+    @classmethod
+    def parse(cls, line: str) -> Stamp:
+        """Read one line of the stamp file."""
+        job_id, started, sent, worker = line.split()
+        return cls(job_id, int(started), int(sent), worker)
+
+
+@contextlib.contextmanager
+def rig(options: Options) -> Iterator[Rig]:
+    """A rig for one run, closed (processes stopped, queues deleted) whatever happens."""
+    current = Rig(options)
+    try:
+        yield current
+    finally:
+        current.close()
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+
+def padded_job(job_type: str = "stamp", body_bytes: int = BODY_BYTES) -> Job:
+    """A job whose encoded body is ``body_bytes`` long, like the bare clients' messages."""
+    bare = len(Job(job_type, {"pad": ""}).encode())
+    return Job(job_type, {"pad": "x" * max(0, body_bytes - bare)})
+
+
+def request_body(count: int = 1) -> bytes:
+    """A ``POST /jobs`` body (``count`` 1) or a ``POST /jobs/batch`` body of ``count`` jobs."""
+    wire = padded_job().to_wire()
+    job = {"type": wire["type"], "payload": wire["payload"]}
+    return json.dumps(job if count == 1 else {"jobs": [job] * count}).encode()
+
+
+async def _preload(url: str, queue: str, count: int) -> float:
+    broker = from_url(url, queue=queue)
+    await broker.connect()
+    try:
+        template = padded_job()
+        batches = [
+            [Job(template.type, template.payload) for _ in range(min(PRELOAD_BATCH, count - at))]
+            for at in range(0, count, PRELOAD_BATCH)
+        ]
+        limit = asyncio.Semaphore(PRELOAD_IN_FLIGHT)
+
+        async def one(batch: list[Job]) -> None:
+            async with limit:
+                await broker.publish(batch)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(batch) for batch in batches))
+        return count / (time.perf_counter() - started)
+    finally:
+        await broker.close()
+
+
+def preload(url: str, queue: str, count: int) -> float:
+    """Publish ``count`` stamp jobs with the broker API (batches of 500); jobs per second."""
+    return asyncio.run(_preload(url, queue, count))
+
+
+# -- bare clients and load generator (each in a process of its own) --------------------------------
+
+
+def _run_json(module: str, args: list[str], timeout_s: float) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} failed: {done.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def bare(role: str, url: str, queue: str, count: int, prefetch: int = 8) -> float:
+    """Run the bare pika publisher or consumer on ``queue``; messages per second."""
+    args = [role, url, queue, "--count", str(count), "--prefetch", str(prefetch)]
+    rate: float = _run_json("benchmarks.bare", args, timeout_s=300)["rate_per_s"]
+    return rate
+
+
+def load(args: list[str], timeout_s: float = 600) -> dict[str, Any]:
+    """Run the HTTP load generator with ``args``; its result."""
+    return _run_json("benchmarks.loadgen", args, timeout_s)
+
+
+def worker_prefetch(options: Options) -> int:
+    """The prefetch the worker will use: the option, else the worker's own default."""
+    from jobqueue import config
+
+    return options.concurrency or config.CONCURRENCY
+
+
+def delete_queues(url: str, queues: list[str]) -> None:
+    """Delete the queues and everything jobqueue derived from their names (best effort)."""
+    from jobqueue.brokers.amqp.topology import Names
+
+    with contextlib.suppress(pika.exceptions.AMQPError, OSError):
+        conn = pika.BlockingConnection(pika.URLParameters(url))
+        try:
+            channel = conn.channel()
+            for queue in queues:
+                names = Names(queue)
+                for name in (queue, names.dlq, *names.retry_queues()):
+                    channel.queue_delete(name)
+                channel.exchange_delete(names.dlx)
+        finally:
+            conn.close()
+
+
+# -- measuring processes ---------------------------------------------------------------------------
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, in MiB."""
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in seconds (NaN once it is gone)."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return float("nan")
+    return float(times.user + times.system)
+
+
+def cpu_percent(used_s: float, wall_s: float) -> float | None:
+    """CPU used over a wall-clock span, in percent of one core (None when unknown)."""
+    if wall_s <= 0 or used_s != used_s:  # NaN: the process was gone
+        return None
+    return round(100 * used_s / wall_s, 1)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def load_average() -> float:
+    """The one-minute load average (other work on the machine skews every figure)."""
+    return os.getloadavg()[0]

@@ -1,0 +1,109 @@
+"""The benchmark harness runs end to end on tiny sizes, so that it cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bare import consume, publish
+from benchmarks.drain import drain_rate
+from benchmarks.report import MetricSpec, Spec, at_least, at_most, collect, table
+from benchmarks.rig import Options, Stamp, delete_queues, percentile, request_body, rig
+from benchmarks.submit import submit_batch
+from tests.services import RABBITMQ_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_sqlite_figures_run_end_to_end_and_write_their_json(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "drain-sqlite",
+            "latency-sqlite",
+            "--quick",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| drain-sqlite: " in done.stdout
+    drain = json.loads((tmp_path / "drain-sqlite.json").read_text())
+    assert drain["error"] is None
+    assert drain["runs"][0]["jobs"] == Options.quick().drain_jobs
+    assert drain["runs"][0]["duplicates"] == 0
+    assert drain["metrics"][0]["median"] > 0
+    latency = json.loads((tmp_path / "latency-sqlite.json").read_text())
+    assert latency["runs"][0]["jobs"] == Options.quick().latency_jobs
+    assert not (tmp_path / "summary.json").exists()  # only a full run writes the summary
+
+
+def test_batch_submission_through_a_real_api_counts_only_accepted_jobs() -> None:
+    options = dataclasses.replace(Options.quick(), submit_duration_s=0.6)
+    with rig(options) as current:
+        record = submit_batch(current, current.sqlite_url())
+    assert record["jobs_per_request"] == 100
+    assert record["jobs_per_s"] == pytest.approx(100 * record["requests_per_s"])
+    assert record["requests"] > 0
+    assert "ratio_to_bare" not in record  # no bare ceiling on SQLite
+
+
+@pytest.mark.rabbitmq
+def test_bare_pika_clients_publish_and_consume_every_message() -> None:
+    queue = f"bench-test-{uuid.uuid4().hex[:8]}"
+    try:
+        published = publish(RABBITMQ_URL, queue, 200, window=50)
+        consumed = consume(RABBITMQ_URL, queue, 200, prefetch=8)
+    finally:
+        delete_queues(RABBITMQ_URL, [queue])
+    assert (published.messages, consumed.messages) == (200, 200)
+    assert published.rate_per_s > 0
+    assert consumed.rate_per_s > 0
+
+
+def test_drain_rate_counts_the_gaps_between_first_and_last_start() -> None:
+    stamps = [Stamp(f"j{n}", n * 1_000_000, 0, "w") for n in range(11)]  # one job per ms
+    assert drain_rate(stamps) == pytest.approx(1000.0)
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(n) for n in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0)) == (
+        50.0,
+        99.0,
+        100.0,
+    )
+
+
+def test_a_batch_body_holds_the_same_padded_job_many_times() -> None:
+    single, batch = json.loads(request_body(1)), json.loads(request_body(3))
+    assert batch == {"jobs": [single] * 3}
+
+
+def test_the_table_marks_each_metric_against_its_target() -> None:
+    spec = Spec(
+        "fig",
+        "a figure",
+        lambda _rig: {},
+        (MetricSpec("rate", "jobs/s", at_least(100)), MetricSpec("p99", "p99 ms", at_most(5), 1)),
+    )
+    result = collect(
+        spec, [{"rate": 90, "p99": 4}, {"rate": 120, "p99": 6}, {"rate": 110, "p99": 4}], None
+    )
+    lines = table([result]).splitlines()
+    assert lines[2] == "| fig: a figure | jobs/s | 110 | 90-120 | ≥ 100 | PASS |"
+    assert lines[3] == "|  | p99 ms | 4.0 | 4.0-6.0 | ≤ 5.00 | PASS |"
+    assert result.passed is True
