@@ -47,6 +47,12 @@ def api(
         float,
         typer.Option(envvar=config.env("worker_ttl_s"), help="Forget a worker unseen this long."),
     ] = config.WORKER_TTL_S,
+    registry_sweep_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("registry_sweep_s"), help="How often silent workers are removed."
+        ),
+    ] = config.REGISTRY_SWEEP_S,
     shutdown_grace_s: Annotated[
         float,
         typer.Option(
@@ -71,6 +77,7 @@ def api(
         log_level=log_level.upper(),
         registry_url=registry_url or None,
         worker_ttl_s=worker_ttl_s,
+        registry_sweep_s=registry_sweep_s,
         shutdown_grace_s=shutdown_grace_s,
     )
     with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
