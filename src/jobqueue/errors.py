@@ -13,6 +13,9 @@ JobqueueError
 ├── BrokerError            the broker refused or failed an operation
 │   └── BrokerUnavailable  the broker cannot be reached, is blocked, or did not confirm
 ├── JobTimeout             a handler ran past its time limit
+├── JobCancelled           raised in a handler whose job was cancelled (``ctx.raise_if_cancelled``)
+├── IdempotencyConflict    an idempotency key reused with a different body
+├── IdempotencyInFlight    an idempotency key whose first submission is still in flight
 ├── Retry                  raised by a handler: try again after ``delay_s``
 └── Reject                 raised by a handler: dead-letter now, no more attempts
 """
@@ -74,6 +77,18 @@ class BrokerUnavailable(BrokerError):
 
 class JobTimeout(JobqueueError):
     """A handler ran longer than its ``timeout_s``."""
+
+
+class JobCancelled(JobqueueError):
+    """The job was cancelled while it ran: the handler stops, and the job is not retried."""
+
+
+class IdempotencyConflict(JobqueueError):
+    """An idempotency key was used before with a different request body."""
+
+
+class IdempotencyInFlight(JobqueueError):
+    """The first submission under an idempotency key has not finished yet: retry shortly."""
 
 
 class Retry(JobqueueError):

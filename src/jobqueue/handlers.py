@@ -9,31 +9,75 @@ import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from jobqueue.errors import ConfigError, UnknownJobType
+from jobqueue.errors import ConfigError, JobCancelled, UnknownJobType
 
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_TYPE_LENGTH = 200
 
 HandlerFunc = Callable[..., Any]
+MAX_PROGRESS_MESSAGE_CHARS = 1000
+
+
+class JobSignals(Protocol):
+    """The worker's side of a running job: whether it was cancelled, where progress goes."""
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job was asked to stop."""
+
+    def progress(self, fraction: float, message: str | None) -> None:
+        """Report progress; callable from any thread."""
 
 
 @dataclass(frozen=True, slots=True)
 class JobContext:
-    """What a handler may know about the job it runs (pass a second parameter to get it)."""
+    """What a handler may know about the job it runs (pass a second parameter to get it).
+
+    ``progress(fraction, message)`` reports how far the handler got; ``cancelled`` turns true
+    when a user cancels the job while it runs (``DELETE /jobs/{id}``), so that a long handler
+    can stop early, for instance with ``ctx.raise_if_cancelled()``. Both work from a plain
+    ``def`` handler's thread as well as on the event loop.
+    """
 
     job_id: str
     job_type: str
     attempt: int
     max_attempts: int
     worker_id: str
+    signals: JobSignals | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_last_attempt(self) -> bool:
         """Whether a failure now sends the job to the dead-letter queue."""
         return self.attempt + 1 >= self.max_attempts
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job was cancelled while it runs: the handler should stop."""
+        return self.signals is not None and self.signals.cancelled
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`JobCancelled` if the job was cancelled (it is then not retried)."""
+        if self.cancelled:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report progress: ``fraction`` from 0 to 1 and an optional message.
+
+        Reports are throttled (the latest one within each half second is kept, and the last
+        one always arrives); without status tracking they are ignored.
+        """
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise ValueError(f"progress fraction must be a number, got {fraction!r}")
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"progress fraction must be between 0 and 1, got {fraction}")
+        if message is not None:
+            message = str(message)[:MAX_PROGRESS_MESSAGE_CHARS]
+        if self.signals is not None:
+            self.signals.progress(float(fraction), message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,9 @@ registers (retrying with exponential backoff while the API is down) and then hea
 restarts, the next heartbeat registers the worker again (the server treats a heartbeat from an
 unknown id as a registration), so it is listed again within one heartbeat. Every RPC has a
 deadline.
+
+Replies may name jobs to cancel; they go to ``on_cancel``. The client keeps the cursor the
+server sends with them, so each reply carries only the cancellations it has not sent yet.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import grpc
 import grpc.aio
@@ -38,7 +41,8 @@ class ControlClient:
 
     ``stats`` is called before every registration and heartbeat; ``on_command`` is called with
     ``"pause"``, ``"resume"`` or ``"drain"`` when a heartbeat reply carries a command (an
-    exception it raises is logged, never propagated).
+    exception it raises is logged, never propagated). ``on_cancel`` is called with the ids of
+    jobs to stop or skip when a reply names some.
     """
 
     def __init__(
@@ -48,10 +52,13 @@ class ControlClient:
         on_command: Callable[[str], None],
         interval_s: float = HEARTBEAT_INTERVAL_S,
         rpc_timeout_s: float = RPC_TIMEOUT_S,
+        on_cancel: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._target = target
         self._stats = stats
         self._on_command = on_command
+        self._on_cancel = on_cancel
+        self._cancels_cursor = ""
         self._interval_s = interval_s
         self._rpc_timeout_s = rpc_timeout_s
         self._channel: grpc.aio.Channel | None = None
@@ -139,19 +146,25 @@ class ControlClient:
             worker_id=stats.worker_id, load=stats.in_flight, details=details_from_stats(stats)
         )
         try:
-            await self._stub.Register(request, timeout=self._rpc_timeout_s, wait_for_ready=True)
+            reply = await self._stub.Register(
+                request, timeout=self._rpc_timeout_s, wait_for_ready=True
+            )
         except grpc.aio.AioRpcError as exc:
             self._unreachable("register", exc)
             return False
         self._reached(f"registered as {stats.worker_id} with {self._target}")
         self.registered = True
+        self._cancel(reply.cancel_job_ids, reply.cancels_cursor)
         return True
 
     async def _heartbeat(self) -> None:
         assert self._stub is not None
         stats = self._stats()
         request = pb.HeartbeatRequest(
-            worker_id=stats.worker_id, load=stats.in_flight, details=details_from_stats(stats)
+            worker_id=stats.worker_id,
+            load=stats.in_flight,
+            details=details_from_stats(stats),
+            cancels_cursor=self._cancels_cursor,
         )
         try:
             reply = await self._stub.Heartbeat(
@@ -161,9 +174,19 @@ class ControlClient:
             self._unreachable("heartbeat", exc)
             return
         self._reached(f"heartbeats reach {self._target} again")
+        self._cancel(reply.cancel_job_ids, reply.cancels_cursor)
         command = command_from_message(reply.command)
         if command is not None:
             self._deliver(str(command))
+
+    def _cancel(self, job_ids: Sequence[str], cursor: str) -> None:
+        self._cancels_cursor = cursor
+        if not job_ids or self._on_cancel is None:
+            return
+        try:
+            self._on_cancel(list(job_ids))
+        except Exception:
+            logger.exception("applying cancellations failed")
 
     def _deliver(self, command: str) -> None:
         logger.info("control plane command: %s", command)

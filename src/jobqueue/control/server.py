@@ -5,6 +5,10 @@ answers ``status "alive"``. Unlike the original, a heartbeat from an id the regi
 know registers it again (so workers reappear after an API restart), and nonsense (an empty or
 over-long id, a negative load) is refused with ``INVALID_ARGUMENT``.
 
+Cancellations reach workers in the replies: a ``CancelSource`` (the API's, over the job store)
+names, for each heartbeat, the jobs among those the worker holds that were asked to stop, and
+the jobs cancelled while queued since the cursor the worker sent back.
+
 Run it beside the HTTP API::
 
     async with ControlServer(registry, "127.0.0.1:50051") as server:
@@ -16,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 import grpc.aio
@@ -38,6 +42,7 @@ from jobqueue.registry import Registry
 
 __all__ = [
     "GRPC_STATUS",
+    "CancelSource",
     "ControlServer",
     "WorkerService",
     "serving",
@@ -85,11 +90,21 @@ async def _answer(context: Context, work: Awaitable[_T]) -> _T:
     raise AssertionError("unreachable: abort raises")
 
 
+class CancelSource(Protocol):
+    """Which jobs a worker should stop or skip, for the cancellation part of a reply."""
+
+    async def cancels_for(self, job_ids: Sequence[str], cursor: str) -> tuple[list[str], str]:
+        """The ids among ``job_ids`` asked to stop, plus those cancelled while queued since
+        ``cursor`` (all that are remembered for an empty or unknown one); and the new cursor.
+        Never raises: a store that cannot be reached leaves the first part out."""
+
+
 class WorkerService(pb_grpc.WorkerServiceServicer):
     """The ``worker.WorkerService`` implementation over a :class:`Registry`."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, cancels: CancelSource | None = None) -> None:
         self._registry = registry
+        self._cancels = cancels
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
         """Record the worker; answers ``ok`` as the original."""
@@ -119,14 +134,24 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         report = report_from_message(request.load, request.details)
         if await self._registry.register(request.worker_id, report):
             logger.info("worker %s registered", request.worker_id)
-        return pb.RegisterResponse(status="ok")
+        if self._cancels is None:
+            return pb.RegisterResponse(status="ok")
+        ids, cursor = await self._cancels.cancels_for((), "")
+        return pb.RegisterResponse(status="ok", cancel_job_ids=ids, cancels_cursor=cursor)
 
     async def _heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
         report = report_from_message(request.load, request.details)
         result = await self._registry.heartbeat(request.worker_id, report)
         if not result.known:
             logger.info("worker %s registered again by its heartbeat", request.worker_id)
-        return pb.HeartbeatResponse(status="alive", command=command_to_message(result.command))
+        reply = pb.HeartbeatResponse(status="alive", command=command_to_message(result.command))
+        if self._cancels is not None:
+            ids, cursor = await self._cancels.cancels_for(
+                request.details.job_ids, request.cancels_cursor
+            )
+            reply.cancel_job_ids.extend(ids)
+            reply.cancels_cursor = cursor
+        return reply
 
     async def _list(self) -> pb.WorkerList:
         workers = await self._registry.workers()
@@ -153,11 +178,16 @@ class ControlServer:
     """
 
     def __init__(
-        self, registry: Registry, addr: str = GRPC_ADDR, sweep_s: float = REGISTRY_SWEEP_S
+        self,
+        registry: Registry,
+        addr: str = GRPC_ADDR,
+        sweep_s: float = REGISTRY_SWEEP_S,
+        cancels: CancelSource | None = None,
     ) -> None:
         self.registry = registry
         self._addr = addr
         self._sweep_s = sweep_s
+        self._cancels = cancels
         self._server: grpc.aio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
@@ -170,7 +200,8 @@ class ControlServer:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        pb_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.registry), server)
+        service = WorkerService(self.registry, self._cancels)
+        pb_grpc.add_WorkerServiceServicer_to_server(service, server)
         try:
             port = server.add_insecure_port(self._addr)
         except RuntimeError as exc:
@@ -224,11 +255,14 @@ class ControlServer:
 
 @contextlib.asynccontextmanager
 async def serving(
-    registry: Registry, addr: str = GRPC_ADDR, sweep_s: float = REGISTRY_SWEEP_S
+    registry: Registry,
+    addr: str = GRPC_ADDR,
+    sweep_s: float = REGISTRY_SWEEP_S,
+    cancels: CancelSource | None = None,
 ) -> AsyncIterator[ControlServer]:
     """Serve the control plane over ``registry``; on exit stop the server, close the registry."""
     try:
-        async with ControlServer(registry, addr, sweep_s) as server:
+        async with ControlServer(registry, addr, sweep_s, cancels) as server:
             yield server
     finally:
         await registry.close()

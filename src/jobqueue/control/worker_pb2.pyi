@@ -173,15 +173,27 @@ class RegisterResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
+    CANCEL_JOB_IDS_FIELD_NUMBER: _builtins.int
+    CANCELS_CURSOR_FIELD_NUMBER: _builtins.int
     status: _builtins.str
+    cancels_cursor: _builtins.str
+    """Send it back in the next heartbeat to get only the cancellations after these."""
+    @_builtins.property
+    def cancel_job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Jobs cancelled while waiting in the queue: skip them if they are delivered (see
+        HeartbeatResponse.cancel_job_ids).
+        """
+
     def __init__(
         self,
         *,
         status: _builtins.str = ...,
+        cancel_job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        cancels_cursor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -194,9 +206,12 @@ class HeartbeatRequest(_message.Message):
     WORKER_ID_FIELD_NUMBER: _builtins.int
     LOAD_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
+    CANCELS_CURSOR_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     load: _builtins.int
     """Jobs in flight: 0 is idle. The original worker sends 0 (idle) or 1 (busy)."""
+    cancels_cursor: _builtins.str
+    """The cancels_cursor of the last reply: the reply then carries only newer cancellations."""
     @_builtins.property
     def details(self) -> Global___WorkerDetails: ...
     def __init__(
@@ -205,10 +220,11 @@ class HeartbeatRequest(_message.Message):
         worker_id: _builtins.str = ...,
         load: _builtins.int = ...,
         details: Global___WorkerDetails | None = ...,
+        cancels_cursor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "load", b"load", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancels_cursor", b"cancels_cursor", "details", b"details", "load", b"load", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -220,18 +236,31 @@ class HeartbeatResponse(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
+    CANCEL_JOB_IDS_FIELD_NUMBER: _builtins.int
+    CANCELS_CURSOR_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     command: Global___Command.ValueType
     """A command waiting for this worker, delivered once."""
+    cancels_cursor: _builtins.str
+    """Where the cancellations sent so far end; send it back in the next heartbeat."""
+    @_builtins.property
+    def cancel_job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Jobs to stop or skip: those among details.job_ids whose cancellation was requested (the
+        handler is told to stop), and jobs cancelled while waiting in the queue since the request's
+        cancels_cursor (skip them if they are delivered; acked unrun).
+        """
+
     def __init__(
         self,
         *,
         status: _builtins.str = ...,
         command: Global___Command.ValueType = ...,
+        cancel_job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        cancels_cursor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "command", b"command", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,8 +22,11 @@ from jobqueue.job import Job
 from jobqueue.worker import settle
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.execute import HandlerThreads, execute
-from jobqueue.worker.settle import Ack, DeadLetter, HandBack, RetryLater, Settlement
+from jobqueue.worker.outcome import InvalidResult, Outcome, Reporting
+from jobqueue.worker.settle import Ack, DeadLetter, HandBack, RetryLater
+from jobqueue.worker.signals import FlightSignals, RecentIds
 from jobqueue.worker.stats import WorkerStats
+from jobqueue.worker.status import StatusReporter
 
 log = logging.getLogger("jobqueue.worker")
 
@@ -61,6 +64,9 @@ class Flight:
     delivery: Delivery
     job_id: str
     settling: bool = False
+    signals: FlightSignals | None = None
+    in_async_handler: bool = False  # awaiting an ``async def`` handler: a cancel may interrupt it
+    cancel_sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,16 @@ class Worker:
     Burst mode polls ``broker.depth()`` every 50 ms and stops after two idle polls in a row with
     no delivery received between them.
 
+    With a ``status`` reporter, the worker publishes each job's lifecycle events (running,
+    progress, failed attempt, retrying, succeeded with the handler's result, dead, cancelled);
+    the events that end an attempt are durable before the delivery is settled. A result larger
+    than ``max_result_bytes`` (as JSON) or not JSON at all fails the attempt.
+
+    :meth:`cancel_jobs` (from the control plane's heartbeat replies) stops jobs: one running
+    here sees ``ctx.cancelled`` (an ``async def`` handler is also interrupted with
+    ``CancelledError`` at its next ``await``), and one delivered later is skipped, acked
+    unrun. A cancelled job is not retried.
+
     The broker's prefetch (``concurrency``) bounds the jobs in flight. ``async def`` handlers run
     on the event loop, plain ``def`` ones in a pool of ``concurrency`` threads. Call the control
     methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event loop.
@@ -95,6 +111,8 @@ class Worker:
         worker_id: str | None = None,
         queue: str = config.QUEUE,
         burst: bool = False,
+        status: StatusReporter | None = None,
+        max_result_bytes: int = config.MAX_RESULT_BYTES,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -109,6 +127,9 @@ class Worker:
         self._retry = retry or RetryPolicy()
         self._grace_s = grace_s
         self._threads = HandlerThreads(concurrency)
+        self._status = status
+        self._report = Reporting(self.worker_id, status, max_result_bytes)
+        self._skip = RecentIds()
         self._flights: dict[asyncio.Task[None], Flight] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._state = State.ACTIVE
@@ -147,6 +168,8 @@ class Worker:
                 await control.start()
             if not await self._connect():
                 return
+            if self._status is not None:
+                await self._status.start()
             log.info("worker %s consuming from queue %r", self.worker_id, self.queue)
             await self._consume_until_stopped()
             await self._finish_in_flight()
@@ -204,56 +227,81 @@ class Worker:
         """The life of one delivery: receive → run → settle."""
         try:
             received = self._receive(flight)
-            settlement = await self._run(received) if isinstance(received, Received) else received
+            if isinstance(received, Received):
+                outcome = await self._run(flight, received)
+            else:
+                outcome = received
         except asyncio.CancelledError:
-            await self._settle(flight, HandBack())
+            await self._settle(flight, Outcome(HandBack()))
             raise
         except Exception:  # a bug of ours: the delivery must not stay held here
             log.exception("job %s: unexpected error; handing it back", flight.job_id)
-            settlement = HandBack()
+            outcome = Outcome(HandBack())
         flight.settling = True
-        await self._settle(flight, settlement)
+        await self._settle(flight, outcome)
 
-    def _receive(self, flight: Flight) -> Received | DeadLetter | HandBack:
+    def _receive(self, flight: Flight) -> Received | Outcome:
         """Decode the delivery and find its handler, or decide at once why it cannot run."""
         if self._state is not State.ACTIVE:
-            return HandBack()
+            return Outcome(HandBack())
         try:
             job = Job.decode(flight.delivery.body)
         except DecodeError as exc:
-            return settle.undecodable(str(exc), self.worker_id)
+            return Outcome(settle.undecodable(str(exc), self.worker_id))
         flight.job_id = job.id
+        if job.id in self._skip:
+            log.log(JOB_LOG_LEVEL, "job %s was cancelled: skipped", job.id)
+            return self._report.cancelled(job, "cancelled before it ran")
         try:
             return Received(job, self._handlers.get(job.type))
         except UnknownJobType:
-            return settle.unknown_type(job, self.worker_id)
+            return self._report.unknown_type(job, settle.unknown_type(job, self.worker_id))
 
-    async def _run(self, received: Received) -> Settlement:
+    async def _run(self, flight: Flight, received: Received) -> Outcome:
         """Run the handler once; a failure becomes a retry or a dead letter."""
         job, handler = received.job, received.handler
         max_attempts = job.max_attempts or handler.max_attempts
         log.log(
             JOB_LOG_LEVEL, "processing job %s (type=%s, attempt=%d)", job.id, job.type, job.attempts
         )
-        ctx = JobContext(job.id, job.type, job.attempts, max_attempts, self.worker_id)
+        signals = flight.signals = self._report.signals(job)
+        ctx = JobContext(job.id, job.type, job.attempts, max_attempts, self.worker_id, signals)
+        self._report.running(job)
+        flight.in_async_handler = handler.is_async
         try:
-            await execute(handler, job.payload, ctx, self._threads)
+            result = await execute(handler, job.payload, ctx, self._threads)
+        except asyncio.CancelledError:
+            if not _stopped_on_request(flight):
+                raise
+            return self._report.cancelled(job, "stopped while running")
         except Exception as exc:
+            if signals.cancelled:
+                return self._report.cancelled(job, "stopped while running")
             return self._after_failure(job, max_attempts, exc)
+        finally:
+            flight.in_async_handler = False
+            signals.finish()
+        done = self._report.succeeded(job, result)
+        if isinstance(done, InvalidResult):
+            return self._after_failure(job, max_attempts, done)
         log.log(JOB_LOG_LEVEL, "job %s succeeded", job.id)
-        return Ack()
+        return done
 
-    def _after_failure(self, job: Job, max_attempts: int, exc: Exception) -> Settlement:
+    def _after_failure(self, job: Job, max_attempts: int, exc: Exception) -> Outcome:
         decided = settle.after_failure(job, max_attempts, exc, self._retry, self.worker_id)
         then = f" — retrying in {decided.delay_s:.1f}s" if isinstance(decided, RetryLater) else ""
         attempt = f"{job.attempts + 1}/{max_attempts}"
         log.warning("job %s failed (attempt %s): %s%s", job.id, attempt, settle.describe(exc), then)
-        return decided
+        return self._report.failed(job, decided, exc)
 
-    async def _settle(self, flight: Flight, settlement: Settlement) -> None:
-        """Settle on the broker. If that fails, hand the delivery back (best effort) and drop
-        it: never acked, it is delivered again once the broker is back."""
+    async def _settle(self, flight: Flight, outcome: Outcome) -> None:
+        """Make the outcome's events durable, then settle on the broker. If either fails, hand
+        the delivery back (best effort) and drop it: never acked, it is delivered again once
+        the broker is back."""
+        settlement = outcome.settlement
         try:
+            if outcome.events and self._status is not None:
+                await self._status.commit(outcome.events)
             await settle.apply(self._broker, flight.delivery, settlement)
         except BrokerError as exc:
             log.warning(
@@ -266,7 +314,7 @@ class Worker:
             return
         self._count(flight, settlement)
 
-    def _count(self, flight: Flight, settlement: Settlement) -> None:
+    def _count(self, flight: Flight, settlement: settle.Settlement) -> None:
         if isinstance(settlement, HandBack):
             log.info("job %s handed back", flight.job_id)
             return
@@ -303,6 +351,8 @@ class Worker:
             watcher.cancel()
         if control is not None:
             await _quietly(control.stop(), "deregistering")
+        if self._status is not None:
+            await _quietly(self._status.close(), "publishing the last status events")
         await _quietly(self._broker.close(), "closing the broker")
         self._threads.shutdown(wait=False, cancel_futures=True)
         if self._threads.busy:
@@ -355,6 +405,16 @@ class Worker:
             log.warning("ignoring unknown command %r", name)
             return
         action()
+
+    def cancel_jobs(self, job_ids: Iterable[str]) -> None:
+        """Stop the named jobs that run here, and skip them if they are delivered later."""
+        wanted = set(job_ids)
+        if not wanted:
+            return
+        for task, flight in self._flights.items():
+            if flight.job_id in wanted and not flight.settling:
+                _stop_flight(task, flight)
+        self._skip.add_all(wanted)
 
     def _begin_stop(self) -> None:
         if self._stopping:
@@ -421,6 +481,25 @@ class Worker:
             job_ids=tuple(flight.job_id for flight in flights),
             state=self._state.value,
         )
+
+
+def _stop_flight(task: asyncio.Task[None], flight: Flight) -> None:
+    """Tell a running job's handler to stop; interrupt it if it is an ``async def`` one."""
+    if flight.signals is not None and not flight.signals.cancelled:
+        log.info("job %s: cancel requested; asking its handler to stop", flight.job_id)
+        flight.signals.cancel()
+    if flight.in_async_handler and not flight.cancel_sent:
+        flight.cancel_sent = True
+        task.cancel("job cancelled")
+
+
+def _stopped_on_request(flight: Flight) -> bool:
+    """Whether the CancelledError at hand is the job's cancellation alone (not a shutdown)."""
+    task = asyncio.current_task()
+    if not flight.cancel_sent or task is None or task.cancelling() != 1:
+        return False
+    task.uncancel()
+    return True
 
 
 async def _quietly(step: Awaitable[None], what: str) -> None:
