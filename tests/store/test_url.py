@@ -63,7 +63,7 @@ def test_an_unusable_url_is_a_config_error_that_hides_the_password(url: str) -> 
 
 def test_the_default_store_shares_the_embedded_brokers_file() -> None:
     assert default_store_url("sqlite:///data/jq.db") == "sqlite:///data/jq.db"
-    assert default_store_url("amqp://guest:guest@localhost/") == "sqlite:///jobqueue.db"
+    assert default_store_url("amqp://guest:guest@localhost/") == "sqlite:///jobqueue-state.db"
 
 
 async def test_a_store_not_connected_is_unavailable(tmp_path: Path) -> None:

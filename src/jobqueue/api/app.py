@@ -14,32 +14,44 @@ from jobqueue.api.health import health_router
 from jobqueue.api.jobs import jobs_router
 from jobqueue.api.limits import BodyLimitMiddleware
 from jobqueue.api.settings import ApiSettings
+from jobqueue.api.status import status_router
+from jobqueue.api.tracking import Tracking
 from jobqueue.brokers import Broker
 
 DESCRIPTION = (
-    "Submit jobs to a durable queue (202 means the broker has the job), inspect and replay "
-    "the dead-letter queue, and probe health. Every error answers "
-    '`{"error": {"code": ..., "message": ...}}`.'
+    "Submit jobs to a durable queue (202 means the broker has the job), follow them (state, "
+    "progress, result, history; cancel), inspect and replay the dead-letter queue, and probe "
+    'health. Every error answers `{"error": {"code": ..., "message": ...}}`.'
 )
 
 
 def create_app(
-    broker: Broker, registry: object | None = None, *, settings: ApiSettings | None = None
+    broker: Broker,
+    registry: object | None = None,
+    *,
+    settings: ApiSettings | None = None,
+    tracking: Tracking | None = None,
 ) -> FastAPI:
     """The HTTP API over ``broker`` (already connected, or reconnecting on its own).
 
-    With a worker ``registry``, the ``/workers`` routes are served too. Nothing is global:
-    each call builds an independent app, which is how tests get their own.
+    With a worker ``registry``, the ``/workers`` routes are served too; with ``tracking`` (the
+    job store), submissions are recorded, idempotency keys honoured and the status routes
+    served. Nothing is global: each call builds an independent app, which is how tests get
+    their own.
     """
     settings = settings or ApiSettings()
+    store = tracking.store if tracking is not None else None
     app = FastAPI(title="jobqueue", version=jobqueue.__version__, description=DESCRIPTION)
     app.state.broker = broker
     app.state.settings = settings
+    app.state.tracking = tracking
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router(broker))
-    app.include_router(jobs_router(broker, settings))
-    app.include_router(dlq_router(broker))
+    app.include_router(jobs_router(broker, settings, store))
+    if tracking is not None:
+        app.include_router(status_router(tracking))
+    app.include_router(dlq_router(broker, store))
     if registry is not None:
         router = _workers_router(registry)
         if router is not None:

@@ -1,7 +1,13 @@
-"""Dead-letter queue routes: list and show dead jobs, replay one or all, purge."""
+"""Dead-letter queue routes: list and show dead jobs, replay one or all, purge.
+
+A replayed job is put back to ``queued`` in the job store (when there is one) with its history
+kept; a store that fails then is logged, not answered: the job is queued all the same.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -17,15 +23,31 @@ from jobqueue.api.schemas import (
 )
 from jobqueue.brokers import Broker
 from jobqueue.errors import NotFound
+from jobqueue.job import Job
+from jobqueue.store import Store
 from jobqueue.views import dead_job_detail, dead_job_view
 
 MAX_LIST_LIMIT = 1000
+REPLAY_SNAPSHOT = 100_000
+"""Replay all: the dead jobs looked at first, to tell the store which jobs are queued again."""
+
+log = logging.getLogger("jobqueue.api")
 
 JobId = Annotated[str, Path(description="The dead job's id (its message id).")]
 
 
-def dlq_router(broker: Broker) -> APIRouter:
-    """The dead-letter routes over ``broker``."""
+async def record_requeued(store: Store | None, jobs: Sequence[Job]) -> None:
+    """Tell the store that ``jobs`` are queued again (best effort: they are, whatever it says)."""
+    if store is None or not jobs:
+        return
+    try:
+        await store.record_requeued(jobs)
+    except Exception as exc:
+        log.warning("%d replayed job(s) not recorded as queued: %s", len(jobs), exc)
+
+
+def dlq_router(broker: Broker, store: Store | None = None) -> APIRouter:
+    """The dead-letter routes over ``broker``; replays are recorded in ``store``."""
     router = APIRouter(prefix="/dlq", tags=["dead-letter queue"])
 
     @router.get("", response_model=DeadJobListOut, responses=error_responses(422, 503))
@@ -39,7 +61,10 @@ def dlq_router(broker: Broker) -> APIRouter:
     @router.post("/replay", response_model=CountOut, responses=error_responses(503))
     async def replay_all() -> Response:
         """Queue every dead job that is a job again, with attempts reset."""
-        return json_response({"replayed": await broker.replay_all()})
+        dead = await broker.dead_jobs(REPLAY_SNAPSHOT) if store is not None else []
+        replayed = await broker.replay_all()
+        await record_requeued(store, [job.fresh() for d in dead if (job := d.job) is not None])
+        return json_response({"replayed": replayed})
 
     @router.delete("", response_model=CountOut, responses=error_responses(503))
     async def purge() -> Response:
@@ -65,6 +90,7 @@ def dlq_router(broker: Broker) -> APIRouter:
         job = await broker.replay(job_id)
         if job is None:
             raise NotFound(f"no dead job with id {job_id!r}")
+        await record_requeued(store, [job])
         return json_response(job.to_wire(), 202)
 
     return router

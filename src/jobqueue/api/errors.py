@@ -20,10 +20,14 @@ from jobqueue.errors import (
     BrokerUnavailable,
     ConfigError,
     DecodeError,
+    IdempotencyConflict,
+    IdempotencyInFlight,
+    InvalidCursor,
     InvalidJob,
     JobqueueError,
     NotFound,
     RegistryUnavailable,
+    StoreUnavailable,
     UnknownJobType,
 )
 
@@ -42,6 +46,10 @@ class BodyTooLarge(InvalidJob):
     """The request body is larger than the configured limit."""
 
 
+class JobFinished(JobqueueError):
+    """The job already finished: it cannot be cancelled."""
+
+
 # The one table: the most specific class a raised error is an instance of decides its answer.
 ERROR_STATUS: dict[type[JobqueueError], tuple[int, str]] = {
     MalformedBody: (400, "malformed_json"),
@@ -51,8 +59,13 @@ ERROR_STATUS: dict[type[JobqueueError], tuple[int, str]] = {
     UnknownJobType: (422, "unknown_job_type"),
     NotFound: (404, "not_found"),
     DecodeError: (409, "undecodable"),
+    JobFinished: (409, "job_finished"),
+    IdempotencyConflict: (422, "idempotency_key_reused"),
+    IdempotencyInFlight: (409, "idempotency_key_in_flight"),
+    InvalidCursor: (400, "invalid_cursor"),
     BrokerUnavailable: (503, "broker_unavailable"),
     RegistryUnavailable: (503, "registry_unavailable"),
+    StoreUnavailable: (503, "store_unavailable"),
     BrokerError: (502, "broker_error"),
     ConfigError: (500, "config_error"),
     JobqueueError: (500, "internal_error"),
@@ -83,6 +96,8 @@ async def _jobqueue_error(_request: Request, exc: Exception) -> Response:
     headers = None
     if isinstance(exc, BrokerUnavailable):
         headers = {"Retry-After": str(max(1, exc.retry_after_s))}
+    elif isinstance(exc, StoreUnavailable | IdempotencyInFlight):
+        headers = {"Retry-After": "1"}
     return error_response(status, code, str(exc), headers)
 
 

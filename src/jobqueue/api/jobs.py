@@ -2,14 +2,16 @@
 
 A 202 is answered only after ``broker.publish`` returned, which is the broker's confirm (or
 commit): an accepted job is durable. Each request awaits its own publish; the broker pipelines
-concurrent publishes, so requests do not wait on each other's confirms.
+concurrent publishes, so requests do not wait on each other's confirms. With a job store, the
+accepted jobs are then recorded, and idempotency keys (the ``Idempotency-Key`` header, a job's
+``idempotency_key`` in a batch) are honoured: see :mod:`jobqueue.api.submission`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from jobqueue.api.schemas import (
@@ -22,10 +24,29 @@ from jobqueue.api.schemas import (
     request_body_schema,
 )
 from jobqueue.api.settings import ApiSettings
-from jobqueue.api.validation import check_content_type, job_from_body, jobs_from_batch, parse_json
+from jobqueue.api.submission import Submitter
+from jobqueue.api.validation import (
+    check_content_type,
+    check_idempotency_key,
+    idempotency_keys,
+    job_from_body,
+    jobs_from_batch,
+    parse_json,
+)
 from jobqueue.brokers import Broker
+from jobqueue.store import Store
 
-_SUBMIT_ERRORS = error_responses(400, 413, 415, 422, 503)
+_SUBMIT_ERRORS = error_responses(400, 409, 413, 415, 422, 503)
+_REPEATED: dict[int | str, dict[str, Any]] = {
+    200: {"model": JobOut, "description": "Submitted before under this Idempotency-Key."}
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe submission: the same key and body answer the original job.",
+    ),
+]
 
 
 async def read_json(request: Request) -> Any:
@@ -34,9 +55,10 @@ async def read_json(request: Request) -> Any:
     return parse_json(await request.body())
 
 
-def jobs_router(broker: Broker, settings: ApiSettings) -> APIRouter:
-    """The routes that accept jobs, publishing through ``broker``."""
+def jobs_router(broker: Broker, settings: ApiSettings, store: Store | None = None) -> APIRouter:
+    """The routes that accept jobs, publishing through ``broker`` and recording in ``store``."""
     router = APIRouter(tags=["jobs"])
+    submitter = Submitter(broker, store)
 
     @router.post(
         "/jobs",
@@ -49,15 +71,17 @@ def jobs_router(broker: Broker, settings: ApiSettings) -> APIRouter:
                 "description": "Accepted: the job is durably queued.",
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
+            **_REPEATED,
             **_SUBMIT_ERRORS,
         },
         openapi_extra=request_body_schema(JobRequest.model_json_schema()),
     )
-    async def submit_job(request: Request) -> Response:
+    async def submit_job(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
         """Queue one job; answers once the broker has it durably."""
         job = job_from_body(await read_json(request))
-        await broker.publish([job])
-        return json_response(job.to_wire(), 202, {"Location": f"/jobs/{job.id}"})
+        key = None if idempotency_key is None else check_idempotency_key(idempotency_key)
+        status, (answer,) = await submitter.submit([job], [key])
+        return json_response(answer, status, {"Location": f"/jobs/{answer['id']}"})
 
     @router.post(
         "/jobs/batch",
@@ -66,14 +90,16 @@ def jobs_router(broker: Broker, settings: ApiSettings) -> APIRouter:
         summary="Submit several jobs at once",
         responses={
             202: {"model": BatchOut, "description": "Accepted: every job is durably queued."},
+            200: {"model": BatchOut, "description": "Every job was submitted before (keys)."},
             **_SUBMIT_ERRORS,
         },
         openapi_extra=request_body_schema(batch_request_schema(settings.max_batch)),
     )
     async def submit_batch(request: Request) -> Response:
         """Queue up to ``max_batch`` jobs, all or none; a bad item is named by its index."""
-        jobs = jobs_from_batch(await read_json(request), settings.max_batch)
-        await broker.publish(jobs)
-        return json_response({"jobs": [job.to_wire() for job in jobs]}, 202)
+        data = await read_json(request)
+        jobs = jobs_from_batch(data, settings.max_batch)
+        status, answers = await submitter.submit(jobs, idempotency_keys(data))
+        return json_response({"jobs": answers}, status)
 
     return router

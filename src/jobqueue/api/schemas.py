@@ -40,6 +40,18 @@ class JobRequest(BaseModel):
     )
 
 
+class BatchJobRequest(JobRequest):
+    """A job of a batch, with its own optional idempotency key."""
+
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Retry-safe submission: a job submitted before under this key (with the "
+        "same type, payload and max_attempts) is answered, not queued again.",
+    )
+
+
 class JobOut(BaseModel):
     """An accepted job: the original fields first, new ones beside."""
 
@@ -140,20 +152,22 @@ def batch_request_schema(max_batch: int) -> dict[str, Any]:
                 "type": "array",
                 "minItems": 1,
                 "maxItems": max_batch,
-                "items": JobRequest.model_json_schema(),
+                "items": BatchJobRequest.model_json_schema(),
             }
         },
     }
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "The body is not JSON.",
     404: "No such resource.",
-    409: "The dead message is not a job and cannot be replayed.",
+    400: "The body is not JSON, or a cursor is not one this API made.",
+    409: "A conflict: the job already finished, an idempotency key's first submission is still "
+    "in flight, or a dead message is not a job.",
     413: "The body is larger than the limit.",
     415: "The body is not declared as application/json.",
     422: "The body or a parameter breaks a rule; the message names it.",
-    503: "The broker is unavailable; retry after the Retry-After header's seconds.",
+    503: "The broker or the job store is unavailable; retry after the Retry-After header's "
+    "seconds.",
 }
 
 

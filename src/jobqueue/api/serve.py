@@ -2,13 +2,21 @@
 
 Start order: bind the HTTP socket (a taken port fails at once), connect the broker (if it is
 down, keep starting: ``/readyz`` answers 503 and submissions 503 while a background task keeps
-connecting), enter the sidecars (the control plane's gRPC server), then serve HTTP.
+connecting), open the job store and migrate its schema (if it is down, keep starting: status
+routes answer 503 and submissions are accepted unrecorded while a background task keeps
+trying), enter the sidecars (the control plane's gRPC server, the consumer of the workers'
+status events, the retention purge), then serve HTTP.
 
 Shutdown order, on SIGTERM or SIGINT (a second SIGINT skips the wait):
 1. uvicorn stops accepting connections and lets requests in flight finish, for at most
    ``shutdown_grace_s`` (a request in flight may be waiting on a broker confirm);
-2. the sidecars stop (the gRPC server), in the reverse order they started;
-3. the broker closes, last, because every request before it may still have published.
+2. the sidecars stop, in the reverse order they started (events not yet applied go back to
+   their queue);
+3. the store closes;
+4. the broker closes, last, because every request before it may still have published.
+
+The store: ``JOBQUEUE_STORE_URL``, else beside the broker — the same SQLite file for the
+embedded broker, and ``jobqueue-state.db`` (SQLite, in the working directory) for RabbitMQ.
 """
 
 from __future__ import annotations
@@ -27,12 +35,19 @@ import uvicorn
 from fastapi import FastAPI
 
 from jobqueue.api.app import create_app
+from jobqueue.api.cancels import StoreCancels
+from jobqueue.api.events import consuming
+from jobqueue.api.retention import purging
 from jobqueue.api.settings import ApiSettings
+from jobqueue.api.tracking import Tracking
 from jobqueue.brokers import Broker, from_url, redact_url
 from jobqueue.config import env, parse_addr
 from jobqueue.control.server import serving
-from jobqueue.errors import BrokerUnavailable, ConfigError
+from jobqueue.errors import BrokerUnavailable, ConfigError, StoreUnavailable
 from jobqueue.registry import from_url as registry_from_url
+from jobqueue.store import Store, default_store_url
+from jobqueue.store import from_url as store_from_url
+from jobqueue.store.transport import EVENTS_MAX_REDELIVERIES, events_queue
 
 logger = logging.getLogger("jobqueue.api")
 
@@ -48,28 +63,50 @@ class ControlPlane:
     sidecars: list[AbstractAsyncContextManager[object]] = field(default_factory=list)
 
 
-def build_control_plane(settings: ApiSettings, broker: Broker) -> ControlPlane:
-    """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP.
+def build_control_plane(
+    settings: ApiSettings, broker: Broker, tracking: Tracking | None = None
+) -> ControlPlane:
+    """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP;
+    with ``tracking``, also the status events consumer and the retention purge.
 
     Each sidecar is an async context manager: entered before HTTP serves, exited after HTTP
-    drained and before the broker closes.
+    drained and before the store and the broker close.
     """
     registry = registry_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s)
     logger.info("worker registry: %s", redact_url(settings.registry_url or "in memory"))
-    sidecar = serving(registry, settings.grpc_addr, settings.registry_sweep_s)
-    return ControlPlane(registry=registry, sidecars=[sidecar])
+    cancels = None if tracking is None else StoreCancels(tracking.store, tracking.cancels)
+    sidecars: list[AbstractAsyncContextManager[object]] = [
+        serving(registry, settings.grpc_addr, settings.registry_sweep_s, cancels)
+    ]
+    if tracking is not None:
+        events_broker = from_url(
+            settings.broker_url,
+            events_queue(settings.queue),
+            max_redeliveries=EVENTS_MAX_REDELIVERIES,
+        )
+        sidecars.append(consuming(events_broker, tracking.store, tracking.watch))
+        sidecars.append(purging(tracking.store, settings.retention_s, settings.purge_interval_s))
+    return ControlPlane(registry=registry, sidecars=sidecars)
+
+
+def store_url(settings: ApiSettings) -> str:
+    """The job store's URL: the one configured, else the store beside the broker."""
+    return settings.store_url or default_store_url(settings.broker_url)
 
 
 async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> None:
     """Run the API until SIGTERM/SIGINT (or until the server is told to exit), then stop cleanly."""
     host, port = parse_addr(settings.http_addr, env("http_addr"))
     broker = from_url(settings.broker_url, settings.queue)
-    control = build_control_plane(settings, broker)
-    server = http_server(create_app(broker, control.registry, settings=settings), settings)
+    tracking = Tracking(store_from_url(store_url(settings)))
+    control = build_control_plane(settings, broker, tracking)
+    app = create_app(broker, control.registry, settings=settings, tracking=tracking)
+    server = http_server(app, settings)
     sock = bind_socket(host, port)
     async with AsyncExitStack() as stack:
         stack.callback(sock.close)
         await stack.enter_async_context(connected(broker, settings.broker_url))
+        await stack.enter_async_context(store_opened(tracking.store, store_url(settings)))
         for sidecar in control.sidecars:
             await stack.enter_async_context(sidecar)
         if handle_signals:
@@ -148,6 +185,46 @@ async def connected(broker: Broker, url: str) -> AsyncIterator[Broker]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await broker.close()
+
+
+@contextlib.asynccontextmanager
+async def store_opened(store: Store, url: str) -> AsyncIterator[Store]:
+    """The store connected and migrated, or trying in the background if it is down; closed on
+    exit."""
+    logger.info("job store: %s", redact_url(url))
+    task: asyncio.Task[None] | None = None
+    try:
+        await _open_store(store)
+    except StoreUnavailable as exc:
+        logger.warning("job store unavailable at start (%s); retrying in the background", exc)
+        task = asyncio.create_task(_keep_opening(store), name="store-connect")
+    try:
+        yield store
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await store.close()
+
+
+async def _open_store(store: Store) -> None:
+    await store.connect()
+    await store.upgrade()
+
+
+async def _keep_opening(store: Store) -> None:
+    delay_s = RECONNECT_FIRST_DELAY_S
+    while True:
+        await asyncio.sleep(delay_s)
+        try:
+            await _open_store(store)
+        except StoreUnavailable as exc:
+            logger.debug("job store still unavailable: %s", exc)
+            delay_s = min(delay_s * 2, RECONNECT_MAX_DELAY_S)
+        else:
+            logger.info("job store connected")
+            return
 
 
 async def _keep_connecting(broker: Broker) -> None:

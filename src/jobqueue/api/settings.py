@@ -24,6 +24,8 @@ class ApiSettings:
     worker_ttl_s: float = config.WORKER_TTL_S
     registry_sweep_s: float = config.REGISTRY_SWEEP_S
     shutdown_grace_s: float = config.SHUTDOWN_GRACE_S
+    retention_s: float = config.RETENTION_S
+    purge_interval_s: float = config.PURGE_INTERVAL_S
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -31,3 +33,7 @@ class ApiSettings:
         if self.max_batch < 1:
             raise ConfigError(f"max_batch must be at least 1, got {self.max_batch}")
         config.parse_addr(self.http_addr, config.env("http_addr"))
+        if self.retention_s <= 0:
+            raise ConfigError(f"retention must be positive, got {self.retention_s}s")
+        if self.purge_interval_s <= 0:
+            raise ConfigError(f"purge interval must be positive, got {self.purge_interval_s}s")

@@ -18,7 +18,9 @@ from jobqueue.handlers import MAX_TYPE_LENGTH
 from jobqueue.job import Job
 
 JOB_FIELDS = ("type", "payload", "max_attempts")
+BATCH_JOB_FIELDS = (*JOB_FIELDS, "idempotency_key")
 BATCH_FIELDS = ("jobs",)
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 MAX_ATTEMPTS_LIMIT = 100
 # Deep enough for any real payload, and shallow enough that encoding never nears a recursion limit.
 MAX_DEPTH = 100
@@ -70,11 +72,42 @@ def jobs_from_batch(data: Any, max_batch: int) -> list[Job]:
         raise InvalidJob("jobs: must be an array of jobs")
     if not 1 <= len(items) <= max_batch:
         raise InvalidJob(f"jobs: must hold 1 to {max_batch} jobs, got {len(items)}")
-    return [_job_from(item, f"jobs[{index}].") for index, item in enumerate(items)]
+    return [
+        _job_from(item, f"jobs[{index}].", BATCH_JOB_FIELDS) for index, item in enumerate(items)
+    ]
 
 
-def _job_from(data: Any, prefix: str) -> Job:
-    _check_object(data, prefix, JOB_FIELDS)
+def check_idempotency_key(value: Any, where: str = "Idempotency-Key") -> str:
+    """An idempotency key: 1 to 255 characters, none of them a control character."""
+    if not isinstance(value, str):
+        raise InvalidJob(f"{where}: must be a string, got {_json_kind(value)}")
+    if not value or len(value) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidJob(f"{where}: must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+    for index, char in enumerate(value):
+        if unicodedata.category(char) in _TYPE_FORBIDDEN_CATEGORIES:
+            raise InvalidJob(f"{where}: control character {_quote(char)} at position {index}")
+    return value
+
+
+def idempotency_keys(data: Any) -> list[str | None]:
+    """Each job's ``idempotency_key`` in a batch checked by :func:`jobs_from_batch` (or None);
+    a key given twice in one batch is refused."""
+    keys: list[str | None] = []
+    first_at: dict[str, int] = {}
+    for index, item in enumerate(data["jobs"]):
+        value = item.get("idempotency_key")
+        where = f"jobs[{index}].idempotency_key"
+        key = None if value is None else check_idempotency_key(value, where)
+        if key is not None and key in first_at:
+            raise InvalidJob(f"{where}: repeats the key of jobs[{first_at[key]}]")
+        if key is not None:
+            first_at[key] = index
+        keys.append(key)
+    return keys
+
+
+def _job_from(data: Any, prefix: str, fields: tuple[str, ...] = JOB_FIELDS) -> Job:
+    _check_object(data, prefix, fields)
     job_type = _checked_type(data.get("type"), f"{prefix}type")
     max_attempts = _checked_max_attempts(data.get("max_attempts"), f"{prefix}max_attempts")
     return Job(type=job_type, payload=data.get("payload", {}), max_attempts=max_attempts)

@@ -59,6 +59,26 @@ def api(
             envvar=config.env("shutdown_grace_s"), help="How long requests in flight may finish."
         ),
     ] = config.SHUTDOWN_GRACE_S,
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar=config.env("store_url"),
+            help="Job state store: sqlite:///path.db or postgresql://user@host/db (default: the "
+            "embedded broker's file, or jobqueue-state.db beside a RabbitMQ broker).",
+        ),
+    ] = None,
+    retention_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("retention_s"), help="Keep finished jobs this long (default 7 days)."
+        ),
+    ] = config.RETENTION_S,
+    purge_interval_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("purge_interval_s"), help="How often finished jobs are purged."
+        ),
+    ] = config.PURGE_INTERVAL_S,
     log_level: Annotated[
         str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
     ] = config.LOG_LEVEL,
@@ -79,6 +99,9 @@ def api(
         worker_ttl_s=worker_ttl_s,
         registry_sweep_s=registry_sweep_s,
         shutdown_grace_s=shutdown_grace_s,
+        store_url=store_url or None,
+        retention_s=retention_s,
+        purge_interval_s=purge_interval_s,
     )
     with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
         runner.run(serve_api(settings))

@@ -11,7 +11,6 @@ import typer
 from jobqueue import config
 from jobqueue.brokers import redact_url
 from jobqueue.store import Store, default_store_url, from_url
-from jobqueue.store.migrate import head_revision
 
 T = TypeVar("T")
 
@@ -70,6 +69,8 @@ def upgrade(store_url: StoreUrl = None) -> None:
 def current(store_url: StoreUrl = None) -> None:
     """Show the store's schema revision and whether it is the newest."""
     url = resolve_store_url(store_url)
+    from jobqueue.store.migrate import head_revision  # alembic: loaded only by this command
+
     revision = with_store(url, lambda store: store.schema_version())
     head = head_revision()
     if revision is None:

@@ -18,6 +18,7 @@ from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.control import control_link
+from jobqueue.worker.status import StatusReporter
 from jobqueue.worker.worker import ControlLink, Worker
 
 log = logging.getLogger("jobqueue.worker")
@@ -84,6 +85,22 @@ def worker(
             help="SQLite broker: how long the jobs of a worker that died stay invisible.",
         ),
     ] = None,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status/--no-status",
+            envvar=config.env("status"),
+            help="Report each job's state, progress and result (JOBQUEUE_STATUS=off to stop).",
+        ),
+    ] = True,
+    max_result_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar=config.env("max_result_bytes"),
+            min=0,
+            help="Largest handler result stored (as JSON); a larger one fails the attempt.",
+        ),
+    ] = config.MAX_RESULT_BYTES,
 ) -> None:
     """Run a worker node: consume jobs, run their handlers, retry, dead-letter."""
     setup_logging(log_level)
@@ -101,12 +118,15 @@ def worker(
         worker_id=worker_id,
         queue=queue,
         burst=burst,
+        status=_status_reporter(broker_url, queue) if status else None,
+        max_result_bytes=max_result_bytes,
     )
     control = control_link(node, api_grpc, heartbeat_interval_s) if api_grpc else None
     types = ",".join(handlers.types())
     log.info(
-        "worker %s started: queue=%s concurrency=%d types=%s broker=%s",
+        "worker %s started: queue=%s concurrency=%d types=%s broker=%s status=%s",
         *(node.worker_id, queue, concurrency, types, redact_url(broker_url)),
+        "on" if status else "off",
     )
     _run_loop(_serve(node, control))
     _exit_past_abandoned_threads(node)
@@ -118,6 +138,14 @@ def _broker(url: str, queue: str, sqlite_lease_s: float | None) -> Broker:
     from jobqueue.brokers.sqlite import SqliteBroker
 
     return SqliteBroker(url, queue=queue, lease_s=sqlite_lease_s)
+
+
+def _status_reporter(url: str, queue: str) -> StatusReporter:
+    """Status events go to the events queue beside the jobs queue, on the same broker."""
+    from jobqueue.store.transport import EVENTS_MAX_REDELIVERIES, events_queue
+
+    events = from_url(url, queue=events_queue(queue), max_redeliveries=EVENTS_MAX_REDELIVERIES)
+    return StatusReporter(events)
 
 
 async def _serve(node: Worker, control: ControlLink | None) -> None:

@@ -39,7 +39,7 @@ __all__ = [
     "from_url",
 ]
 
-DEFAULT_STORE_URL = "sqlite:///jobqueue.db"
+DEFAULT_STORE_URL = "sqlite:///jobqueue-state.db"
 DEFAULT_RETENTION_S = 7 * 24 * 3600.0
 
 
@@ -152,7 +152,8 @@ class Store(Protocol):
 
 
 def default_store_url(broker_url: str) -> str:
-    """The store beside the embedded broker (the same SQLite file), else ``jobqueue.db``."""
+    """The store beside the embedded broker (the same SQLite file), else ``jobqueue-state.db``
+    (SQLite, in the working directory) — a name that is not mistaken for an embedded broker."""
     if broker_url.split("://", 1)[0].lower() == "sqlite":
         return broker_url
     return DEFAULT_STORE_URL
