@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from jobqueue.cli import api, db, dlq, up, worker, workers
+from jobqueue.cli import api, db, dlq, jobs, status, submit, up, worker, workers
 from jobqueue.errors import JobqueueError
 
 app = typer.Typer(
@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for command_module in (api, worker, dlq, workers, up, db):
+for command_module in (api, worker, submit, status, jobs, dlq, workers, up, db):
     command_module.register(app)
 
 

@@ -85,10 +85,26 @@ def drain(ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None) ->
     _send(ctx, Command.DRAIN, worker_id, api_url)
 
 
-def request(api_url: str, method: str, path: str) -> dict[str, Any]:
+def request(
+    api_url: str,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    timeout_s: float = TIMEOUT_S,
+) -> dict[str, Any]:
     """Call the API; its JSON answer, or a one-line JobqueueError naming what went wrong."""
     try:
-        response = httpx.request(method, api_url.rstrip("/") + path, timeout=TIMEOUT_S)
+        response = httpx.request(
+            method,
+            api_url.rstrip("/") + path,
+            content=body,
+            headers=headers,
+            params=params,
+            timeout=timeout_s,
+        )
     except httpx.HTTPError as exc:
         raise JobqueueError(f"cannot reach the API at {api_url}: {exc}") from None
     if response.is_success:

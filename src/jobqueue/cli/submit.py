@@ -1,0 +1,118 @@
+"""The ``jobqueue submit`` command: submit a job over HTTP and, with ``--wait``, follow it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from jobqueue import codec
+from jobqueue.cli.status import fetch_job, job_table
+from jobqueue.cli.workers import API_URL, ApiUrl, request
+from jobqueue.errors import InvalidJob, JobqueueError
+
+FINAL_STATES = ("succeeded", "dead", "cancelled")
+POLL_WAIT_S = 1.0
+"""Each long-poll waits this long at most, so that the progress bar moves."""
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``jobqueue submit`` to the app."""
+    app.command("submit")(submit)
+
+
+def submit(
+    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="The job type (its handler).")],
+    payload: Annotated[
+        str, typer.Argument(metavar="JSON", help="The payload, as JSON (default {}).")
+    ] = "{}",
+    api_url: ApiUrl = API_URL,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Show progress until the job finishes.")
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(help="Submit at most once under this key (safe to run again)."),
+    ] = None,
+    max_attempts: Annotated[
+        int | None, typer.Option(min=1, help="Attempts before the job is dead-lettered.")
+    ] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option(min=0, help="With --wait: give up after this long.")
+    ] = None,
+) -> None:
+    """Submit a job; with --wait, follow it and exit 1 unless it succeeds."""
+    job = post_job(api_url, job_type, _payload(payload), idempotency_key, max_attempts)
+    if not wait:
+        typer.echo(json.dumps(job, ensure_ascii=False))
+        return
+    console = Console(stderr=True)
+    console.print(f"job {job['id']} submitted")
+    final = follow(api_url, job["id"], console, timeout_s)
+    Console().print(job_table(final))
+    if final["state"] != "succeeded":
+        raise typer.Exit(1)
+
+
+def _payload(text: str) -> Any:
+    try:
+        return codec.loads(text)
+    except ValueError as exc:
+        raise InvalidJob(f"the payload is not valid JSON: {exc}") from None
+
+
+def post_job(
+    api_url: str,
+    job_type: str,
+    payload: Any,
+    idempotency_key: str | None = None,
+    max_attempts: int | None = None,
+) -> dict[str, Any]:
+    """``POST /jobs``; the job as the API answered it."""
+    body: dict[str, Any] = {"type": job_type, "payload": payload}
+    if max_attempts is not None:
+        body["max_attempts"] = max_attempts
+    headers = {"Content-Type": "application/json"}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return request(api_url, "POST", "/jobs", body=codec.dumps(body), headers=headers)
+
+
+def follow(
+    api_url: str, job_id: str, console: Console, timeout_s: float | None = None
+) -> dict[str, Any]:
+    """Long-poll the job, showing a progress bar, until it is final; its last state."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("queued", total=None)
+        while True:
+            job = fetch_job(api_url, job_id, POLL_WAIT_S)
+            bar.update(task, description=_description(job), **_completion(job))
+            if job["state"] in FINAL_STATES:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobqueueError(f"job {job_id} still {job['state']} after {timeout_s:g}s")
+
+
+def _description(job: dict[str, Any]) -> str:
+    message = job.get("progress_message")
+    attempt = f" (attempt {job['attempts']})" if job["attempts"] > 1 else ""
+    return f"{job['state']}{attempt}" + (f": {message}" if message else "")
+
+
+def _completion(job: dict[str, Any]) -> dict[str, Any]:
+    if job["state"] in FINAL_STATES:
+        return {"total": 1.0, "completed": 1.0}
+    if job.get("progress") is not None:
+        return {"total": 1.0, "completed": float(job["progress"])}
+    return {"total": None}
