@@ -57,8 +57,10 @@ class StatusReporter:
         linger_s: float = LINGER_S,
         max_in_flight: int = MAX_IN_FLIGHT,
         max_pending: int = MAX_PENDING_EVENTS,
+        commit_timeout_s: float = COMMIT_TIMEOUT_S,
     ) -> None:
         self.broker = broker
+        self.commit_timeout_s = commit_timeout_s
         self._max_batch = max_batch
         self._linger_s = linger_s
         self._max_in_flight = max_in_flight
@@ -86,10 +88,12 @@ class StatusReporter:
         """Publish ``event`` soon; nobody waits for it."""
         self._add(_Entry((event,), None))
 
-    async def commit(self, events: Sequence[JobEvent], timeout_s: float = COMMIT_TIMEOUT_S) -> None:
-        """Publish ``events`` now (with whatever waits) and return once they are durable."""
+    async def commit(self, events: Sequence[JobEvent], timeout_s: float | None = None) -> None:
+        """Publish ``events`` now (with whatever waits) and return once they are durable;
+        ``BrokerUnavailable`` if that takes longer than ``timeout_s`` (``commit_timeout_s``)."""
         if not events:
             return
+        timeout_s = self.commit_timeout_s if timeout_s is None else timeout_s
         done = asyncio.get_running_loop().create_future()
         self._add(_Entry(events, done))
         try:

@@ -458,6 +458,10 @@ class Worker:
 
     # -- inspection -----------------------------------------------------------------------------
 
+    def knows_cancelled(self, job_id: str) -> bool:
+        """Whether ``job_id`` was cancelled: it is skipped if it is delivered here."""
+        return job_id in self._skip
+
     @property
     def abandoned_threads(self) -> int:
         """Handler threads still running that nobody waits for (after a timeout or hand-back)."""
