@@ -47,7 +47,8 @@ class EventsConsumer:
         self._prefetch = prefetch
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self.applied = 0
+        self.applied = 0  # events new to the store
+        self.messages = 0  # messages applied and acked
 
     async def start(self) -> None:
         """Start consuming in the background (connecting first, however long that takes)."""
@@ -149,6 +150,7 @@ class EventsConsumer:
     async def _done(self, decoded: list[_Decoded]) -> None:
         for delivery, _ in decoded:
             await self._settle(self._broker.ack(delivery))
+        self.messages += len(decoded)
         self._watch.changed({event.job_id for _, events in decoded for event in events})
 
     async def _reject(self, delivery: Delivery, exc: Exception) -> None:

@@ -59,7 +59,13 @@ class Submitter:
             await self._broker.publish(jobs)
             await self._record(jobs, {})
             return 202, [job.to_wire() for job in jobs]
-        store = self._require_store()
+        # Once begun, a keyed submission runs to its end even if the request is abandoned, so
+        # that no reservation is left half done (published, but the key not confirmed).
+        return await asyncio.shield(self._submit_keyed(self._require_store(), jobs, keys))
+
+    async def _submit_keyed(
+        self, store: Store, jobs: Sequence[Job], keys: Sequence[str | None]
+    ) -> tuple[int, list[dict[str, Any]]]:
         outcomes = await self._reserve(store, jobs, keys)
         reserved = {
             index: key
