@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--amqp-url", default=os.environ.get("JOBQUEUE_BENCH_AMQP_URL", DEFAULT_AMQP_URL)
     )
+    parser.add_argument(
+        "--store-url", help="job store beside RabbitMQ (default: a fresh SQLite file per run)"
+    )
+    parser.add_argument(
+        "--status",
+        action=argparse.BooleanOptionalAction,
+        help="workers' status events on/off (default: the workers' default)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--keep-logs", action="store_true", help="keep each run's temp folder")
     return parser
@@ -62,6 +70,8 @@ def options_from(args: argparse.Namespace) -> Options:
         "concurrency": args.concurrency,
         "log_level": args.log_level,
         "amqp_url": args.amqp_url,
+        "store_url": args.store_url,
+        "status": args.status,
         "keep_logs": args.keep_logs or None,
     }
     return dataclasses.replace(base, **{k: v for k, v in chosen.items() if v is not None})
@@ -104,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"RabbitMQ: {redact_url(options.amqp_url)}; runs: {options.runs}", file=sys.stderr)
     results = [run_figure(spec, options) for spec in specs]
     print(table(results))
-    recorded = {**dataclasses.asdict(options), "amqp_url": redact_url(options.amqp_url)}
+    recorded = {
+        **dataclasses.asdict(options),
+        "amqp_url": redact_url(options.amqp_url),
+        "store_url": options.store_url and redact_url(options.store_url),
+    }
     every = len(specs) == len(FIGURES)
     write(results, args.results_dir, recorded, summary=every)
     written = "one file per figure" + (", summary.json" if every else "")

@@ -35,6 +35,7 @@ class BareResult:
     messages: int
     elapsed_s: float
     rate_per_s: float
+    cpu_us_per_message: float
 
 
 class _Client:
@@ -44,6 +45,7 @@ class _Client:
         self.queue, self.count = queue, count
         self.done = 0
         self.first_s = self.last_s = 0.0
+        self.first_cpu_s = self.last_cpu_s = 0.0
         self.channel: Any = None
         self.error: str | None = None
         self.conn = pika.SelectConnection(
@@ -52,6 +54,18 @@ class _Client:
             on_open_error_callback=self._on_error,
             on_close_callback=self._on_closed,
         )
+
+    def mark_first(self) -> None:
+        """The clock starts: wall and CPU time now."""
+        self.first_s, self.first_cpu_s = time.perf_counter(), time.process_time()
+
+    def mark_last(self) -> None:
+        """The clock stops."""
+        self.last_s, self.last_cpu_s = time.perf_counter(), time.process_time()
+
+    def cpu_us_per_message(self) -> float:
+        """Process CPU time between the marks, per message, in microseconds."""
+        return round(1e6 * (self.last_cpu_s - self.first_cpu_s) / max(1, self.count), 1)
 
     def run(self) -> float:
         """Run the I/O loop until finished; the elapsed seconds."""
@@ -100,7 +114,7 @@ class BarePublisher(_Client):
     def start(self) -> None:
         """Confirm mode, then the first window of publishes."""
         self.channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._fill())
-        self.first_s = time.perf_counter()
+        self.mark_first()
 
     def _fill(self) -> None:
         publish, queue, body, props = self.channel.basic_publish, self.queue, self.body, self.props
@@ -116,7 +130,7 @@ class BarePublisher(_Client):
             return
         self.done = method.delivery_tag if method.multiple else self.done + 1
         if self.done >= self.count:
-            self.last_s = time.perf_counter()
+            self.mark_last()
             self.finish()
         else:
             self._fill()
@@ -138,25 +152,28 @@ class BareConsumer(_Client):
 
     def _on_message(self, channel: Any, method: Any, _props: Any, _body: bytes) -> None:
         if self.done == 0:
-            self.first_s = time.perf_counter()
+            self.mark_first()
         channel.basic_ack(method.delivery_tag)
         self.done += 1
         if self.done >= self.count:
-            self.last_s = time.perf_counter()
+            self.mark_last()
             self.finish()
 
 
 def publish(url: str, queue: str, count: int, window: int = DEFAULT_WINDOW) -> BareResult:
     """Publish ``count`` messages to ``queue`` with pipelined confirms; the rate."""
-    elapsed_s = BarePublisher(url, queue, count, window).run()
-    return BareResult("publish", count, round(elapsed_s, 4), round(count / elapsed_s, 1))
+    client = BarePublisher(url, queue, count, window)
+    elapsed_s = client.run()
+    rate = round(count / elapsed_s, 1)
+    return BareResult("publish", count, round(elapsed_s, 4), rate, client.cpu_us_per_message())
 
 
 def consume(url: str, queue: str, count: int, prefetch: int) -> BareResult:
     """Consume and ack ``count`` messages from ``queue``; the rate, first to last delivery."""
-    elapsed_s = BareConsumer(url, queue, count, prefetch).run()
-    rate = (count - 1) / elapsed_s if elapsed_s > 0 else 0.0
-    return BareResult("consume", count, round(elapsed_s, 4), round(rate, 1))
+    client = BareConsumer(url, queue, count, prefetch)
+    elapsed_s = client.run()
+    rate = round((count - 1) / elapsed_s if elapsed_s > 0 else 0.0, 1)
+    return BareResult("consume", count, round(elapsed_s, 4), rate, client.cpu_us_per_message())
 
 
 def main() -> None:

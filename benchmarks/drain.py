@@ -56,6 +56,7 @@ def _drain(rig: Rig, url: str, queue: str, count: int) -> dict[str, Any]:
         "jobs": count,
         "duplicates": len(stamps) - distinct,
         "worker_cpu_percent": cpu_percent(cpu_last_s - cpu_first_s, busy_s),
+        "worker_cpu_us": 1e6 * (cpu_last_s - cpu_first_s) / max(1, count - 1),
     }
 
 
@@ -64,8 +65,10 @@ def drain_rabbitmq(rig: Rig) -> dict[str, Any]:
     options, url = rig.options, rig.options.amqp_url
     count, bare_queue, queue = options.drain_jobs, rig.queue("bare"), rig.queue("drain")
     record: dict[str, Any] = {"load_avg_before": load_average()}
-    record["bare_publish_per_s"] = bare("publish", url, bare_queue, count)
-    record["bare_consume_per_s"] = bare("consume", url, bare_queue, count, worker_prefetch(options))
+    record["bare_publish_per_s"] = bare("publish", url, bare_queue, count)["rate_per_s"]
+    consumed = bare("consume", url, bare_queue, count, worker_prefetch(options))
+    record["bare_consume_per_s"] = consumed["rate_per_s"]
+    record["bare_consume_cpu_us"] = consumed["cpu_us_per_message"]
     record["broker_publish_per_s"] = preload(url, queue, count)
     record.update(_drain(rig, url, queue, count))
     record["ratio_to_bare"] = record["jobs_per_s"] / record["bare_consume_per_s"]

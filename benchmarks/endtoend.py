@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from benchmarks.process import free_port, wait_ready
+from benchmarks.process import free_port
 from benchmarks.rig import APP, Rig, load, load_average, request_body
 
 WARMUP_JOBS = 16
@@ -42,9 +42,9 @@ def end_to_end(rig: Rig, url: str | None = None) -> dict[str, Any]:
     args += ["--queue", queue, "--http-addr", http, "--grpc-addr", grpc]
     if options.concurrency is not None:
         args += ["--concurrency", str(options.concurrency)]
-    up = rig.start("up", args)
+    up = rig.start("up", args, url)
     base = f"http://{http}"
-    wait_ready(base)
+    rig.wait_ready(base, up, "up")
     warm = _warm_up(rig, base, options.e2e_workers, up)
     body_file = rig.folder / "body.json"
     body_file.write_bytes(request_body(1))

@@ -24,6 +24,8 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("bare_publish_per_s", "bare pika publisher msgs/s"),
             MetricSpec("broker_publish_per_s", "preload via broker API jobs/s"),
             MetricSpec("worker_cpu_percent", "worker CPU % of a core"),
+            MetricSpec("worker_cpu_us", "worker CPU µs per job"),
+            MetricSpec("bare_consume_cpu_us", "bare consumer CPU µs per msg"),
         ),
     ),
     Spec(
@@ -35,6 +37,7 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("p99_ms", "p99 ms", at_most(50), 1),
             MetricSpec("p50_ms", "p50 ms", None, 1),
             MetricSpec("api_cpu_percent", "API CPU % of a core"),
+            MetricSpec("api_cpu_us", "API CPU µs per job"),
         ),
     ),
     Spec(
@@ -45,6 +48,8 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("jobs_per_s", "jobs/s", at_least(4000)),
             MetricSpec("ratio_to_bare", "x bare pika publisher", at_least(1.0), 2),
             MetricSpec("bare_publish_per_s", "bare pika publisher msgs/s"),
+            MetricSpec("bare_publish_cpu_us", "bare publisher CPU µs per msg"),
+            MetricSpec("api_cpu_us", "API CPU µs per job"),
             MetricSpec("p99_ms", "p99 ms per batch", None, 1),
             MetricSpec("api_cpu_percent", "API CPU % of a core"),
         ),
@@ -68,6 +73,7 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("jobs_per_s", "jobs/s", at_least(3000)),
             MetricSpec("broker_publish_per_s", "preload via broker API jobs/s"),
             MetricSpec("worker_cpu_percent", "worker CPU % of a core"),
+            MetricSpec("worker_cpu_us", "worker CPU µs per job"),
         ),
     ),
     Spec(

@@ -33,6 +33,7 @@ class LoadResult:
     """What the generator saw: counts by status, the window timed, latencies in milliseconds."""
 
     requests: int = 0
+    answered_in_all: int = 0  # warm-up included
     statuses: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     elapsed_s: float = 0.0
@@ -82,38 +83,41 @@ class Closed:
         self.connections = connections
         self.result = LoadResult()
         self.measuring = False
+        self.measured_from = 0.0
         self.stop_at = float("inf")
         self.budget = -1  # requests left to send, or -1 for no limit
 
     async def run(self, duration_s: float, warmup_s: float, requests: int) -> LoadResult:
         """Load for ``duration_s`` after ``warmup_s``, or send exactly ``requests`` if given."""
         loop = asyncio.get_running_loop()
+        now = time.perf_counter()
         self.budget = requests if requests > 0 else -1
-        self.measuring = requests > 0
-        self.stop_at = float("inf") if requests > 0 else loop.time() + warmup_s + duration_s
-        self.result.started_ns = time.time_ns()
-        started = loop.time()
-        if requests <= 0:
+        self.stop_at = float("inf") if requests > 0 else now + warmup_s + duration_s
+        if requests > 0:
+            self._start_measuring()
+        else:
             loop.call_later(warmup_s, self._start_measuring)
         await asyncio.gather(*(self._connection() for _ in range(self.connections)))
-        self.result.elapsed_s = loop.time() - started - (0.0 if requests > 0 else warmup_s)
+        self.result.elapsed_s = time.perf_counter() - self.measured_from
         return self.result
 
     def _start_measuring(self) -> None:
         self.measuring = True
+        self.measured_from = time.perf_counter()
         self.result.started_ns = time.time_ns()
 
     async def _connection(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        loop, request = asyncio.get_running_loop(), self.request
+        request, clock = self.request, time.perf_counter
         try:
-            while loop.time() < self.stop_at and self.budget != 0:
+            while clock() < self.stop_at and self.budget != 0:
                 self.budget -= 1 if self.budget > 0 else 0
-                sent = loop.time()
+                sent = clock()
                 writer.write(request)
                 status = await read_response(reader)
+                self.result.answered_in_all += 1
                 if self.measuring:
-                    self.result.record(status, loop.time() - sent)
+                    self.result.record(status, clock() - sent)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             self.result.errors += 1
         finally:
@@ -136,28 +140,26 @@ class Paced:
 
     async def run(self, rate: float, requests: int) -> LoadResult:
         """Start ``requests`` requests at ``rate`` per second; wait for every answer."""
-        loop = asyncio.get_running_loop()
         self.idle.append(await asyncio.open_connection(self.host, self.port))
         self.result.started_ns = time.time_ns()
-        started = loop.time()
+        started = time.perf_counter()
         for index in range(requests):
             due = started + index / rate
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            lag_ms = (loop.time() - due) * 1000
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            lag_ms = (time.perf_counter() - due) * 1000
             self.result.lag_max_ms = max(self.result.lag_max_ms, lag_ms)
             task = asyncio.create_task(self._one())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         if self.tasks:
             await asyncio.wait(list(self.tasks))
-        self.result.elapsed_s = loop.time() - started
+        self.result.elapsed_s = time.perf_counter() - started
         for _, writer in self.idle:
             writer.close()
         return self.result
 
     async def _one(self) -> None:
-        loop = asyncio.get_running_loop()
-        sent = loop.time()
+        sent = time.perf_counter()
         job = {"type": self.job_type, "payload": {"sent_ns": time.time_ns(), "pad": self.pad}}
         body = json.dumps(job).encode()
         try:
@@ -167,7 +169,7 @@ class Paced:
         except (OSError, asyncio.IncompleteReadError, ValueError):
             self.result.errors += 1
             return
-        self.result.record(status, loop.time() - sent)
+        self.result.record(status, time.perf_counter() - sent)
         self.idle.append((reader, writer))
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pika
 import psutil
 
-from benchmarks.process import ROOT, free_port, stop, wait_ready
+from benchmarks.process import ROOT, free_port, stop
 from jobqueue.brokers import from_url
 from jobqueue.job import Job
 
@@ -29,6 +31,7 @@ BODY_BYTES = 200
 PRELOAD_BATCH = 500
 PRELOAD_IN_FLIGHT = 4
 WAIT_POLL_S = 0.02
+READY_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Options:
     concurrency: int | None = None  # the worker's own default when None
     log_level: str = "INFO"  # the product's default: per-job log lines are part of the cost
     amqp_url: str = DEFAULT_AMQP_URL
+    store_url: str | None = None  # beside RabbitMQ: a fresh SQLite file per run when None
+    status: bool | None = None  # the workers' status events: their default when None
     keep_logs: bool = False
 
     @classmethod
@@ -102,33 +107,61 @@ class Rig:
 
     # -- processes -------------------------------------------------------------------------------
 
-    def env(self) -> dict[str, str]:
-        """The environment of every jobqueue process the rig starts."""
-        return {
+    def env(self, broker_url: str) -> dict[str, str]:
+        """The environment of the jobqueue processes the rig starts on ``broker_url``.
+
+        Beside RabbitMQ the job store is a fresh SQLite file per run (or ``store_url``); beside
+        the embedded broker it is the broker's own file, as by default.
+        """
+        env = {
             "JOBQUEUE_BENCH_STAMP_FILE": str(self.stamp_file),
             "JOBQUEUE_LOG_LEVEL": self.options.log_level,
             "PYTHONPATH": str(ROOT),
         }
+        if broker_url.startswith("amqp"):
+            store = self.options.store_url or f"sqlite:///{self.folder / 'state.db'}"
+            env["JOBQUEUE_STORE_URL"] = store
+        if self.options.status is not None:
+            env["JOBQUEUE_STATUS"] = "true" if self.options.status else "false"
+        return env
 
-    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def start(self, name: str, args: list[str], broker_url: str) -> subprocess.Popen[bytes]:
         """Start ``python -m jobqueue ARGS``; stopped (SIGTERM) when the rig closes."""
         with self.log(name).open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "jobqueue", *args],
-                cwd=ROOT,
-                env={**os.environ, **self.env()},
+                cwd=self.folder,  # anything a process writes by default lands in the scratch folder
+                env={**os.environ, **self.env(broker_url)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         self.processes.append(process)
         return process
 
+    def wait_ready(self, base_url: str, process: subprocess.Popen[bytes], name: str) -> None:
+        """Wait for ``/readyz`` to answer 200; fail at once, with the log's end, if it died."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited ({process.returncode}): {self.log_tail(name)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base_url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} not ready in {READY_TIMEOUT_S:g} s: {self.log_tail(name)}")
+
+    def log_tail(self, name: str, lines: int = 5) -> str:
+        """The last lines of a process's log, on one line."""
+        text = self.log(name).read_text(errors="replace") if self.log(name).exists() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
     def start_api(self, broker_url: str, queue: str) -> tuple[str, str, subprocess.Popen[bytes]]:
         """A ``jobqueue api`` process, ready; its base URL and gRPC address."""
         http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
         args = ["api", "--broker-url", broker_url, "--queue", queue]
-        process = self.start("api", [*args, "--http-addr", http, "--grpc-addr", grpc])
-        wait_ready(f"http://{http}")
+        args += ["--http-addr", http, "--grpc-addr", grpc]
+        process = self.start("api", args, broker_url)
+        self.wait_ready(f"http://{http}", process, "api")
         return f"http://{http}", grpc, process
 
     def start_worker(
@@ -139,18 +172,19 @@ class Rig:
         args += ["--api-grpc", api_grpc]
         if self.options.concurrency is not None:
             args += ["--concurrency", str(self.options.concurrency)]
-        return self.start("worker", [*args, "--burst"] if burst else args)
+        return self.start("worker", [*args, "--burst"] if burst else args, broker_url)
 
-    def close(self) -> None:
-        """Stop every process, delete the RabbitMQ queues, remove the scratch folder."""
+    def close(self, failed: bool = False) -> None:
+        """Stop every process, delete the RabbitMQ queues, remove the scratch folder (kept, with
+        the processes' logs, when the run failed or ``keep_logs`` is set)."""
         for process in reversed(self.processes):
             stop(process)
         if self.queues:
             delete_queues(self.options.amqp_url, self.queues)
-        if not self.options.keep_logs:
-            for path in self.folder.iterdir():
-                path.unlink()
-            self.folder.rmdir()
+        if failed:
+            print(f"logs of the failed run kept in {self.folder}", file=sys.stderr)
+        elif not self.options.keep_logs:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- stamps ----------------------------------------------------------------------------------
 
@@ -158,7 +192,8 @@ class Rig:
         """Every job the ``stamp`` handler has seen so far, in the order they started."""
         if not self.stamp_file.exists():
             return []
-        return [Stamp.parse(line) for line in self.stamp_file.read_text().splitlines() if line]
+        lines = self.stamp_file.read_text().split("\n")[:-1]  # the last may be half-written
+        return [Stamp.parse(line) for line in lines if line]
 
     def wait_stamps(self, count: int, timeout_s: float, process: Any = None) -> list[Stamp]:
         """Wait until ``count`` jobs were stamped; fail early if ``process`` died meanwhile."""
@@ -199,8 +234,10 @@ def rig(options: Options) -> Iterator[Rig]:
     current = Rig(options)
     try:
         yield current
-    finally:
-        current.close()
+    except BaseException:
+        current.close(failed=True)
+        raise
+    current.close()
 
 
 # -- jobs ------------------------------------------------------------------------------------------
@@ -264,11 +301,10 @@ def _run_json(module: str, args: list[str], timeout_s: float) -> dict[str, Any]:
     return result
 
 
-def bare(role: str, url: str, queue: str, count: int, prefetch: int = 8) -> float:
-    """Run the bare pika publisher or consumer on ``queue``; messages per second."""
+def bare(role: str, url: str, queue: str, count: int, prefetch: int = 8) -> dict[str, Any]:
+    """Run the bare pika publisher or consumer on ``queue``; its result (``rate_per_s``...)."""
     args = [role, url, queue, "--count", str(count), "--prefetch", str(prefetch)]
-    rate: float = _run_json("benchmarks.bare", args, timeout_s=300)["rate_per_s"]
-    return rate
+    return _run_json("benchmarks.bare", args, timeout_s=300)
 
 
 def load(args: list[str], timeout_s: float = 600) -> dict[str, Any]:
@@ -284,18 +320,21 @@ def worker_prefetch(options: Options) -> int:
 
 
 def delete_queues(url: str, queues: list[str]) -> None:
-    """Delete the queues and everything jobqueue derived from their names (best effort)."""
+    """Delete the queues and all jobqueue derived from their names (best effort): dead-letter
+    and retry queues, the dead-letter exchange, and the same for the status events queue."""
     from jobqueue.brokers.amqp.topology import Names
+    from jobqueue.store.transport import events_queue
 
     with contextlib.suppress(pika.exceptions.AMQPError, OSError):
         conn = pika.BlockingConnection(pika.URLParameters(url))
         try:
             channel = conn.channel()
-            for queue in queues:
-                names = Names(queue)
-                for name in (queue, names.dlq, *names.retry_queues()):
-                    channel.queue_delete(name)
-                channel.exchange_delete(names.dlx)
+            for base in queues:
+                for queue in (base, events_queue(base)):
+                    names = Names(queue)
+                    for name in (queue, names.dlq, *names.retry_queues()):
+                        channel.queue_delete(name)
+                    channel.exchange_delete(names.dlx)
         finally:
             conn.close()
 

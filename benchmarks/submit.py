@@ -39,7 +39,8 @@ def _load_api(
     args += ["--duration-s", str(options.submit_duration_s), "--warmup-s", str(warmup_s)]
     cpu_before_s = cpu_s(api.pid)
     result = load(args)
-    api_cpu = cpu_percent(cpu_s(api.pid) - cpu_before_s, options.submit_duration_s + warmup_s)
+    api_cpu_s = cpu_s(api.pid) - cpu_before_s
+    api_cpu = cpu_percent(api_cpu_s, options.submit_duration_s + warmup_s)
     statuses, latencies = result["statuses"], result["latencies_ms"]
     if set(statuses) != {"202"} or result["errors"]:
         raise RuntimeError(f"answers other than 202: {statuses}, {result['errors']} errors")
@@ -53,6 +54,7 @@ def _load_api(
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": max(latencies),
         "api_cpu_percent": api_cpu,
+        "api_cpu_us": 1e6 * api_cpu_s / max(1, result["answered_in_all"] * jobs_per_request),
         "connections": connections,
         "jobs_per_request": jobs_per_request,
     }
@@ -70,7 +72,9 @@ def submit_batch(rig: Rig, url: str | None = None) -> dict[str, Any]:
     record: dict[str, Any] = {}
     if url is None or url.startswith("amqp"):
         url = url or options.amqp_url
-        record["bare_publish_per_s"] = bare("publish", url, rig.queue("bare"), options.drain_jobs)
+        published = bare("publish", url, rig.queue("bare"), options.drain_jobs)
+        record["bare_publish_per_s"] = published["rate_per_s"]
+        record["bare_publish_cpu_us"] = published["cpu_us_per_message"]
     record.update(_load_api(rig, url, "/jobs/batch", options.batch_size, options.batch_connections))
     if "bare_publish_per_s" in record:
         record["ratio_to_bare"] = record["jobs_per_s"] / record["bare_publish_per_s"]
