@@ -36,6 +36,7 @@ LINGER_S = 0.02
 MAX_IN_FLIGHT = 2
 MAX_PENDING_EVENTS = 100_000
 COMMIT_TIMEOUT_S = 30.0
+CLOSE_TIMEOUT_S = 5.0
 RETRY_MIN_S = 0.1
 RETRY_MAX_S = 5.0
 
@@ -58,9 +59,11 @@ class StatusReporter:
         max_in_flight: int = MAX_IN_FLIGHT,
         max_pending: int = MAX_PENDING_EVENTS,
         commit_timeout_s: float = COMMIT_TIMEOUT_S,
+        close_timeout_s: float = CLOSE_TIMEOUT_S,
     ) -> None:
         self.broker = broker
         self.commit_timeout_s = commit_timeout_s
+        self.close_timeout_s = close_timeout_s
         self._max_batch = max_batch
         self._linger_s = linger_s
         self._max_in_flight = max_in_flight
@@ -104,12 +107,12 @@ class StatusReporter:
                 f"status events were not confirmed within {timeout_s:g} s"
             ) from None
 
-    async def close(self, timeout_s: float = 5.0) -> None:
-        """Publish what is pending (for up to ``timeout_s``), then close the broker."""
+    async def close(self) -> None:
+        """Publish what is pending (for up to ``close_timeout_s``), then close the broker."""
         self._commits += 1  # everything left is urgent now
         self._kick()
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(self.close_timeout_s):
                 await self._idle.wait()
         except TimeoutError:
             log.warning("status events: %d not published at exit", self._pending_events)
