@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="workers' status events on/off (default: the workers' default)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the measured processes with py-spy; profiles and summaries into DIR",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--keep-logs", action="store_true", help="keep each run's temp folder")
     return parser
@@ -73,6 +79,7 @@ def options_from(args: argparse.Namespace) -> Options:
         "store_url": args.store_url,
         "status": args.status,
         "keep_logs": args.keep_logs or None,
+        "profile_dir": args.profile,
     }
     return dataclasses.replace(base, **{k: v for k, v in chosen.items() if v is not None})
 
@@ -85,7 +92,7 @@ def run_figure(spec: Spec, options: Options) -> FigureResult:
     for index in range(count):
         started = time.monotonic()
         try:
-            with rig(options) as current:
+            with rig(options, spec.name) as current:
                 record = spec.measure(current)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -118,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         **dataclasses.asdict(options),
         "amqp_url": redact_url(options.amqp_url),
         "store_url": options.store_url and redact_url(options.store_url),
+        "profile_dir": options.profile_dir and str(options.profile_dir),
     }
     every = len(specs) == len(FIGURES)
     write(results, args.results_dir, recorded, summary=every)

@@ -49,6 +49,7 @@ def end_to_end(rig: Rig, url: str | None = None) -> dict[str, Any]:
     body_file = rig.folder / "body.json"
     body_file.write_bytes(request_body(1))
     count = options.e2e_jobs
+    rig.profile(up, "up", children=True)
     result = load(
         [
             "closed",
@@ -63,6 +64,7 @@ def end_to_end(rig: Rig, url: str | None = None) -> dict[str, Any]:
     if set(result["statuses"]) != {"202"} or result["errors"]:
         raise RuntimeError(f"answers other than 202: {result['statuses']}")
     stamps = rig.wait_stamps(warm + count, WAIT_S, up)
+    rig.stop_profiles()
     measured = [s for s in stamps if s.started_ns >= result["started_ns"]]
     last_ns = max(s.started_ns for s in measured)
     by_worker: dict[str, int] = {}

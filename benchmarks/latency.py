@@ -20,16 +20,19 @@ WAIT_S = 60.0
 def _latency(rig: Rig, url: str) -> dict[str, Any]:
     options = rig.options
     queue = rig.queue_on(url, "latency")
-    base, grpc, _api = rig.start_api(url, queue)
+    base, grpc, api = rig.start_api(url, queue)
     worker = rig.start_worker(url, queue, api_grpc=grpc)
     paced = ["paced", f"{base}/jobs", "--rate", str(options.latency_rate)]
     warmup = min(WARMUP_JOBS, options.latency_jobs)
     load([*paced, "--requests", str(warmup)])
     rig.wait_stamps(warmup, WAIT_S, worker)
+    rig.profile(api, "api")
+    rig.profile(worker, "worker")
     result = load([*paced, "--requests", str(options.latency_jobs)])
     if set(result["statuses"]) != {"202"} or result["errors"]:
         raise RuntimeError(f"answers other than 202: {result['statuses']}")
     stamps = rig.wait_stamps(warmup + options.latency_jobs, WAIT_S, worker)
+    rig.stop_profiles()
     measured = [s for s in stamps if s.sent_ns >= result["started_ns"]]
     to_handler = [(s.started_ns - s.sent_ns) / 1e6 for s in measured]
     http = result["latencies_ms"]

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ PRELOAD_BATCH = 500
 PRELOAD_IN_FLIGHT = 4
 WAIT_POLL_S = 0.02
 READY_TIMEOUT_S = 30.0
+PROFILE_RATE_HZ = 200
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Options:
     store_url: str | None = None  # beside RabbitMQ: a fresh SQLite file per run when None
     status: bool | None = None  # the workers' status events: their default when None
     keep_logs: bool = False
+    profile_dir: Path | None = None  # sample the measured processes with py-spy into here
 
     @classmethod
     def quick(cls) -> Options:
@@ -75,10 +78,12 @@ class Rig:
     """One figure's run: a scratch folder, a unique name prefix, the processes it started."""
 
     options: Options
+    name: str = "bench"
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jobqueue-bench-")))
     prefix: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:8]}")
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
+    profilers: dict[Path, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     # -- names and files -------------------------------------------------------------------------
 
@@ -174,9 +179,48 @@ class Rig:
             args += ["--concurrency", str(self.options.concurrency)]
         return self.start("worker", [*args, "--burst"] if burst else args, broker_url)
 
+    # -- profiles --------------------------------------------------------------------------------
+
+    def profile(self, process: subprocess.Popen[bytes], label: str, children: bool = False) -> None:
+        """With ``profile_dir`` set, sample ``process`` with py-spy until :meth:`stop_profiles`.
+
+        Writes ``{profile_dir}/{figure}-{label}.txt`` (py-spy's raw collapsed stacks) and a
+        ``.summary.txt`` of the top functions beside it. The last run's profile is kept.
+        """
+        folder = self.options.profile_dir
+        if folder is None:
+            return
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(spy).exists():
+            raise RuntimeError("--profile needs py-spy: pip install -e '.[dev]'")
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"{self.name}-{label}.txt"
+        args = [spy, "record", "--pid", str(process.pid), "--rate", str(PROFILE_RATE_HZ)]
+        args += ["--format", "raw", "--nonblocking", "-o", str(out)]
+        args += ["--subprocesses"] if children else []
+        self.profilers[out] = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def stop_profiles(self) -> None:
+        """Stop sampling; write each profile's summary beside it."""
+        from benchmarks.profile import read, summary
+
+        for out, spy in self.profilers.items():
+            spy.send_signal(signal.SIGINT)
+            try:
+                spy.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+            if out.exists():
+                out.with_suffix(".summary.txt").write_text(summary(read(out), 40) + "\n")
+        self.profilers.clear()
+
     def close(self, failed: bool = False) -> None:
         """Stop every process, delete the RabbitMQ queues, remove the scratch folder (kept, with
         the processes' logs, when the run failed or ``keep_logs`` is set)."""
+        self.stop_profiles()
         for process in reversed(self.processes):
             stop(process)
         if self.queues:
@@ -229,9 +273,10 @@ class Stamp:
 
 
 @contextlib.contextmanager
-def rig(options: Options) -> Iterator[Rig]:
-    """A rig for one run, closed (processes stopped, queues deleted) whatever happens."""
-    current = Rig(options)
+def rig(options: Options, name: str = "bench") -> Iterator[Rig]:
+    """A rig for one run of figure ``name``, closed (processes stopped, queues deleted)
+    whatever happens."""
+    current = Rig(options, name)
     try:
         yield current
     except BaseException:

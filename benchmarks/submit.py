@@ -38,8 +38,10 @@ def _load_api(
     args = ["closed", f"{base}{path}", str(body_file), "--connections", str(connections)]
     args += ["--duration-s", str(options.submit_duration_s), "--warmup-s", str(warmup_s)]
     cpu_before_s = cpu_s(api.pid)
+    rig.profile(api, "api")
     result = load(args)
     api_cpu_s = cpu_s(api.pid) - cpu_before_s
+    rig.stop_profiles()
     api_cpu = cpu_percent(api_cpu_s, options.submit_duration_s + warmup_s)
     statuses, latencies = result["statuses"], result["latencies_ms"]
     if set(statuses) != {"202"} or result["errors"]:
