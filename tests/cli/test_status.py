@@ -1,0 +1,147 @@
+"""`jobqueue submit`, `jobqueue status` and `jobqueue jobs` against a real API and worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from jobqueue.cli import app, main
+from tests.control.conftest import free_port
+
+START_TIMEOUT_S = 30.0
+WIDE = {"COLUMNS": "200"}
+
+
+@pytest.fixture(scope="module")
+def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``jobqueue api`` and one ``jobqueue worker`` (the demo handlers) on a SQLite file."""
+    folder = tmp_path_factory.mktemp("cli-status")
+    http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "JOBQUEUE_BROKER_URL": f"sqlite:///{folder / 'jobqueue.db'}",
+        "JOBQUEUE_HTTP_ADDR": http,
+        "JOBQUEUE_GRPC_ADDR": grpc,
+        "JOBQUEUE_API_GRPC": grpc,
+        "JOBQUEUE_HEARTBEAT_INTERVAL_S": "0.2",
+        "JOBQUEUE_RETRY_BASE_S": "0.01",
+    }
+    processes = [_start(folder, "api", env)]
+    _wait_ready(f"http://{http}", processes[0], folder)
+    processes.append(_start(folder, "worker", env))
+    yield f"http://{http}"
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+def _start(folder: Path, command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with (folder / f"{command}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobqueue", command], env=env, stdout=log, stderr=log
+        )
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], folder: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the API did not start:\n{(folder / 'api.log').read_text()}")
+
+
+def _cli(*args: str, api_url: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [*args, "--api-url", api_url], env=WIDE)
+    return result.exit_code, result.output
+
+
+def test_submit_wait_follows_a_job_to_success(api_url: str) -> None:
+    code, output = _cli("submit", "echo", '{"hello": [1, 2]}', "--wait", api_url=api_url)
+
+    assert code == 0, output
+    assert "succeeded" in output
+    assert '{"hello": [1, 2]}' in output
+
+
+def test_submit_wait_exits_1_when_the_job_dies(api_url: str) -> None:
+    code, output = _cli("submit", "fail", "--max-attempts", "2", "--wait", api_url=api_url)
+
+    assert code == 1
+    assert "dead" in output
+    assert "RuntimeError: this job always fails" in output
+
+
+def test_submit_without_wait_prints_the_job_and_status_shows_it(api_url: str) -> None:
+    code, output = _cli("submit", "echo", "[1]", api_url=api_url)
+    job_id = json.loads(output)["id"]
+    assert code == 0
+
+    code, output = _cli("status", job_id, "--wait", "30", "--json", api_url=api_url)
+    job = json.loads(output)
+    code_table, table = _cli("status", job_id, api_url=api_url)
+
+    assert code == code_table == 0
+    assert (job["id"], job["state"], job["result"]) == (job_id, "succeeded", [1])
+    assert job_id in table
+    assert "succeeded" in table
+
+
+def test_submit_with_an_idempotency_key_twice_makes_one_job(api_url: str) -> None:
+    first = _cli("submit", "echo", '{"n": 1}', "--idempotency-key", "cli-1", api_url=api_url)
+    again = _cli("submit", "echo", '{"n": 1}', "--idempotency-key", "cli-1", api_url=api_url)
+
+    assert first[0] == again[0] == 0
+    assert json.loads(first[1])["id"] == json.loads(again[1])["id"]
+
+
+def test_jobs_lists_the_dead_ones(api_url: str) -> None:
+    code, output = _cli("submit", "fail", "--max-attempts", "1", "--wait", api_url=api_url)
+    assert code == 1
+
+    code, output = _cli("jobs", "--state", "dead", "--json", api_url=api_url)
+    code_table, table = _cli("jobs", "--state", "dead", "--type", "fail", api_url=api_url)
+
+    assert code == code_table == 0
+    jobs = [json.loads(line) for line in output.splitlines()]
+    assert jobs
+    assert {job["state"] for job in jobs} == {"dead"}
+    assert jobs[0]["id"] in table
+    assert "RuntimeError" in table
+
+
+def test_an_unknown_job_is_one_line_and_exit_1(
+    api_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["jobqueue", "status", "no-such-job", "--api-url", api_url])
+    with pytest.raises(SystemExit) as exited:
+        main()
+
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.splitlines() == ["error: no job with id 'no-such-job'"]
+
+
+def test_a_payload_that_is_not_json_is_refused_before_any_request(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setattr(sys, "argv", ["jobqueue", "submit", "echo", "{oops", "--api-url", url])
+    with pytest.raises(SystemExit) as exited:
+        main()
+
+    assert exited.value.code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: the payload is not valid JSON")
