@@ -7,6 +7,7 @@ from benchmarks.endtoend import end_to_end
 from benchmarks.latency import latency_rabbitmq, latency_sqlite
 from benchmarks.memory import memory
 from benchmarks.report import MetricSpec, Spec, at_least, at_most
+from benchmarks.status import status_rabbitmq, status_sqlite
 from benchmarks.submit import submit_batch, submit_http
 
 LEAK_MIB = 4.0
@@ -114,6 +115,29 @@ FIGURES: tuple[Spec, ...] = (
             ),
         ),
         fixed_runs=1,
+    ),
+)
+
+STATUS_METRICS = (
+    MetricSpec("ratio", "x status off (on / off)", at_least(0.75), 2),
+    MetricSpec("on_jobs_per_s", "jobs/s, status on"),
+    MetricSpec("off_jobs_per_s", "jobs/s, status off"),
+    MetricSpec("on_worker_cpu_us_per_job", "worker CPU µs per job, on"),
+    MetricSpec("off_worker_cpu_us_per_job", "worker CPU µs per job, off"),
+    MetricSpec("store_lag_s", "s after the drain until the store has every job", None, 1),
+)
+FIGURES += (
+    Spec(
+        "status-rabbitmq",
+        "no-op drain, 1 worker, status events on vs off, RabbitMQ + PostgreSQL store",
+        status_rabbitmq,
+        STATUS_METRICS,
+    ),
+    Spec(
+        "status-sqlite",
+        "no-op drain, 1 worker, status events on vs off, embedded SQLite (broker and store)",
+        status_sqlite,
+        STATUS_METRICS,
     ),
 )
 
