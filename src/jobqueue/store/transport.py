@@ -9,11 +9,18 @@ a job: confirmed publish, ack after the batch is applied, redelivery if the cons
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from jobqueue.errors import DecodeError
 from jobqueue.job import Job
 from jobqueue.store.events import JobEvent
+
+log = logging.getLogger("jobqueue.store")
+
+StatusEvent = JobEvent | Mapping[str, Any]
+"""An event to carry: a :class:`JobEvent`, or its wire form (``JobEvent.to_wire``) already."""
 
 EVENTS_JOB_TYPE = "jobqueue.events"
 EVENTS_QUEUE_SUFFIX = ".events"
@@ -27,16 +34,29 @@ def events_queue(queue: str) -> str:
     return f"{queue}{EVENTS_QUEUE_SUFFIX}"
 
 
-def batch_message(events: Sequence[JobEvent]) -> Job:
+def batch_message(events: Sequence[StatusEvent]) -> Job:
     """One message carrying ``events``."""
-    return Job(type=EVENTS_JOB_TYPE, payload=[event.to_wire() for event in events], max_attempts=1)
+    wires = [event.to_wire() if isinstance(event, JobEvent) else event for event in events]
+    return Job(type=EVENTS_JOB_TYPE, payload=wires, max_attempts=1)
 
 
 def batch_events(body: bytes) -> list[JobEvent]:
-    """The events a message carries; :class:`DecodeError` naming what is wrong otherwise."""
+    """The events a message carries; :class:`DecodeError` when it is not an events batch.
+
+    An event of the batch that cannot be parsed is left out (and logged): the others still
+    count.
+    """
     job = Job.decode(body)
     if job.type != EVENTS_JOB_TYPE:
         raise DecodeError(f"not an events batch: job type {job.type!r}")
-    if not isinstance(job.payload, list) or not all(isinstance(w, dict) for w in job.payload):
-        raise DecodeError("an events batch's payload is not an array of objects")
-    return [JobEvent.from_wire(wire) for wire in job.payload]
+    if not isinstance(job.payload, list):
+        raise DecodeError("an events batch's payload is not an array")
+    events = []
+    for wire in job.payload:
+        try:
+            if not isinstance(wire, dict):
+                raise DecodeError("not a JSON object")
+            events.append(JobEvent.from_wire(wire))
+        except DecodeError as exc:
+            log.warning("left out an event of batch %s: %s", job.id, exc)
+    return events

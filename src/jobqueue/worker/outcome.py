@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobqueue import codec
 from jobqueue.brokers import DeathReason
 from jobqueue.errors import JobqueueError
 from jobqueue.job import Job
-from jobqueue.store import events as ev
+from jobqueue.store.events import EventKind, parse_time, to_iso
+from jobqueue.store.transport import StatusEvent
 from jobqueue.worker import settle
 from jobqueue.worker.settle import Ack, DeadLetter, RetryLater, Settlement
 from jobqueue.worker.signals import FlightSignals, ProgressReport
@@ -27,11 +31,15 @@ class Outcome:
     """The settlement of a delivery and the events to commit before it (none when untracked)."""
 
     settlement: Settlement
-    events: tuple[ev.JobEvent, ...] = ()
+    events: tuple[StatusEvent, ...] = ()
 
 
 class Reporting:
-    """Builds each outcome's events for a worker; with no status reporter, builds none."""
+    """Builds each outcome's events for a worker; with no status reporter, builds none.
+
+    The events are built in their wire form directly (the form ``JobEvent.to_wire`` gives), on
+    the worker's hot path; their ids are a random prefix of this worker and a counter.
+    """
 
     def __init__(
         self, worker_id: str, status: StatusReporter | None, max_result_bytes: int
@@ -39,23 +47,40 @@ class Reporting:
         self._worker_id = worker_id
         self._status = status
         self._max_result_bytes = max_result_bytes
+        self._id_prefix = uuid.uuid4().hex
+        self._ids = itertools.count()
+
+    def _event(self, job: Job, kind: EventKind, data: dict[str, Any]) -> dict[str, Any]:
+        """The wire form of an event about ``job``'s current attempt, stamped now."""
+        return {
+            "event_id": f"{self._id_prefix}-{next(self._ids):x}",
+            "job_id": job.id,
+            "kind": kind.value,
+            "attempt": job.attempts,
+            "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "job_type": job.type,
+            "worker_id": self._worker_id,
+            "data": data,
+            "max_attempts": job.max_attempts,
+            "created_at": _checked_time(job.created_at),
+        }
 
     def signals(self, job: Job) -> FlightSignals:
         """The signals of a job about to run: progress goes to the status reporter."""
         report: ProgressReport | None = None
         status = self._status
         if status is not None:
-            worker_id = self._worker_id
 
             def report(fraction: float, message: str | None) -> None:
-                status.emit(ev.progress(job, worker_id, fraction, message))
+                data = {"fraction": fraction, "message": message}
+                status.emit(self._event(job, EventKind.PROGRESS, data))
 
         return FlightSignals(asyncio.get_running_loop(), report)
 
     def running(self, job: Job) -> None:
         """The handler is starting on ``job``."""
         if self._status is not None:
-            self._status.emit(ev.running(job, self._worker_id))
+            self._status.emit(self._event(job, EventKind.RUNNING, {}))
 
     def succeeded(self, job: Job, result: Any) -> Outcome | InvalidResult:
         """The handler returned ``result``: ack with it, or the reason it cannot be stored."""
@@ -65,33 +90,35 @@ class Reporting:
             stored = self._storable(result)
         except InvalidResult as exc:
             return exc
-        return Outcome(Ack(), (ev.succeeded(job, self._worker_id, stored),))
+        return Outcome(Ack(), (self._event(job, EventKind.SUCCEEDED, {"result": stored}),))
 
     def failed(self, job: Job, decided: RetryLater | DeadLetter, exc: BaseException) -> Outcome:
         """The attempt failed with ``exc``; ``decided`` is what becomes of the job."""
         if self._status is None:
             return Outcome(decided)
         error = settle.describe(exc)
-        failed = ev.failed_attempt(job, self._worker_id, error)
+        failed = self._event(job, EventKind.FAILED_ATTEMPT, {"error": error})
         if isinstance(decided, RetryLater):
-            next_at = ev.utc_now() + timedelta(seconds=decided.delay_s)
-            then = ev.retrying(job, self._worker_id, next_at, error)
+            next_at = datetime.now(UTC) + timedelta(seconds=decided.delay_s)
+            data = {"next_attempt_at": to_iso(next_at), "error": error}
+            then = self._event(job, EventKind.RETRYING, data)
         else:
-            then = ev.dead(job, self._worker_id, decided.death.reason, error)
+            data = {"reason": decided.death.reason, "error": error}
+            then = self._event(job, EventKind.DEAD, data)
         return Outcome(decided, (failed, then))
 
     def unknown_type(self, job: Job, decided: DeadLetter) -> Outcome:
         """No handler for the job's type: dead at once, no attempt made."""
         if self._status is None:
             return Outcome(decided)
-        dead = ev.dead(job, self._worker_id, DeathReason.UNKNOWN_TYPE, decided.death.error)
-        return Outcome(decided, (dead,))
+        data = {"reason": DeathReason.UNKNOWN_TYPE, "error": decided.death.error}
+        return Outcome(decided, (self._event(job, EventKind.DEAD, data),))
 
     def cancelled(self, job: Job, reason: str) -> Outcome:
         """The job was cancelled: ack it, not retried."""
         if self._status is None:
             return Outcome(Ack())
-        return Outcome(Ack(), (ev.cancelled(job, self._worker_id, reason),))
+        return Outcome(Ack(), (self._event(job, EventKind.CANCELLED, {"reason": reason}),))
 
     def _storable(self, result: Any) -> Any:
         """``result`` as plain JSON, within the size limit; :class:`InvalidResult` otherwise."""
@@ -107,6 +134,17 @@ class Reporting:
                 f"result too large ({len(encoded)} bytes > {self._max_result_bytes})"
             )
         return plain
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_time(text: str) -> str | None:
+    """A job's ``created_at`` if it is a timestamp the store can read, else None (a job from
+    elsewhere may carry anything there). Cached: each job's two or more events ask."""
+    try:
+        parse_time(text)
+    except ValueError:
+        return None
+    return text
 
 
 def _is_small_int(value: Any) -> bool:

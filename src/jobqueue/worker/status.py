@@ -10,9 +10,12 @@ collects into the next message. Under load, many jobs thus share one publish and
 and an idle worker's commit costs one round trip.
 
 A publish that fails is tried again with backoff (the broker reconnects by itself); the events
-wait, in order, and a commit that is not confirmed within its timeout raises
+wait, in order, and a commit still waiting ``commit_timeout_s`` after it began raises
 ``BrokerUnavailable`` (its events are still published when the broker is back). Past
 ``max_pending`` events, the oldest fire-and-forget ones are dropped, with a warning.
+
+Events are :class:`~jobqueue.store.JobEvent` objects or, on the worker's hot path, their wire
+form built directly.
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ from dataclasses import dataclass
 
 from jobqueue.brokers import Broker
 from jobqueue.errors import BrokerError, BrokerUnavailable
-from jobqueue.store.events import JobEvent
-from jobqueue.store.transport import batch_message
+from jobqueue.store.transport import StatusEvent, batch_message
 
 log = logging.getLogger("jobqueue.worker")
 
@@ -43,8 +45,9 @@ RETRY_MAX_S = 5.0
 
 @dataclass(slots=True)
 class _Entry:
-    events: Sequence[JobEvent]
+    events: Sequence[StatusEvent]
     done: asyncio.Future[None] | None
+    deadline: float = 0.0
 
 
 class StatusReporter:
@@ -87,25 +90,19 @@ class StatusReporter:
         except BrokerUnavailable as exc:
             log.warning("status events: broker unavailable (%s); will keep trying", exc)
 
-    def emit(self, event: JobEvent) -> None:
+    def emit(self, event: StatusEvent) -> None:
         """Publish ``event`` soon; nobody waits for it."""
         self._add(_Entry((event,), None))
 
-    async def commit(self, events: Sequence[JobEvent], timeout_s: float | None = None) -> None:
+    async def commit(self, events: Sequence[StatusEvent]) -> None:
         """Publish ``events`` now (with whatever waits) and return once they are durable;
-        ``BrokerUnavailable`` if that takes longer than ``timeout_s`` (``commit_timeout_s``)."""
+        ``BrokerUnavailable`` if publishing keeps failing for ``commit_timeout_s``."""
         if not events:
             return
-        timeout_s = self.commit_timeout_s if timeout_s is None else timeout_s
-        done = asyncio.get_running_loop().create_future()
-        self._add(_Entry(events, done))
-        try:
-            async with asyncio.timeout(timeout_s):
-                await asyncio.shield(done)
-        except TimeoutError:
-            raise BrokerUnavailable(
-                f"status events were not confirmed within {timeout_s:g} s"
-            ) from None
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._add(_Entry(events, done, loop.time() + self.commit_timeout_s))
+        await done
 
     async def close(self) -> None:
         """Publish what is pending (for up to ``close_timeout_s``), then close the broker."""
@@ -197,12 +194,19 @@ class StatusReporter:
                 entry.done.set_result(None)
 
     def _failed(self, batch: list[_Entry], exc: BrokerError) -> None:
-        """Put the batch back in front, in order, and pause before the next try."""
+        """Put the batch back in front, in order, fail the commits past their deadline, and
+        pause before the next try."""
+        now = asyncio.get_running_loop().time()
         for entry in reversed(batch):
             self._pending.appendleft(entry)
             self._pending_events += len(entry.events)
             if entry.done is not None:
                 self._commits += 1
+        for entry in self._pending:
+            if entry.done is not None and not entry.done.done() and entry.deadline <= now:
+                entry.done.set_exception(
+                    BrokerUnavailable(f"status events not confirmed for {self.commit_timeout_s:g}s")
+                )
         if not self._retry_delay_s:
             log.warning("status events: publish failed (%s); retrying", exc)
         self._retry_delay_s = min(max(RETRY_MIN_S, self._retry_delay_s * 2), RETRY_MAX_S)

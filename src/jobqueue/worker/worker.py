@@ -33,6 +33,11 @@ log = logging.getLogger("jobqueue.worker")
 JOB_LOG_LEVEL = logging.INFO
 """The level of the per-job lines (processing, succeeded)."""
 
+SETTLING_PREFETCH = 64
+"""With status events, deliveries beyond ``concurrency`` the broker may hand over: jobs whose
+handler has finished wait for their final events to be confirmed before they are acked, and
+must not hold back the next jobs meanwhile."""
+
 BURST_POLL_S = 0.05
 CONSUME_RETRY_S = 1.0
 CONNECT_RETRY_MIN_S = 1.0
@@ -95,9 +100,12 @@ class Worker:
     ``CancelledError`` at its next ``await``), and one delivered later is skipped, acked
     unrun. A cancelled job is not retried.
 
-    The broker's prefetch (``concurrency``) bounds the jobs in flight. ``async def`` handlers run
-    on the event loop, plain ``def`` ones in a pool of ``concurrency`` threads. Call the control
-    methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event loop.
+    At most ``concurrency`` handlers run at once. The broker's prefetch bounds the jobs in
+    flight: ``concurrency``, plus ``SETTLING_PREFETCH`` with status events (a job then waits for
+    its final events' confirm before its ack, and the next jobs start meanwhile). ``async def``
+    handlers run on the event loop, plain ``def`` ones in a pool of ``concurrency`` threads.
+    Call the control methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event
+    loop.
     """
 
     def __init__(
@@ -127,6 +135,8 @@ class Worker:
         self._retry = retry or RetryPolicy()
         self._grace_s = grace_s
         self._threads = HandlerThreads(concurrency)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._prefetch = concurrency + (SETTLING_PREFETCH if status is not None else 0)
         self._status = status
         self._report = Reporting(self.worker_id, status, max_result_bytes)
         self._skip = RecentIds()
@@ -203,7 +213,7 @@ class Worker:
     async def _consume(self) -> None:
         """One consuming session: take deliveries until the broker's iterator ends."""
         try:
-            async for delivery in self._broker.deliveries(self.concurrency):
+            async for delivery in self._broker.deliveries(self._prefetch):
                 self._take(delivery)
         except BrokerError as exc:
             log.error("consuming failed: %s; trying again in %ss", exc, CONSUME_RETRY_S)
@@ -228,7 +238,7 @@ class Worker:
         try:
             received = self._receive(flight)
             if isinstance(received, Received):
-                outcome = await self._run(flight, received)
+                outcome = await self._run_in_slot(flight, received)
             else:
                 outcome = received
         except asyncio.CancelledError:
@@ -256,6 +266,13 @@ class Worker:
             return Received(job, self._handlers.get(job.type))
         except UnknownJobType:
             return self._report.unknown_type(job, settle.unknown_type(job, self.worker_id))
+
+    async def _run_in_slot(self, flight: Flight, received: Received) -> Outcome:
+        """Run the handler once one of the ``concurrency`` slots is free."""
+        async with self._slots:
+            if self._state is not State.ACTIVE:  # paused or stopping while it waited
+                return Outcome(HandBack())
+            return await self._run(flight, received)
 
     async def _run(self, flight: Flight, received: Received) -> Outcome:
         """Run the handler once; a failure becomes a retry or a dead letter."""
