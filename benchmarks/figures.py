@@ -124,6 +124,7 @@ STATUS_METRICS = (
     MetricSpec("off_jobs_per_s", "jobs/s, status off"),
     MetricSpec("on_worker_cpu_us_per_job", "worker CPU µs per job, on"),
     MetricSpec("off_worker_cpu_us_per_job", "worker CPU µs per job, off"),
+    MetricSpec("api_cpu_us_per_job", "API CPU µs per job (events into the store)"),
     MetricSpec("store_lag_s", "s after the drain until the store has every job", None, 1),
 )
 FIGURES += (

@@ -12,7 +12,13 @@ applies the workers' status events to the job store while the worker drains):
 Each rate is timed inside the worker by the ``stamp`` handler, as in the drain figures. The ratio
 on / off is the figure (target: at least 0.75). After the on drain, the figure also waits until
 the store shows all N jobs ``succeeded`` and reports how long after the worker's exit that was
-(the events consumer's lag), so the events are known to have arrived, not only been sent.
+(the events consumer's lag), so the events are known to have arrived, not only been sent, and
+the API's CPU per job meanwhile (its events consumer, and the store's driver).
+
+With status events the worker lets the broker hand it ``concurrency + 64`` deliveries (handlers
+still run ``concurrency`` at a time): a job whose handler finished waits for its final events'
+confirm before its ack, and must not hold back the next ones. Without, the prefetch is
+``concurrency``, as it always was.
 
 RabbitMQ runs with its store in PostgreSQL (a schema of its own per run, dropped after;
 ``JOBQUEUE_BENCH_POSTGRES_URL``, default the local ``test`` database); the embedded figure keeps
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -58,18 +65,22 @@ def status_sqlite(rig: Rig) -> dict[str, Any]:
 def _measure(rig: Rig, url: str, queue: str, store_url: str | None) -> dict[str, Any]:
     count = rig.options.drain_jobs
     record: dict[str, Any] = {"load_avg_before": load_average(), "jobs": count}
-    base_url = _start_api(rig, url, queue, store_url)
+    base_url, api = _start_api(rig, url, queue, store_url)
     off = _drain(rig, url, queue, count, status=False)
+    api_cpu_before_s = cpu_s(api.pid)
     on = _drain(rig, url, queue, count, status=True)
     record.update({f"off_{key}": value for key, value in off.items()})
     record.update({f"on_{key}": value for key, value in on.items()})
     record["ratio"] = on["jobs_per_s"] / off["jobs_per_s"]
     record["store_lag_s"] = _store_caught_up_s(base_url, count)
+    record["api_cpu_us_per_job"] = 1e6 * (cpu_s(api.pid) - api_cpu_before_s) / count
     record["load_avg_after"] = load_average()
     return record
 
 
-def _start_api(rig: Rig, url: str, queue: str, store_url: str | None) -> str:
+def _start_api(
+    rig: Rig, url: str, queue: str, store_url: str | None
+) -> tuple[str, subprocess.Popen[bytes]]:
     http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     args = ["api", "--broker-url", url, "--queue", queue, "--http-addr", http]
     args += ["--grpc-addr", grpc]
@@ -77,7 +88,7 @@ def _start_api(rig: Rig, url: str, queue: str, store_url: str | None) -> str:
         args += ["--store-url", store_url]
     process = rig.start("api", args, url)
     rig.wait_ready(f"http://{http}", process, "api")
-    return f"http://{http}"
+    return f"http://{http}", process
 
 
 def _drain(rig: Rig, url: str, queue: str, count: int, *, status: bool) -> dict[str, Any]:
