@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from typer.testing import CliRunner
+
+from jobqueue.cli import app
 from jobqueue.errors import Retry
 from jobqueue.handlers import Handlers, JobContext
 from tests.status.conftest import BACKENDS, System
@@ -189,3 +192,16 @@ async def _eventually_job(
             if check(job):
                 return job
             await asyncio.sleep(0.02)
+
+
+async def test_a_job_replayed_with_the_dlq_command_is_queued_again(system: System) -> None:
+    job_id = await system.submit("doomed", max_attempts=1)
+    await system.burst(retrying_handlers())
+    assert (await system.final(job_id))["state"] == "dead"
+
+    args = ["dlq", "replay", job_id, "--broker-url", system.broker_url, "--queue", system.queue]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+
+    assert result.exit_code == 0, result.output
+    assert (await system.job(job_id))["state"] == "queued"
+    assert (await system.kinds(job_id))[-1] == "requeued"

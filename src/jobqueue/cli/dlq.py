@@ -16,7 +16,9 @@ from rich.text import Text
 
 from jobqueue import config
 from jobqueue.brokers import Broker, DeadJob, from_url
-from jobqueue.errors import ConfigError, NotFound
+from jobqueue.errors import ConfigError, JobqueueError, NotFound
+from jobqueue.job import Job
+from jobqueue.store import Store
 from jobqueue.views import dead_job_detail, dead_job_view
 
 T = TypeVar("T")
@@ -26,6 +28,15 @@ BrokerUrl = Annotated[
     str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
 ]
 Queue = Annotated[str, typer.Option(envvar=config.env("queue"), help="The jobs queue.")]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar=config.env("store_url"),
+        help="The job store, told that replayed jobs are queued again (default: the embedded "
+        "broker's file; none beside RabbitMQ).",
+    ),
+]
+REPLAY_SNAPSHOT = 100_000
 
 dlq_app = typer.Typer(
     help="Inspect, replay and purge the dead-letter queue.",
@@ -87,18 +98,48 @@ def replay(
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead job.")] = False,
     broker_url: BrokerUrl = config.BROKER_URL,
     queue: Queue = config.QUEUE,
+    store_url: StoreUrl = None,
 ) -> None:
     """Queue a dead job (or, with --all, every dead job) again with its attempts reset."""
     if replay_all == (job_id is not None):
         raise ConfigError("give either a dead job's id or --all")
     if job_id is None:
-        count = with_broker(broker_url, queue, lambda broker: broker.replay_all())
+        count, jobs = with_broker(broker_url, queue, _replay_every)
         typer.echo(f"replayed {count} dead job(s)")
+    else:
+        job = with_broker(broker_url, queue, lambda broker: broker.replay(job_id))
+        if job is None:
+            raise NotFound(f"no dead job with id {job_id!r}")
+        jobs = [job]
+        typer.echo(f"replayed {job.id} (type {job.type})")
+    _record_requeued(store_url or _store_beside(broker_url), jobs)
+
+
+async def _replay_every(broker: Broker) -> tuple[int, list[Job]]:
+    """Replay every dead job; the jobs seen dead just before, to tell the store."""
+    dead = await broker.dead_jobs(REPLAY_SNAPSHOT)
+    count = await broker.replay_all()
+    return count, [job.fresh() for d in dead if (job := d.job) is not None]
+
+
+def _store_beside(broker_url: str) -> str | None:
+    return broker_url if broker_url.lower().startswith("sqlite:") else None
+
+
+def _record_requeued(store_url: str | None, jobs: list[Job]) -> None:
+    """Put the replayed jobs back to queued in the job store, if there is one (best effort)."""
+    if store_url is None or not jobs:
         return
-    job = with_broker(broker_url, queue, lambda broker: broker.replay(job_id))
-    if job is None:
-        raise NotFound(f"no dead job with id {job_id!r}")
-    typer.echo(f"replayed {job.id} (type {job.type})")
+    from jobqueue.cli.db import with_store  # the store's driver loads only when one is used
+
+    async def record(store: Store) -> None:
+        if await store.schema_version() is not None:  # else no API ever kept status there
+            await store.record_requeued(jobs)
+
+    try:
+        with_store(store_url, record)
+    except JobqueueError as exc:
+        typer.echo(f"warning: the job store was not told ({exc})", err=True)
 
 
 @dlq_app.command("purge")
