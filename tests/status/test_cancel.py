@@ -25,8 +25,11 @@ HEARTBEAT_S = 0.05
 @pytest.fixture
 async def control(system: System) -> AsyncIterator[ControlServer]:
     """The API's gRPC control plane, telling workers about cancellations from the store."""
-    cancels = StoreCancels(system.store, system.tracking.cancels)
-    async with ControlServer(InMemoryRegistry(), "127.0.0.1:0", cancels=cancels) as server:
+    cancels = StoreCancels(system.store, system.tracking.cancels, refresh_s=0.05)
+    async with (
+        cancels,
+        ControlServer(InMemoryRegistry(), "127.0.0.1:0", cancels=cancels) as server,
+    ):
         yield server
 
 
@@ -188,3 +191,30 @@ def test_the_cancel_log_forgets_past_its_window_and_its_size() -> None:
 
     assert small.since("")[0] == ["b", "c"]
     assert brief.since("")[0] == []
+
+
+async def test_a_job_cancelled_through_another_api_replica_is_stopped(
+    system: System, control: ControlServer
+) -> None:
+    started = asyncio.Event()
+    handlers = Handlers()
+
+    @handlers.job("wait")
+    async def wait(payload: Any) -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    worker = system.worker(handlers)
+    running = await _run(worker, control)
+    job_id = await system.submit("wait")
+    await asyncio.wait_for(started.wait(), 10)
+    await _store_says_running(system, job_id)
+
+    record = await system.store.request_cancel(job_id)  # as another replica does: no log here
+    job = await system.final(job_id)
+    await worker.stop()
+    await running
+
+    assert record is not None
+    assert record.cancel_requested
+    assert job["state"] == "cancelled"

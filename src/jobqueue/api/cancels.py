@@ -10,13 +10,15 @@ The window: a job still queued longer than ``window_s`` after its cancellation, 
 by ``max_ids`` newer ones, runs when it is delivered (its events no longer change its state,
 which stays ``cancelled``). So does one delivered within a heartbeat interval of its
 cancellation. The log lives in the API process: with several API replicas, each tells its own
-cancellations to the workers that heartbeat to it.
+queued cancellations to the workers that heartbeat to it. A running job asked to stop through
+another replica is found through the store within ``CANCEL_REFRESH_S`` (and the next heartbeat).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import secrets
 import time
@@ -28,6 +30,9 @@ log = logging.getLogger("jobqueue.api")
 
 CANCEL_WINDOW_S = 3600.0
 MAX_CANCELLED_IDS = 10_000
+CANCEL_REFRESH_S = 1.0
+ASKED_MEMORY_S = 120.0
+"""A job asked to stop is forgotten once no heartbeat listed it for this long."""
 
 
 class CancelLog:
@@ -67,53 +72,62 @@ class CancelLog:
 class StoreCancels:
     """The control plane's :class:`~jobqueue.control.server.CancelSource`: the log plus the store.
 
-    Heartbeats that arrive together share one store query.
+    Heartbeats never wait for the store: the ids they list are gathered, and every
+    ``refresh_s`` one query asks the store which of them were asked to stop (through any API
+    replica); each heartbeat answers from what the last query said. A running job asked to
+    stop through this replica is in the log already, and so told at once.
+
+    Use it as an async context manager (``async with cancels:``), which stops the refresh.
     """
 
-    def __init__(self, store: Store, cancel_log: CancelLog) -> None:
+    def __init__(
+        self, store: Store, cancel_log: CancelLog, refresh_s: float = CANCEL_REFRESH_S
+    ) -> None:
         self._store = store
         self._log = cancel_log
-        self._waiting: list[tuple[Sequence[str], asyncio.Future[set[str]]]] = []
-        self._asking: asyncio.Task[None] | None = None
+        self._refresh_s = refresh_s
+        self._seen: set[str] = set()  # listed by heartbeats since the last query
+        self._asked: dict[str, float] = {}  # asked to stop, as the store said: when last listed
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> StoreCancels:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
 
     async def cancels_for(self, job_ids: Sequence[str], cursor: str) -> tuple[list[str], str]:
         """Jobs among ``job_ids`` asked to stop, and jobs cancelled while queued since ``cursor``;
         and the cursor to send next time."""
         ids, next_cursor = self._log.since(cursor)
         if job_ids:
-            try:
-                asked = await self._ask(job_ids)
-            except Exception as exc:  # the heartbeat must be answered whatever the store does
-                log.debug("cannot ask the store about cancellations: %s", exc)
-                asked = set()
-            known = set(ids)
+            self._seen.update(job_ids)
+            if self._refresher is None:
+                self._refresher = asyncio.create_task(self._refresh_forever())
+            known, asked = set(ids), self._asked
             ids.extend(job_id for job_id in job_ids if job_id in asked and job_id not in known)
         return ids, next_cursor
 
-    async def _ask(self, job_ids: Sequence[str]) -> set[str]:
-        done: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((job_ids, done))
-        if self._asking is None:
-            self._asking = asyncio.create_task(self._ask_all())
-        return await done
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            seen, self._seen = self._seen, set()
+            if seen:
+                await self._refresh(seen)
 
-    async def _ask_all(self) -> None:
+    async def _refresh(self, seen: set[str]) -> None:
+        now = time.monotonic()
         try:
-            while self._waiting:
-                group, self._waiting = self._waiting, []
-                await self._ask_group(group)
-        finally:
-            self._asking = None
-
-    async def _ask_group(self, group: list[tuple[Sequence[str], asyncio.Future[set[str]]]]) -> None:
-        wanted = sorted({job_id for job_ids, _ in group for job_id in job_ids})
-        try:
-            found = await self._store.is_cancel_requested(wanted)
-        except Exception as exc:
-            for _, done in group:
-                if not done.done():
-                    done.set_exception(exc)
+            asked = await self._store.is_cancel_requested(sorted(seen))
+        except Exception as exc:  # the next round may reach it
+            log.debug("cannot ask the store about cancellations: %s", exc)
             return
-        for job_ids, done in group:
-            if not done.done():
-                done.set_result(found.intersection(job_ids))
+        self._asked.update(dict.fromkeys(asked, now))
+        for job_id in seen.intersection(self._asked):
+            self._asked[job_id] = now
+        stale = now - ASKED_MEMORY_S
+        self._asked = {job_id: at for job_id, at in self._asked.items() if at >= stale}

@@ -75,9 +75,8 @@ def build_control_plane(
     registry = registry_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s)
     logger.info("worker registry: %s", redact_url(settings.registry_url or "in memory"))
     cancels = None if tracking is None else StoreCancels(tracking.store, tracking.cancels)
-    sidecars: list[AbstractAsyncContextManager[object]] = [
-        serving(registry, settings.grpc_addr, settings.registry_sweep_s, cancels)
-    ]
+    sidecars: list[AbstractAsyncContextManager[object]] = [] if cancels is None else [cancels]
+    sidecars.append(serving(registry, settings.grpc_addr, settings.registry_sweep_s, cancels))
     if tracking is not None:
         events_broker = from_url(
             settings.broker_url,
