@@ -68,7 +68,7 @@ def _measure(rig: Rig, url: str, queue: str, store_url: str | None) -> dict[str,
     base_url, api = _start_api(rig, url, queue, store_url)
     off = _drain(rig, url, queue, count, status=False)
     api_cpu_before_s = cpu_s(api.pid)
-    on = _drain(rig, url, queue, count, status=True)
+    on = _drain(rig, url, queue, count, status=True, api=api)
     record.update({f"off_{key}": value for key, value in off.items()})
     record.update({f"on_{key}": value for key, value in on.items()})
     record["ratio"] = on["jobs_per_s"] / off["jobs_per_s"]
@@ -91,7 +91,15 @@ def _start_api(
     return f"http://{http}", process
 
 
-def _drain(rig: Rig, url: str, queue: str, count: int, *, status: bool) -> dict[str, Any]:
+def _drain(
+    rig: Rig,
+    url: str,
+    queue: str,
+    count: int,
+    *,
+    status: bool,
+    api: subprocess.Popen[bytes] | None = None,
+) -> dict[str, Any]:
     """Preload ``count`` jobs, drain them with one burst worker; its rate and CPU per job."""
     before = len(rig.stamps())
     preload(url, queue, count)
@@ -104,6 +112,8 @@ def _drain(rig: Rig, url: str, queue: str, count: int, *, status: bool) -> dict[
     rig.wait_stamps(before + 1, DRAIN_TIMEOUT_S, worker)
     cpu_first_s = cpu_s(worker.pid)
     rig.profile(worker, "worker-status-on" if status else "worker-status-off")
+    if api is not None:
+        rig.profile(api, "api-status-on")
     rig.wait_stamps(before + count, DRAIN_TIMEOUT_S, worker)
     cpu_last_s = cpu_s(worker.pid)
     rig.stop_profiles()
