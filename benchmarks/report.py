@@ -173,6 +173,7 @@ def write(
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": _cpus(),
+        "git": _git_state(),
         "options": options,
     }
     for result in results:
@@ -182,6 +183,21 @@ def write(
         figures = [{k: v for k, v in r.as_dict().items() if k != "runs"} for r in results]
         document = {**context, "figures": figures, "table": table(results).splitlines()}
         (folder / "summary.json").write_text(json.dumps(document, indent=2) + "\n")
+
+
+def _git_state() -> dict[str, Any]:
+    """The commit measured, and the source files that differed from it (uncommitted edits)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout
+
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src").splitlines()
+    commit = git("rev-parse", "HEAD").strip()
+    return {"commit": commit, "uncommitted_src": [line[3:] for line in dirty if line]}
 
 
 def _cpus() -> int:
