@@ -1,0 +1,1 @@
+"""The gRPC control plane: the WorkerService server, the worker's client, generated code."""
