@@ -196,7 +196,7 @@ class Rig:
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / f"{self.name}-{label}.txt"
         args = [spy, "record", "--pid", str(process.pid), "--rate", str(PROFILE_RATE_HZ)]
-        args += ["--format", "raw", "--nonblocking", "-o", str(out)]
+        args += ["--format", "raw", "--threads", "--nonblocking", "-o", str(out)]
         args += ["--subprocesses"] if children else []
         self.profilers[out] = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

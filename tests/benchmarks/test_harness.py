@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks.bare import consume, publish
 from benchmarks.drain import drain_rate
+from benchmarks.profile import read, summary
 from benchmarks.report import MetricSpec, Spec, at_least, at_most, collect, table
 from benchmarks.rig import Options, Stamp, delete_queues, percentile, request_body, rig
 from benchmarks.submit import submit_batch
@@ -107,3 +108,17 @@ def test_the_table_marks_each_metric_against_its_target() -> None:
     assert lines[2] == "| fig: a figure | jobs/s | 110 | 90-120 | ≥ 100 | PASS |"
     assert lines[3] == "|  | p99 ms | 4.0 | 4.0-6.0 | ≤ 5.00 | PASS |"
     assert result.passed is True
+
+
+def test_a_py_spy_profile_is_summed_by_function_and_thread(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "thread (1): MainThread;main (app.py:1);work (app.py:5) 30\n"
+        "thread (1): MainThread;main (app.py:1);work (app.py:6);send (net.py:9) 50\n"
+        "thread (2): ThreadPoolExecutor-0_1;run (pool.py:3);commit (db.py:7) 20\n"
+    )
+    profile = read(raw)
+    assert profile.samples == 100
+    assert (profile.own["send (net.py)"], profile.total["work (app.py)"]) == (50, 80)
+    assert profile.threads == {"MainThread": 80, "ThreadPoolExecutor-0_N": 20}
+    assert "62.5  send (net.py)" in summary(profile, 5)  # 50 of the main thread's 80
