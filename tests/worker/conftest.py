@@ -66,8 +66,8 @@ async def broker(place: Place) -> AsyncIterator[Broker]:
 
 @pytest.fixture
 def worker_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """The worker's log records, from INFO up."""
-    caplog.set_level(logging.INFO, logger="jobqueue.worker")
+    """The worker's log records, from DEBUG up (the per-job lines are at DEBUG)."""
+    caplog.set_level(logging.DEBUG, logger="jobqueue.worker")
     return caplog
 
 

@@ -34,6 +34,7 @@ class WorkerProcess:
             "JOBQUEUE_QUEUE": place.queue,
             "JOBQUEUE_API_GRPC": "",
             "JOBQUEUE_SQLITE_LEASE_S": str(lease_s),
+            "JOBQUEUE_LOG_LEVEL": "DEBUG",  # the per-job lines the tests wait for
         }
         process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "jobqueue", "worker", *args),

@@ -30,8 +30,10 @@ from jobqueue.worker.status import StatusReporter
 
 log = logging.getLogger("jobqueue.worker")
 
-JOB_LOG_LEVEL = logging.INFO
-"""The level of the per-job lines (processing, succeeded)."""
+JOB_LOG_LEVEL = logging.DEBUG
+"""The level of the per-job lines ("processing job ...", "job ... succeeded"): DEBUG, so that
+a busy worker does not spend a third of its time writing them; ``--log-level DEBUG`` shows
+them, or set this to ``logging.INFO`` to have them at INFO as before."""
 
 SETTLING_PREFETCH = 64
 """With status events, deliveries beyond ``concurrency`` the broker may hand over: jobs whose
