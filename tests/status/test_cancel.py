@@ -75,6 +75,11 @@ async def test_a_job_cancelled_before_it_runs_is_skipped(
 
     assert ran == []
     assert (await system.broker.depth()).ready == 0
+
+    async def worker_said_so() -> bool:  # its event comes through the events queue
+        return len(await system.history(job_id)) == 3
+
+    await eventually(worker_said_so)
     history = await system.history(job_id)
     assert [e["kind"] for e in history] == ["queued", "cancelled", "cancelled"]
     assert history[-1]["worker_id"] == worker.worker_id

@@ -28,7 +28,7 @@ async def _events_messages(broker: Broker, count: int) -> list[list[ev.JobEvent]
 
 async def test_concurrent_commits_share_one_publish(system: System) -> None:
     await system.stop_consumer()
-    reporter = StatusReporter(system.events_broker(), max_in_flight=1)
+    reporter = StatusReporter(system.events_broker(), max_in_flight=1, commit_linger_s=0)
     await reporter.start()
     jobs = [Job("email", {"n": n}) for n in range(50)]
     try:

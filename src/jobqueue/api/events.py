@@ -80,6 +80,8 @@ class EventsConsumer:
                     self._inbox.put_nowait(delivery)
             except BrokerError as exc:
                 log.warning("consuming status events failed (%s); trying again", exc)
+            except Exception:  # a bug must not end the consumer silently
+                log.exception("consuming status events failed; trying again")
             await asyncio.sleep(CONSUME_RETRY_S)
 
     async def _connect(self) -> None:

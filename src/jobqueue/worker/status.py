@@ -4,10 +4,11 @@ Events that only inform (``running``, ``progress``) are fire-and-forget: they wa
 ``linger_s`` for company before they are published. Events that end an attempt (``succeeded``,
 ``failed_attempt`` with ``retrying`` or ``dead``, ``cancelled``) are *committed*: the caller
 waits until the broker confirmed the message that carries them, and only then settles the job's
-delivery, so a crash can never lose a job's final state. A commit is published at once when a
-publish slot is free; while ``max_in_flight`` publishes are out, whatever arrives meanwhile
-collects into the next message. Under load, many jobs thus share one publish and one confirm,
-and an idle worker's commit costs one round trip.
+delivery, so a crash can never lose a job's final state. A commit waits ``commit_linger_s`` for
+company, then is published as soon as one of ``max_in_flight`` publish slots is free; whatever
+arrives meanwhile collects into the next message (``max_batch`` events at most). Under load,
+many jobs thus share one publish and one confirm (and the API one transaction), and an idle
+worker's commit costs the linger and one round trip.
 
 A publish that fails is tried again with backoff (the broker reconnects by itself); the events
 wait, in order, and a commit still waiting ``commit_timeout_s`` after it began raises
@@ -35,6 +36,7 @@ log = logging.getLogger("jobqueue.worker")
 
 MAX_BATCH_EVENTS = 200
 LINGER_S = 0.02
+COMMIT_LINGER_S = 0.002
 MAX_IN_FLIGHT = 2
 MAX_PENDING_EVENTS = 100_000
 COMMIT_TIMEOUT_S = 30.0
@@ -59,6 +61,7 @@ class StatusReporter:
         *,
         max_batch: int = MAX_BATCH_EVENTS,
         linger_s: float = LINGER_S,
+        commit_linger_s: float = COMMIT_LINGER_S,
         max_in_flight: int = MAX_IN_FLIGHT,
         max_pending: int = MAX_PENDING_EVENTS,
         commit_timeout_s: float = COMMIT_TIMEOUT_S,
@@ -69,14 +72,15 @@ class StatusReporter:
         self.close_timeout_s = close_timeout_s
         self._max_batch = max_batch
         self._linger_s = linger_s
+        self._commit_linger_s = commit_linger_s
         self._max_in_flight = max_in_flight
         self._max_pending = max_pending
         self._pending: collections.deque[_Entry] = collections.deque()
         self._pending_events = 0
-        self._commits = 0  # pending entries someone waits for
         self._in_flight: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
-        self._lingered = False
+        self._due_at: float | None = None  # when what is pending must go
+        self._closing = False
         self._retry_delay_s = 0.0
         self._paused_until = 0.0
         self._idle = asyncio.Event()
@@ -106,7 +110,7 @@ class StatusReporter:
 
     async def close(self) -> None:
         """Publish what is pending (for up to ``close_timeout_s``), then close the broker."""
-        self._commits += 1  # everything left is urgent now
+        self._closing = True  # everything left goes now
         self._kick()
         try:
             async with asyncio.timeout(self.close_timeout_s):
@@ -126,47 +130,54 @@ class StatusReporter:
         self._pending.append(entry)
         self._pending_events += len(entry.events)
         self._idle.clear()
-        if entry.done is not None:
-            self._commits += 1
+        linger_s = self._linger_s if entry.done is None else self._commit_linger_s
+        due_at = asyncio.get_running_loop().time() + linger_s
+        if self._due_at is None or due_at < self._due_at:
+            self._due_at = due_at
         if self._pending_events > self._max_pending:
             self._drop_oldest()
         self._kick()
 
     def _kick(self) -> None:
-        """Start publishes while slots are free and something is due; else arm the linger."""
+        """Start publishes while slots are free and something is due; else wait until it is."""
         loop = asyncio.get_running_loop()
-        if loop.time() < self._paused_until:
+        now = loop.time()
+        if now < self._paused_until:
             return
-        while self._pending and len(self._in_flight) < self._max_in_flight and self._is_due():
+        while self._pending and len(self._in_flight) < self._max_in_flight and self._is_due(now):
             task = asyncio.create_task(self._publish(self._take_batch()))
             self._in_flight.add(task)
-        if self._pending and self._timer is None and not self._is_due():
-            self._timer = loop.call_later(self._linger_s, self._on_timer)
+        if self._pending and not self._is_due(now):
+            self._wake_at(self._due_at or now)
         if not self._pending and not self._in_flight:
             self._idle.set()
 
-    def _is_due(self) -> bool:
-        return self._commits > 0 or self._pending_events >= self._max_batch or self._lingered
+    def _is_due(self, now: float) -> bool:
+        if self._closing or self._pending_events >= self._max_batch:
+            return True
+        return self._due_at is not None and now >= self._due_at
+
+    def _wake_at(self, when: float) -> None:
+        if self._timer is not None and self._timer.when() <= when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._lingered = True
         self._kick()
 
     def _take_batch(self) -> list[_Entry]:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._lingered = False
         batch: list[_Entry] = []
         count = 0
         while self._pending and (not batch or count + self._next_size() <= self._max_batch):
             entry = self._pending.popleft()
             batch.append(entry)
             count += len(entry.events)
-            if entry.done is not None:
-                self._commits -= 1
         self._pending_events -= count
+        if not self._pending:
+            self._due_at = None
         return batch
 
     def _next_size(self) -> int:
@@ -200,8 +211,7 @@ class StatusReporter:
         for entry in reversed(batch):
             self._pending.appendleft(entry)
             self._pending_events += len(entry.events)
-            if entry.done is not None:
-                self._commits += 1
+        self._due_at = now
         for entry in self._pending:
             if entry.done is not None and not entry.done.done() and entry.deadline <= now:
                 entry.done.set_exception(

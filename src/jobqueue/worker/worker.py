@@ -35,10 +35,11 @@ JOB_LOG_LEVEL = logging.DEBUG
 a busy worker does not spend a third of its time writing them; ``--log-level DEBUG`` shows
 them, or set this to ``logging.INFO`` to have them at INFO as before."""
 
-SETTLING_PREFETCH = 64
-"""With status events, deliveries beyond ``concurrency`` the broker may hand over: jobs whose
-handler has finished wait for their final events to be confirmed before they are acked, and
-must not hold back the next jobs meanwhile."""
+SETTLING_PREFETCH_FACTOR = 4
+"""With status events, the broker may hand over ``concurrency`` times this many deliveries: a
+job whose handler has finished waits for its final events' confirm before its ack, and must not
+hold back the next jobs meanwhile. (The price, as with Celery's default prefetch multiplier of
+4: a worker busy with long jobs holds up to three times ``concurrency`` more, waiting.)"""
 
 BURST_POLL_S = 0.05
 CONSUME_RETRY_S = 1.0
@@ -103,9 +104,10 @@ class Worker:
     unrun. A cancelled job is not retried.
 
     At most ``concurrency`` handlers run at once. The broker's prefetch bounds the jobs in
-    flight: ``concurrency``, plus ``SETTLING_PREFETCH`` with status events (a job then waits for
-    its final events' confirm before its ack, and the next jobs start meanwhile). ``async def``
-    handlers run on the event loop, plain ``def`` ones in a pool of ``concurrency`` threads.
+    flight: ``concurrency``, times ``SETTLING_PREFETCH_FACTOR`` with status events (a job then
+    waits for its final events' confirm before its ack, and the next jobs start meanwhile).
+    ``async def`` handlers run on the event loop, plain ``def`` ones in a pool of ``concurrency``
+    threads.
     Call the control methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event
     loop.
     """
@@ -138,7 +140,7 @@ class Worker:
         self._grace_s = grace_s
         self._threads = HandlerThreads(concurrency)
         self._slots = asyncio.Semaphore(concurrency)
-        self._prefetch = concurrency + (SETTLING_PREFETCH if status is not None else 0)
+        self._prefetch = concurrency * (SETTLING_PREFETCH_FACTOR if status is not None else 1)
         self._status = status
         self._report = Reporting(self.worker_id, status, max_result_bytes)
         self._skip = RecentIds()
