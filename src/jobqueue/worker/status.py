@@ -78,7 +78,8 @@ class StatusReporter:
         self._pending: collections.deque[_Entry] = collections.deque()
         self._pending_events = 0
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None  # uvloop's call_at of a past time: no when()
+        self._timer_at = 0.0
         self._due_at: float | None = None  # when what is pending must go
         self._closing = False
         self._retry_delay_s = 0.0
@@ -158,10 +159,11 @@ class StatusReporter:
         return self._due_at is not None and now >= self._due_at
 
     def _wake_at(self, when: float) -> None:
-        if self._timer is not None and self._timer.when() <= when:
+        if self._timer is not None and self._timer_at <= when:
             return
         if self._timer is not None:
             self._timer.cancel()
+        self._timer_at = when
         self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
