@@ -88,3 +88,21 @@ async def test_the_periodic_purge_deletes_finished_jobs_past_retention(system: S
 
     assert (await system.job(waiting))["state"] == "queued"
     assert (await system.client.get(f"/jobs/{done}/events")).status_code == 404
+
+
+async def test_a_store_that_is_down_does_not_stop_submissions(system: System) -> None:
+    await system.store.close()  # the store is unreachable; the broker is fine
+
+    accepted = await system.client.post("/jobs", json={"type": "email", "payload": {}})
+    lookup = await system.client.get(f"/jobs/{accepted.json()['id']}")
+    keyed = await system.client.post(
+        "/jobs", json={"type": "email"}, headers={"Idempotency-Key": "k"}
+    )
+
+    assert accepted.status_code == 202  # durable in the broker: its events will record it
+    assert (await system.broker.depth()).ready == 1
+    assert lookup.status_code == 503
+    assert lookup.json()["error"]["code"] == "store_unavailable"
+    assert lookup.headers["Retry-After"] == "1"
+    assert keyed.status_code == 503  # a key cannot be honoured without the store
+    await system.store.connect()
