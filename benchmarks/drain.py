@@ -22,6 +22,8 @@ from benchmarks.rig import (
     cpu_percent,
     cpu_s,
     load_average,
+    loop_shares,
+    loop_thread_s,
     preload,
     worker_prefetch,
 )
@@ -41,10 +43,10 @@ def _drain(rig: Rig, url: str, queue: str, count: int) -> dict[str, Any]:
     """Start a burst worker on a pre-loaded queue, wait for it, check every job ran once."""
     worker = rig.start_worker(url, queue, burst=True)
     rig.wait_stamps(1, DRAIN_TIMEOUT_S, worker)
-    cpu_first_s = cpu_s(worker.pid)
+    cpu_first_s, loop_first = cpu_s(worker.pid), loop_thread_s(worker.pid)
     rig.profile(worker, "worker")
     rig.wait_stamps(count, DRAIN_TIMEOUT_S, worker)
-    cpu_last_s = cpu_s(worker.pid)
+    cpu_last_s, loop_last = cpu_s(worker.pid), loop_thread_s(worker.pid)
     rig.stop_profiles()
     code = worker.wait(timeout=60)
     stamps = rig.stamps()
@@ -59,6 +61,7 @@ def _drain(rig: Rig, url: str, queue: str, count: int) -> dict[str, Any]:
         "duplicates": len(stamps) - distinct,
         "worker_cpu_percent": cpu_percent(cpu_last_s - cpu_first_s, busy_s),
         "worker_cpu_us": 1e6 * (cpu_last_s - cpu_first_s) / max(1, count - 1),
+        **loop_shares(loop_first, loop_last, busy_s, "worker"),
     }
 
 

@@ -26,6 +26,8 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("broker_publish_per_s", "preload via broker API jobs/s"),
             MetricSpec("worker_cpu_percent", "worker CPU % of a core"),
             MetricSpec("worker_cpu_us", "worker CPU µs per job"),
+            MetricSpec("worker_loop_cpu_percent", "worker loop thread on CPU %"),
+            MetricSpec("worker_loop_runqueue_percent", "worker loop thread waiting for a CPU %"),
             MetricSpec("bare_consume_cpu_us", "bare consumer CPU µs per msg"),
         ),
     ),
@@ -39,6 +41,8 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("p50_ms", "p50 ms", None, 1),
             MetricSpec("api_cpu_percent", "API CPU % of a core"),
             MetricSpec("api_cpu_us", "API CPU µs per job"),
+            MetricSpec("api_loop_cpu_percent", "API loop thread on CPU %"),
+            MetricSpec("api_loop_runqueue_percent", "API loop thread waiting for a CPU %"),
         ),
     ),
     Spec(
@@ -75,6 +79,8 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("broker_publish_per_s", "preload via broker API jobs/s"),
             MetricSpec("worker_cpu_percent", "worker CPU % of a core"),
             MetricSpec("worker_cpu_us", "worker CPU µs per job"),
+            MetricSpec("worker_loop_cpu_percent", "worker loop thread on CPU %"),
+            MetricSpec("worker_loop_runqueue_percent", "worker loop thread waiting for a CPU %"),
         ),
     ),
     Spec(

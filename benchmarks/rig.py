@@ -401,6 +401,30 @@ def cpu_s(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def loop_thread_s(pid: int) -> tuple[float, float]:
+    """The main thread's time on a CPU and time runnable but waiting for one, in seconds.
+
+    From ``/proc/PID/schedstat`` (Linux); NaN elsewhere. The main thread runs the event loop,
+    so over a span: on-CPU + waiting-for-a-CPU + the rest (waiting for I/O) = the span. A high
+    wait share means the machine was too busy to run it, not that the code was slow.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+        return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan"), float("nan")
+
+
+def loop_shares(
+    before: tuple[float, float], after: tuple[float, float], wall_s: float, prefix: str
+) -> dict[str, float | None]:
+    """The event loop thread's on-CPU and waiting-for-a-CPU shares of ``wall_s``, in percent."""
+    return {
+        f"{prefix}_loop_cpu_percent": cpu_percent(after[0] - before[0], wall_s),
+        f"{prefix}_loop_runqueue_percent": cpu_percent(after[1] - before[1], wall_s),
+    }
+
+
 def cpu_percent(used_s: float, wall_s: float) -> float | None:
     """CPU used over a wall-clock span, in percent of one core (None when unknown)."""
     if wall_s <= 0 or used_s != used_s:  # NaN: the process was gone

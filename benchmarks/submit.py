@@ -9,6 +9,7 @@ With a batch per request the same run first times the bare pika publisher (pipel
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from benchmarks.rig import (
@@ -18,6 +19,8 @@ from benchmarks.rig import (
     cpu_s,
     load,
     load_average,
+    loop_shares,
+    loop_thread_s,
     percentile,
     request_body,
 )
@@ -37,10 +40,12 @@ def _load_api(
     warmup_s = min(WARMUP_S, options.submit_duration_s / 2)
     args = ["closed", f"{base}{path}", str(body_file), "--connections", str(connections)]
     args += ["--duration-s", str(options.submit_duration_s), "--warmup-s", str(warmup_s)]
-    cpu_before_s = cpu_s(api.pid)
+    cpu_before_s, loop_before = cpu_s(api.pid), loop_thread_s(api.pid)
     rig.profile(api, "api")
+    started = time.perf_counter()
     result = load(args)
-    api_cpu_s = cpu_s(api.pid) - cpu_before_s
+    wall_s = time.perf_counter() - started
+    api_cpu_s, loop_after = cpu_s(api.pid) - cpu_before_s, loop_thread_s(api.pid)
     rig.stop_profiles()
     api_cpu = cpu_percent(api_cpu_s, options.submit_duration_s + warmup_s)
     statuses, latencies = result["statuses"], result["latencies_ms"]
@@ -56,6 +61,7 @@ def _load_api(
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": max(latencies),
         "api_cpu_percent": api_cpu,
+        **loop_shares(loop_before, loop_after, wall_s, "api"),
         "api_cpu_us": 1e6 * api_cpu_s / max(1, result["answered_in_all"] * jobs_per_request),
         "connections": connections,
         "jobs_per_request": jobs_per_request,
