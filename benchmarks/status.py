@@ -22,7 +22,7 @@ confirm before its ack, and must not hold back the next ones. Without, the prefe
 
 RabbitMQ runs with its store in PostgreSQL (a schema of its own per run, dropped after;
 ``JOBQUEUE_BENCH_POSTGRES_URL``, default the local ``test`` database); the embedded figure keeps
-its store in the broker's SQLite file, the default.
+its store where ``jobqueue api`` does by default: a SQLite file beside the broker's.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def status_rabbitmq(rig: Rig) -> dict[str, Any]:
 
 
 def status_sqlite(rig: Rig) -> dict[str, Any]:
-    """One run on the embedded SQLite broker, the store in the same file (the default)."""
+    """One run on the embedded SQLite broker, the store beside it (the default)."""
     return _measure(rig, rig.sqlite_url(), "jobs", None)
 
 

@@ -19,7 +19,7 @@ from jobqueue.api.events import EventsConsumer
 from jobqueue.api.tracking import Tracking
 from jobqueue.brokers import Broker, from_url
 from jobqueue.handlers import Handlers
-from jobqueue.store import Store
+from jobqueue.store import Store, default_store_url
 from jobqueue.store.transport import EVENTS_MAX_REDELIVERIES, events_queue
 from jobqueue.worker import Worker
 from jobqueue.worker.status import StatusReporter
@@ -143,7 +143,7 @@ async def _place(backend: str, tmp_path: Path) -> AsyncIterator[tuple[str, str, 
     """Broker URL, queue and store URL; RabbitMQ queues and PostgreSQL schemas removed after."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'jobqueue.db'}"
-        yield url, "jobs", url  # the embedded default: the store in the broker's file
+        yield url, "jobs", default_store_url(url)  # the embedded default
         return
     queue, schema = fresh_queue_name(), f"test_{uuid.uuid4().hex[:12]}"
     try:

@@ -49,11 +49,11 @@ def test_upgrade_creates_the_schema_and_running_it_again_changes_nothing(tmp_pat
     assert f"revision {head_revision()} (the newest)" in output
 
 
-def test_the_store_defaults_to_the_embedded_brokers_file(tmp_path: Path) -> None:
+def test_the_store_defaults_to_a_file_beside_the_embedded_broker(tmp_path: Path) -> None:
     path = tmp_path / "jobqueue.db"
     code, _, _ = run("upgrade", env={"JOBQUEUE_BROKER_URL": f"sqlite:///{path}"})
     assert code == 0
-    assert "store_jobs" in tables(path)
+    assert "store_jobs" in tables(tmp_path / "jobqueue-state.db")
 
 
 def test_the_store_url_comes_from_the_environment(tmp_path: Path) -> None:

@@ -61,8 +61,13 @@ def test_an_unusable_url_is_a_config_error_that_hides_the_password(url: str) -> 
     assert "hunter2" not in str(raised.value)
 
 
-def test_the_default_store_shares_the_embedded_brokers_file() -> None:
-    assert default_store_url("sqlite:///data/jq.db") == "sqlite:///data/jq.db"
+def test_the_default_store_is_a_file_beside_the_embedded_brokers() -> None:
+    assert default_store_url("sqlite:///data/jq.db") == "sqlite:///data/jq-state.db"
+    assert (
+        default_store_url("sqlite:////var/lib/jobqueue.db")
+        == "sqlite:////var/lib/jobqueue-state.db"
+    )
+    assert default_store_url("sqlite:///data.dir/queue") == "sqlite:///data.dir/queue-state"
     assert default_store_url("amqp://guest:guest@localhost/") == "sqlite:///jobqueue-state.db"
 
 

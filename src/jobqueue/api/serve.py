@@ -15,8 +15,9 @@ Shutdown order, on SIGTERM or SIGINT (a second SIGINT skips the wait):
 3. the store closes;
 4. the broker closes, last, because every request before it may still have published.
 
-The store: ``JOBQUEUE_STORE_URL``, else beside the broker — the same SQLite file for the
-embedded broker, and ``jobqueue-state.db`` (SQLite, in the working directory) for RabbitMQ.
+The store: ``JOBQUEUE_STORE_URL``, else beside the broker — ``name-state.db`` next to the
+embedded broker's ``name.db``, and ``jobqueue-state.db`` (SQLite, in the working directory)
+for RabbitMQ (see :func:`jobqueue.store.default_store_url`).
 """
 
 from __future__ import annotations

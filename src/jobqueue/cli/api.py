@@ -63,8 +63,9 @@ def api(
         str | None,
         typer.Option(
             envvar=config.env("store_url"),
-            help="Job state store: sqlite:///path.db or postgresql://user@host/db (default: the "
-            "embedded broker's file, or jobqueue-state.db beside a RabbitMQ broker).",
+            help="Job state store: sqlite:///path.db or postgresql://user@host/db (default: "
+            "NAME-state.db beside the embedded broker's NAME.db, or jobqueue-state.db beside "
+            "a RabbitMQ broker).",
         ),
     ] = None,
     retention_s: Annotated[

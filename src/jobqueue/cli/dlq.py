@@ -32,8 +32,8 @@ StoreUrl = Annotated[
     str | None,
     typer.Option(
         envvar=config.env("store_url"),
-        help="The job store, told that replayed jobs are queued again (default: the embedded "
-        "broker's file; none beside RabbitMQ).",
+        help="The job store, told that replayed jobs are queued again (default: the one beside "
+        "the embedded broker; none beside RabbitMQ).",
     ),
 ]
 REPLAY_SNAPSHOT = 100_000
@@ -123,7 +123,11 @@ async def _replay_every(broker: Broker) -> tuple[int, list[Job]]:
 
 
 def _store_beside(broker_url: str) -> str | None:
-    return broker_url if broker_url.lower().startswith("sqlite:") else None
+    if not broker_url.lower().startswith("sqlite:"):
+        return None
+    from jobqueue.store import default_store_url
+
+    return default_store_url(broker_url)
 
 
 def _record_requeued(store_url: str | None, jobs: list[Job]) -> None:

@@ -152,11 +152,21 @@ class Store(Protocol):
 
 
 def default_store_url(broker_url: str) -> str:
-    """The store beside the embedded broker (the same SQLite file), else ``jobqueue-state.db``
-    (SQLite, in the working directory) — a name that is not mistaken for an embedded broker."""
-    if broker_url.split("://", 1)[0].lower() == "sqlite":
-        return broker_url
-    return DEFAULT_STORE_URL
+    """The store beside the broker: for the embedded broker ``sqlite:///dir/name.db``, the
+    SQLite file ``dir/name-state.db`` next to it; else ``jobqueue-state.db`` in the working
+    directory.
+
+    Not the broker's own file: the store's transactions (hundreds of events at a time) would
+    hold the file's one write lock, which every claim and ack of the broker also needs. Apart,
+    a drain with status events runs about twice as fast.
+    """
+    scheme, sep, rest = broker_url.partition("://")
+    if not sep or scheme.lower() != "sqlite":
+        return DEFAULT_STORE_URL
+    stem, dot, suffix = rest.rpartition(".")
+    if not dot or "/" in suffix:
+        return f"{scheme}://{rest}-state"
+    return f"{scheme}://{stem}-state.{suffix}"
 
 
 def from_url(url: str) -> Store:
