@@ -88,24 +88,41 @@ class Handler:
     func: HandlerFunc
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout_s: float | None = None
+    # Worked out once, not on every call (inspect.signature costs ~15 µs a job).
+    _is_async: bool = field(init=False, repr=False, compare=False)
+    _wants_context: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        func = self.func
+        is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+            type(func).__call__
+        )
+        object.__setattr__(self, "_is_async", is_async)
+        object.__setattr__(self, "_wants_context", _positional_count(func) >= 2)
 
     @property
     def is_async(self) -> bool:
         """Whether the handler is a coroutine function, or an object whose ``__call__`` is one
         (runs on the loop, not in a thread)."""
-        func = self.func
-        return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
+        return self._is_async
 
     @property
     def wants_context(self) -> bool:
         """Whether the handler takes a second parameter for its :class:`JobContext`."""
-        params = inspect.signature(self.func).parameters.values()
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        return len(positional) >= 2
+        return self._wants_context
 
     def call(self, payload: Any, ctx: JobContext) -> Any:
         """Call the function with the payload (and the context if it takes one)."""
-        return self.func(payload, ctx) if self.wants_context else self.func(payload)
+        return self.func(payload, ctx) if self._wants_context else self.func(payload)
+
+
+def _positional_count(func: Any) -> int:
+    """How many positional parameters ``func`` takes (0 when it has no signature to read)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
 
 
 class Handlers:
