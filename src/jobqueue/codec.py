@@ -20,13 +20,24 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+"""One decoder for every call: ``json.loads`` with options builds a new one each time."""
+
+
 def loads(data: bytes | str) -> Any:
     """Parse JSON exactly: big integers stay integers; NaN, Infinity and overflow are refused.
 
     orjson is not used here because it silently turns integers beyond 64 bits into floats.
     """
     try:
-        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+        text = (
+            data.decode(json.detect_encoding(data), "surrogatepass")
+            if isinstance(data, bytes)
+            else data
+        )
+        if text.startswith("\ufeff"):  # refused, with json.loads' own message
+            return json.loads(text)
+        return _DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON is nested too deeply") from None
     except UnicodeDecodeError as exc:
