@@ -86,7 +86,9 @@ class StatusReporter:
         self._paused_until = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
-        self.published = 0
+        self.published = 0  # events confirmed
+        self.messages = 0  # messages confirmed
+        self.confirm_s = 0.0  # time spent waiting for confirms, over all messages
 
     async def start(self) -> None:
         """Connect the events broker; if it is down, publishing keeps trying later."""
@@ -122,6 +124,11 @@ class StatusReporter:
             task.cancel()
         if self._timer is not None:
             self._timer.cancel()
+        if self.messages:
+            log.info(
+                "status events: %d published in %d messages, %.1f ms to confirm on average",
+                *(self.published, self.messages, 1000 * self.confirm_s / self.messages),
+            )
         with contextlib.suppress(Exception):
             await self.broker.close()
 
@@ -187,11 +194,15 @@ class StatusReporter:
 
     async def _publish(self, batch: list[_Entry]) -> None:
         events = [event for entry in batch for event in entry.events]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             await self.broker.publish([batch_message(events)])
         except BrokerError as exc:
             self._failed(batch, exc)
         else:
+            self.confirm_s += loop.time() - started
+            self.messages += 1
             self._published(batch, len(events))
         finally:
             self._in_flight.discard(asyncio.current_task())
