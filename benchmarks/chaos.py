@@ -1,6 +1,9 @@
-"""Submit jobs over HTTP while the worker is SIGKILLed every few seconds; count what was lost.
+"""Submit jobs over HTTP while a worker is SIGKILLed every few seconds; count what was lost.
 
-    python -m benchmarks.chaos --jobs 10000 --kill-every-s 2
+    python -m benchmarks.chaos --jobs 10000 --kill-every-s 2 --workers 2
+
+Every ``--kill-every-s`` one worker of the fleet (in turn) is killed with SIGKILL mid-job and a
+new one started at once.
 
 Every accepted (202) job must end completed or dead: lost = accepted - completed - dead.
 """
@@ -34,6 +37,7 @@ class ChaosResult:
     """The figure: what happened to every job a client was told was accepted."""
 
     broker: str
+    workers: int
     jobs_submitted: int
     jobs_accepted: int
     jobs_completed: int
@@ -76,22 +80,25 @@ async def _submit_one(client: httpx.AsyncClient, payload: dict[str, int]) -> str
 
 
 class Killer(threading.Thread):
-    """Kills the worker with SIGKILL every ``every_s`` seconds and starts a new one at once."""
+    """Every ``every_s`` seconds SIGKILLs one worker of the fleet, in turn, and starts a new one."""
 
-    def __init__(self, start_worker: Callable[[], subprocess.Popen[bytes]], every_s: float) -> None:
+    def __init__(
+        self, start_worker: Callable[[], subprocess.Popen[bytes]], workers: int, every_s: float
+    ) -> None:
         super().__init__(daemon=True)
         self._start_worker = start_worker
         self.every_s = every_s
         self.kills = 0
-        self.worker = start_worker()
+        self.workers = [start_worker() for _ in range(workers)]
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(self.every_s):
-            self.worker.kill()
-            self.worker.wait()
+            victim = self.kills % len(self.workers)
+            self.workers[victim].kill()
+            self.workers[victim].wait()
             self.kills += 1
-            self.worker = self._start_worker()
+            self.workers[victim] = self._start_worker()
 
 
 def completed_ids(done_file: Path) -> tuple[set[str], int]:
@@ -156,7 +163,9 @@ def run(args: argparse.Namespace) -> ChaosResult:
     base_url = f"http://127.0.0.1:{http_port}"
     worker_args = ["worker", "--app", "benchmarks.handlers:handlers"]
     worker_args += ["--concurrency", str(args.concurrency)]
-    killer = Killer(lambda: start(worker_args, base_env, work / "worker.log"), args.kill_every_s)
+    killer = Killer(
+        lambda: start(worker_args, base_env, work / "worker.log"), args.workers, args.kill_every_s
+    )
     started = time.monotonic()
     try:
         wait_ready(base_url)
@@ -168,13 +177,15 @@ def run(args: argparse.Namespace) -> ChaosResult:
         seconds = time.monotonic() - started
     finally:
         killer.done.set()
-        stop(killer.worker)
+        for worker in killer.workers:
+            stop(worker)
         stop(api)
     done, repeats = completed_ids(work / "done.txt")
     dead = asyncio.run(dead_ids(broker_url, queue)) & accepted
     lost = accepted - done - dead
     return ChaosResult(
         broker=broker_url.split("://")[0],
+        workers=args.workers,
         jobs_submitted=args.jobs,
         jobs_accepted=len(accepted),
         jobs_completed=len(accepted & done),
@@ -192,6 +203,7 @@ def main() -> None:
     parser.add_argument("--broker-url", default=DEFAULT_AMQP, help="'' for a SQLite temp file")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--kill-every-s", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (one dies)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--work-ms", type=int, default=5)
