@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.figures import BY_NAME, FIGURES
-from benchmarks.report import RESULTS, FigureResult, Spec, collect, table, write
+from benchmarks.report import RESULTS, FigureResult, Spec, collect, git_state, table, write
 from benchmarks.rig import DEFAULT_AMQP_URL, Options, rig
 from jobqueue.brokers import redact_url
 
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     options = options_from(args)
     specs = [BY_NAME[name] for name in args.figures] or list(FIGURES)
     print(f"RabbitMQ: {redact_url(options.amqp_url)}; runs: {options.runs}", file=sys.stderr)
+    git_at_start = git_state()
     results = [run_figure(spec, options) for spec in specs]
     print(table(results))
     recorded = {
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile_dir": options.profile_dir and str(options.profile_dir),
     }
     every = len(specs) == len(FIGURES)
-    write(results, args.results_dir, recorded, summary=every)
+    write(results, args.results_dir, recorded, summary=every, git_at_start=git_at_start)
     written = "one file per figure" + (", summary.json" if every else "")
     print(f"\nJSON in {args.results_dir}/: {written}")
     return 1 if any(r.error is not None for r in results) else 0

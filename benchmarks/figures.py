@@ -68,6 +68,10 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("p99_ms", "p99 ms", at_most(5), 2),
             MetricSpec("max_ms", "max ms", None, 2),
             MetricSpec("http_p99_ms", "HTTP answer p99 ms", None, 2),
+            MetricSpec("api_loop_runqueue_percent", "API loop thread waiting for a CPU %", None, 1),
+            MetricSpec(
+                "worker_loop_runqueue_percent", "worker loop thread waiting for a CPU %", None, 1
+            ),
         ),
     ),
     Spec(
@@ -91,6 +95,11 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("p99_ms", "p99 ms", at_most(10), 2),
             MetricSpec("p50_ms", "p50 ms", None, 2),
             MetricSpec("max_ms", "max ms", None, 2),
+            MetricSpec("http_p99_ms", "HTTP answer p99 ms", None, 2),
+            MetricSpec("api_loop_runqueue_percent", "API loop thread waiting for a CPU %", None, 1),
+            MetricSpec(
+                "worker_loop_runqueue_percent", "worker loop thread waiting for a CPU %", None, 1
+            ),
         ),
     ),
     Spec(

@@ -9,9 +9,10 @@ Both clocks are the same machine's. A short warm-up at the same rate goes first 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from benchmarks.rig import Rig, load, load_average, percentile
+from benchmarks.rig import Rig, load, load_average, loop_shares, loop_thread_s, percentile
 
 WARMUP_JOBS = 20
 WAIT_S = 60.0
@@ -28,7 +29,11 @@ def _latency(rig: Rig, url: str) -> dict[str, Any]:
     rig.wait_stamps(warmup, WAIT_S, worker)
     rig.profile(api, "api")
     rig.profile(worker, "worker")
+    loops_before = loop_thread_s(api.pid), loop_thread_s(worker.pid)
+    started = time.perf_counter()
     result = load([*paced, "--requests", str(options.latency_jobs)])
+    wall_s = time.perf_counter() - started
+    loops_after = loop_thread_s(api.pid), loop_thread_s(worker.pid)
     if set(result["statuses"]) != {"202"} or result["errors"]:
         raise RuntimeError(f"answers other than 202: {result['statuses']}")
     stamps = rig.wait_stamps(warmup + options.latency_jobs, WAIT_S, worker)
@@ -47,6 +52,8 @@ def _latency(rig: Rig, url: str) -> dict[str, Any]:
         "http_p50_ms": percentile(http, 0.50),
         "http_p99_ms": percentile(http, 0.99),
         "pacing_lag_max_ms": result["lag_max_ms"],
+        **loop_shares(loops_before[0], loops_after[0], wall_s, "api"),
+        **loop_shares(loops_before[1], loops_after[1], wall_s, "worker"),
     }
 
 

@@ -164,16 +164,24 @@ def table(results: Sequence[FigureResult]) -> str:
 
 
 def write(
-    results: Sequence[FigureResult], folder: Path, options: dict[str, Any], summary: bool
+    results: Sequence[FigureResult],
+    folder: Path,
+    options: dict[str, Any],
+    summary: bool,
+    git_at_start: dict[str, Any] | None = None,
 ) -> None:
-    """One JSON file per figure, and with ``summary`` a ``summary.json`` of them all."""
+    """One JSON file per figure, and with ``summary`` a ``summary.json`` of them all.
+
+    ``git_at_start`` is :func:`git_state` when the run began: the source may change under a
+    long run, and both ends are recorded."""
     folder.mkdir(parents=True, exist_ok=True)
     context = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": _cpus(),
-        "git": _git_state(),
+        "git_at_start": git_at_start,
+        "git": git_state(),
         "options": options,
     }
     for result in results:
@@ -185,7 +193,7 @@ def write(
         (folder / "summary.json").write_text(json.dumps(document, indent=2) + "\n")
 
 
-def _git_state() -> dict[str, Any]:
+def git_state() -> dict[str, Any]:
     """The commit measured, and the source files that differed from it (uncommitted edits)."""
     import subprocess
 
