@@ -71,7 +71,8 @@ def drain_rabbitmq(rig: Rig) -> dict[str, Any]:
     count, bare_queue, queue = options.drain_jobs, rig.queue("bare"), rig.queue("drain")
     record: dict[str, Any] = {"load_avg_before": load_average()}
     record["bare_publish_per_s"] = bare("publish", url, bare_queue, count)["rate_per_s"]
-    consumed = bare("consume", url, bare_queue, count, worker_prefetch(options))
+    record["bare_prefetch"] = worker_prefetch(options)
+    consumed = bare("consume", url, bare_queue, count, record["bare_prefetch"])
     record["bare_consume_per_s"] = consumed["rate_per_s"]
     record["bare_consume_cpu_us"] = consumed["cpu_us_per_message"]
     record["broker_publish_per_s"] = preload(url, queue, count)

@@ -358,10 +358,20 @@ def load(args: list[str], timeout_s: float = 600) -> dict[str, Any]:
 
 
 def worker_prefetch(options: Options) -> int:
-    """The prefetch the worker will use: the option, else the worker's own default."""
-    from jobqueue import config
+    """The prefetch the worker will use, for the bare consumer to use the same.
 
-    return options.concurrency or config.CONCURRENCY
+    The worker's concurrency (the option, else its default), raised as the worker raises it
+    when status events are on (they are by default): jobs waiting for their events' confirm
+    hold deliveries too.
+    """
+    from jobqueue import config
+    from jobqueue.worker import worker
+
+    concurrency = options.concurrency or config.CONCURRENCY
+    if options.status is False:
+        return concurrency
+    factor = getattr(worker, "SETTLING_PREFETCH_FACTOR", 1)
+    return max(concurrency * factor, getattr(worker, "SETTLING_PREFETCH_MIN", concurrency))
 
 
 def delete_queues(url: str, queues: list[str]) -> None:
