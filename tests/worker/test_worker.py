@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import threading
 import time
@@ -12,11 +13,11 @@ import pytest
 
 from jobqueue import demo
 from jobqueue.brokers import Broker, DeathReason, QueueDepth
-from jobqueue.errors import Reject, Retry
+from jobqueue.errors import ConfigError, Reject, Retry
 from jobqueue.handlers import Handlers, JobContext
 from jobqueue.job import Job
 from jobqueue.worker import RetryPolicy
-from tests.worker.conftest import BOTH_BACKENDS, Place, run_burst
+from tests.worker.conftest import BOTH_BACKENDS, Place, make_worker, run_burst
 
 EMPTY = QueueDepth(ready=0, delayed=0, dead=0)
 CLOCK_SLACK_S = 0.005  # the broker schedules by wall clock, the test measures by monotonic
@@ -333,3 +334,23 @@ async def test_async_handlers_in_flight_never_exceed_the_concurrency(
 
     assert worker.stats().processed == 12
     assert most[0] == 4
+
+
+async def test_the_per_job_lines_can_be_logged_at_info(
+    broker: Broker, place: Place, worker_log: pytest.LogCaptureFixture
+) -> None:
+    handlers = Handlers()
+    handlers.add("email", lambda payload: None)
+    job = Job("email", {})
+    await broker.publish([job])
+
+    await run_burst(place, handlers, job_log_level=logging.INFO)
+
+    info = [r.getMessage() for r in worker_log.records if r.levelno == logging.INFO]
+    assert f"processing job {job.id} (type=email, attempt=0)" in info
+    assert f"job {job.id} succeeded" in info
+
+
+def test_a_prefetch_below_concurrency_is_a_config_error(place: Place) -> None:
+    with pytest.raises(ConfigError, match="prefetch 2 is below concurrency 4"):
+        make_worker(place, Handlers(), concurrency=4, prefetch=2)

@@ -39,12 +39,16 @@ def up(
     http_addr: str = typer.Option(config.HTTP_ADDR, envvar=config.env("http_addr")),
     grpc_addr: str = typer.Option(config.GRPC_ADDR, envvar=config.env("grpc_addr")),
     log_level: str = typer.Option(config.LOG_LEVEL, envvar=config.env("log_level")),
+    log_jobs: bool = typer.Option(
+        True, "--log-jobs/--no-log-jobs", help="Workers log each job at INFO."
+    ),
 ) -> None:
     """Start the API (HTTP + gRPC) and N worker processes; Ctrl-C stops them all cleanly."""
     setup_logging(log_level)
     config.parse_addr(http_addr, "--http-addr")
     config.parse_addr(grpc_addr, "--grpc-addr")
     env = _child_env(broker_url, queue, http_addr, grpc_addr, concurrency, app_spec, log_level)
+    env[config.env("log_jobs")] = "true" if log_jobs else "false"
     supervisor = Supervisor(
         api=Child("api", jobqueue_argv("api")),
         workers=[Child(f"worker-{n}", jobqueue_argv("worker")) for n in range(1, workers + 1)],

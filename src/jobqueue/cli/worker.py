@@ -93,6 +93,22 @@ def worker(
             help="Report each job's state, progress and result (JOBQUEUE_STATUS=off to stop).",
         ),
     ] = True,
+    prefetch: Annotated[
+        int | None,
+        typer.Option(
+            envvar=config.env("prefetch"),
+            min=1,
+            help="Deliveries held at once (default: concurrency; with status events 4x, >= 128).",
+        ),
+    ] = None,
+    log_jobs: Annotated[
+        bool,
+        typer.Option(
+            "--log-jobs/--no-log-jobs",
+            envvar=config.env("log_jobs"),
+            help="Log each job at INFO ('processing job ...', 'job ... succeeded'), not DEBUG.",
+        ),
+    ] = False,
     max_result_bytes: Annotated[
         int,
         typer.Option(
@@ -120,6 +136,8 @@ def worker(
         burst=burst,
         status=_status_reporter(broker_url, queue) if status else None,
         max_result_bytes=max_result_bytes,
+        job_log_level=logging.INFO if log_jobs else logging.DEBUG,
+        prefetch=prefetch,
     )
     control = control_link(node, api_grpc, heartbeat_interval_s) if api_grpc else None
     types = ",".join(handlers.types())

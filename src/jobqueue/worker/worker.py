@@ -111,7 +111,9 @@ class Worker:
     At most ``concurrency`` handlers run at once. The broker's prefetch bounds the jobs in
     flight: ``concurrency``, times ``SETTLING_PREFETCH_FACTOR`` (at least
     ``SETTLING_PREFETCH_MIN``) with status events (a job then
-    waits for its final events' confirm before its ack, and the next jobs start meanwhile).
+    waits for its final events' confirm before its ack, and the next jobs start meanwhile);
+    ``prefetch`` sets it outright (``concurrency`` itself suits fleets of long jobs: no worker
+    then holds jobs it has not started).
     ``async def`` handlers run on the event loop, plain ``def`` ones in a pool of ``concurrency``
     threads.
     Call the control methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event
@@ -131,6 +133,8 @@ class Worker:
         burst: bool = False,
         status: StatusReporter | None = None,
         max_result_bytes: int = config.MAX_RESULT_BYTES,
+        job_log_level: int = JOB_LOG_LEVEL,
+        prefetch: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -140,15 +144,18 @@ class Worker:
         self.concurrency = concurrency
         self.queue = queue
         self.burst = burst
+        self._job_log_level = job_log_level
         self._broker = broker
         self._handlers = handlers
         self._retry = retry or RetryPolicy()
         self._grace_s = grace_s
         self._threads = HandlerThreads(concurrency)
         self._slots = asyncio.Semaphore(concurrency)
-        self._prefetch = concurrency
-        if status is not None:
+        self._prefetch = prefetch or concurrency
+        if status is not None and prefetch is None:
             self._prefetch = max(concurrency * SETTLING_PREFETCH_FACTOR, SETTLING_PREFETCH_MIN)
+        if self._prefetch < concurrency:
+            raise ConfigError(f"prefetch {self._prefetch} is below concurrency {concurrency}")
         self._status = status
         self._report = Reporting(self.worker_id, status, max_result_bytes)
         self._skip = RecentIds()
@@ -272,7 +279,7 @@ class Worker:
             return Outcome(settle.undecodable(str(exc), self.worker_id))
         flight.job_id = job.id
         if job.id in self._skip:
-            log.log(JOB_LOG_LEVEL, "job %s was cancelled: skipped", job.id)
+            log.log(self._job_log_level, "job %s was cancelled: skipped", job.id)
             return self._report.cancelled(job, "cancelled before it ran")
         try:
             return Received(job, self._handlers.get(job.type))
@@ -291,7 +298,9 @@ class Worker:
         job, handler = received.job, received.handler
         max_attempts = job.max_attempts or handler.max_attempts
         log.log(
-            JOB_LOG_LEVEL, "processing job %s (type=%s, attempt=%d)", job.id, job.type, job.attempts
+            self._job_log_level,
+            "processing job %s (type=%s, attempt=%d)",
+            *(job.id, job.type, job.attempts),
         )
         signals = flight.signals = self._report.signals(job)
         ctx = JobContext(job.id, job.type, job.attempts, max_attempts, self.worker_id, signals)
@@ -313,7 +322,7 @@ class Worker:
         done = self._report.succeeded(job, result)
         if isinstance(done, InvalidResult):
             return self._after_failure(job, max_attempts, done)
-        log.log(JOB_LOG_LEVEL, "job %s succeeded", job.id)
+        log.log(self._job_log_level, "job %s succeeded", job.id)
         return done
 
     def _after_failure(self, job: Job, max_attempts: int, exc: Exception) -> Outcome:
