@@ -90,3 +90,20 @@ def drain_sqlite(rig: Rig) -> dict[str, Any]:
     record.update(_drain(rig, url, "jobs", count))
     record["load_avg_after"] = load_average()
     return record
+
+
+def drain_sqlite_two(rig: Rig) -> dict[str, Any]:
+    """One run: preload a fresh SQLite file, then two burst worker processes drain it."""
+    url, count = rig.sqlite_url(), rig.options.drain_jobs
+    record: dict[str, Any] = {"load_avg_before": load_average()}
+    record["broker_publish_per_s"] = preload(url, "jobs", count)
+    workers = [rig.start_worker(url, "jobs", burst=True) for _ in range(2)]
+    rig.wait_stamps(count, DRAIN_TIMEOUT_S)
+    codes = [worker.wait(timeout=60) for worker in workers]
+    stamps = rig.stamps()
+    distinct = len({s.job_id for s in stamps})
+    if any(codes) or distinct != count:
+        raise RuntimeError(f"worker exits {codes}; {distinct} distinct jobs of {count} ran")
+    record.update(jobs_per_s=drain_rate(stamps), duplicates=len(stamps) - distinct)
+    record["load_avg_after"] = load_average()
+    return record

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.drain import drain_rabbitmq, drain_sqlite
+from benchmarks.drain import drain_rabbitmq, drain_sqlite, drain_sqlite_two
 from benchmarks.endtoend import end_to_end
 from benchmarks.latency import latency_rabbitmq, latency_sqlite
 from benchmarks.memory import memory
@@ -85,6 +85,15 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("worker_cpu_us", "worker CPU µs per job"),
             MetricSpec("worker_loop_cpu_percent", "worker loop thread on CPU %"),
             MetricSpec("worker_loop_runqueue_percent", "worker loop thread waiting for a CPU %"),
+        ),
+    ),
+    Spec(
+        "drain-sqlite-2",
+        "no-op drain, 2 worker processes, embedded SQLite",
+        drain_sqlite_two,
+        (
+            MetricSpec("jobs_per_s", "jobs/s"),
+            MetricSpec("duplicates", "jobs run twice"),
         ),
     ),
     Spec(
