@@ -25,14 +25,14 @@ def free_port() -> int:
 
 def start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start ``python -m jobqueue ARGS`` from the repository root, logging to a file."""
-    log = log_path.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobqueue", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobqueue", *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_ready(base_url: str, timeout_s: float = 30.0) -> None:
