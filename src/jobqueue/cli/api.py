@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from jobqueue import config
 from jobqueue.api.settings import ApiSettings
+from jobqueue.cli.options import BrokerUrl, Queue, run_fast
 from jobqueue.logs import setup_logging
 
 
@@ -19,12 +18,8 @@ def register(app: typer.Typer) -> None:
 
 
 def api(
-    broker_url: Annotated[
-        str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
-    ] = config.BROKER_URL,
-    queue: Annotated[
-        str, typer.Option(envvar=config.env("queue"), help="Queue jobs are published to.")
-    ] = config.QUEUE,
+    broker_url: BrokerUrl = config.BROKER_URL,
+    queue: Queue = config.QUEUE,
     http_addr: Annotated[
         str, typer.Option(envvar=config.env("http_addr"), help="host:port the HTTP API binds.")
     ] = config.HTTP_ADDR,
@@ -104,14 +99,4 @@ def api(
         retention_s=retention_s,
         purge_interval_s=purge_interval_s,
     )
-    with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
-        runner.run(serve_api(settings))
-
-
-def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed, else asyncio's default."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+    run_fast(serve_api(settings))

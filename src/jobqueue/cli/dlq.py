@@ -16,6 +16,7 @@ from rich.text import Text
 
 from jobqueue import config
 from jobqueue.brokers import Broker, DeadJob, from_url
+from jobqueue.cli.options import BrokerUrl, Queue
 from jobqueue.errors import ConfigError, JobqueueError, NotFound
 from jobqueue.job import Job
 from jobqueue.store import Store
@@ -24,10 +25,6 @@ from jobqueue.views import dead_job_detail, dead_job_view
 T = TypeVar("T")
 WIDE_TABLE_CHARS = 120
 
-BrokerUrl = Annotated[
-    str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
-]
-Queue = Annotated[str, typer.Option(envvar=config.env("queue"), help="The jobs queue.")]
 StoreUrl = Annotated[
     str | None,
     typer.Option(

@@ -6,13 +6,13 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from jobqueue import config
 from jobqueue.brokers import Broker, from_url, redact_url
+from jobqueue.cli.options import BrokerUrl, Queue, run_fast
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
@@ -36,12 +36,8 @@ def worker(
         str,
         typer.Option("--app", envvar=config.env("app"), help="The handlers: pkg.module:attr."),
     ] = DEFAULT_APP,
-    broker_url: Annotated[
-        str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
-    ] = config.BROKER_URL,
-    queue: Annotated[
-        str, typer.Option(envvar=config.env("queue"), help="The queue to consume.")
-    ] = config.QUEUE,
+    broker_url: BrokerUrl = config.BROKER_URL,
+    queue: Queue = config.QUEUE,
     concurrency: Annotated[
         int, typer.Option(envvar=config.env("concurrency"), help="Jobs run at once (prefetch).")
     ] = config.CONCURRENCY,
@@ -146,7 +142,7 @@ def worker(
         *(node.worker_id, queue, concurrency, types, redact_url(broker_url)),
         "on" if status else "off",
     )
-    _run_loop(_serve(node, control))
+    run_fast(_serve(node, control))
     _exit_past_abandoned_threads(node)
 
 
@@ -171,19 +167,6 @@ async def _serve(node: Worker, control: ControlLink | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_stop)
     await node.run(control)
-
-
-def _run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run on uvloop when it is installed, else on the standard event loop."""
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None
-    try:
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(main)
 
 
 def _exit_past_abandoned_threads(node: Worker) -> None:

@@ -1,0 +1,27 @@
+"""Options and helpers that several commands share: the broker's URL and queue, the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Annotated, Any
+
+import typer
+
+from jobqueue import config
+
+BrokerUrl = Annotated[
+    str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
+]
+Queue = Annotated[str, typer.Option(envvar=config.env("queue"), help="The jobs queue.")]
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop's event loop when it is installed, else on asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
