@@ -47,6 +47,7 @@ must cover the confirm's latency (tens of ms on a busy disk), else a small ``con
 caps the rate at prefetch / latency (with 8: 32 deliveries, about 2,000 no-op jobs/s here)."""
 
 BURST_POLL_S = 0.05
+BURST_IDLE_POLLS = 6
 CONSUME_RETRY_S = 1.0
 CONNECT_RETRY_MIN_S = 1.0
 CONNECT_RETRY_MAX_S = 30.0
@@ -95,8 +96,8 @@ class Worker:
 
     ``await run()`` consumes until ``stop()``/``request_stop()``/``drain()``, or, with
     ``burst=True``, until the queue is empty (no job ready or delayed) and nothing is in flight.
-    Burst mode polls ``broker.depth()`` every 50 ms and stops after two idle polls in a row with
-    no delivery received between them.
+    Burst mode polls ``broker.depth()`` every 50 ms and stops after ``BURST_IDLE_POLLS`` idle
+    polls in a row with no delivery received between them.
 
     With a ``status`` reporter, the worker publishes each job's lifecycle events (running,
     progress, failed attempt, retrying, succeeded with the handler's result, dead, cancelled);
@@ -477,9 +478,11 @@ class Worker:
         task.add_done_callback(self._background.discard)
 
     async def _stop_when_idle(self) -> None:
-        """Burst mode: stop once the queue is empty and nothing runs, two polls in a row."""
+        """Burst mode: stop once the queue is empty and nothing runs, ``BURST_IDLE_POLLS`` polls
+        in a row (a retry leaving RabbitMQ's delay queue for the jobs queue can look absent from
+        both for an instant, so one or two empty polls are not enough)."""
         idle_polls = 0
-        while idle_polls < 2:
+        while idle_polls < BURST_IDLE_POLLS:
             received = self._received
             await asyncio.sleep(BURST_POLL_S)
             idle = not self._flights and self._received == received and await self._queue_empty()
