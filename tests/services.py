@@ -28,6 +28,13 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def require_service(name: str) -> None:
     """Skip the test when the server is down, except under CI=true where it fails."""
     host, port = _ADDRESSES[name]

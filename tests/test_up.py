@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from benchmarks.process import ROOT, free_port, start, stop, wait_ready
+from benchmarks.process import ROOT, start, stop, wait_ready
+from tests.services import free_port
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from jobqueue.brokers import from_url
-from tests.brokers.rabbit import delete_queues, eventually, free_port, fresh_queue_name, raw_channel
-from tests.services import RABBITMQ_URL
+from tests.brokers.rabbit import delete_queues, eventually, fresh_queue_name, raw_channel
+from tests.services import RABBITMQ_URL, free_port
 
 START_TIMEOUT_S = 30.0
 LISTENING = re.compile(r"^Job API listening on (\S+):(\d+)\.\.\.$")

@@ -13,7 +13,7 @@ from jobqueue.brokers import Broker, from_url
 from jobqueue.brokers.rabbitmq import RabbitmqBroker
 from jobqueue.errors import BrokerUnavailable
 from tests.api.conftest import asgi_client
-from tests.brokers.rabbit import free_port
+from tests.services import free_port
 
 
 async def _closed_sqlite_broker(tmp_path: Path) -> Broker:

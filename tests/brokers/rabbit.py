@@ -13,7 +13,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -27,7 +26,7 @@ import pytest
 from jobqueue.brokers import Delivery
 from jobqueue.brokers.amqp.topology import Names
 from jobqueue.brokers.rabbitmq import RabbitmqBroker
-from tests.services import RABBITMQ_URL
+from tests.services import RABBITMQ_URL, free_port
 
 # Short reconnect backoff and timeouts so failure tests end quickly.
 TEST_OPTIONS: dict[str, Any] = {
@@ -140,13 +139,6 @@ def rabbitmq_vhost() -> Iterator[str]:
         yield RABBITMQ_URL.rstrip("/") + "/" + urllib.parse.quote(vhost, safe="")
     finally:
         rabbitmqctl("delete_vhost", vhost)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateNode:

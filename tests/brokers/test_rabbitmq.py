@@ -13,15 +13,8 @@ from jobqueue.brokers.amqp.topology import RETRY_LADDER_MS, retry_tier_ms
 from jobqueue.brokers.rabbitmq import REDELIVERIES_HEADER, RabbitmqBroker
 from jobqueue.errors import BrokerUnavailable
 from jobqueue.job import Job
-from tests.brokers.rabbit import (
-    BrokerFactory,
-    eventually,
-    free_port,
-    next_delivery,
-    rabbitmqctl,
-    raw_channel,
-)
-from tests.services import RABBITMQ_URL
+from tests.brokers.rabbit import BrokerFactory, eventually, next_delivery, rabbitmqctl, raw_channel
+from tests.services import RABBITMQ_URL, free_port
 
 pytestmark = pytest.mark.rabbitmq
 

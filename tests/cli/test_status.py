@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobqueue.cli import app, main
-from tests.control.conftest import free_port
+from tests.services import free_port
 
 START_TIMEOUT_S = 30.0
 WIDE = {"COLUMNS": "200"}

@@ -20,7 +20,7 @@ from jobqueue.cli import app, main
 from jobqueue.cli.workers import workers_table
 from jobqueue.registry import Command, WorkerReport, WorkerState
 from jobqueue.registry.memory import InMemoryRegistry
-from tests.control.conftest import free_port
+from tests.services import free_port
 
 REPORT = WorkerReport(
     load=2,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import AsyncIterator
 
 import grpc.aio
@@ -41,14 +40,6 @@ async def server(registry: InMemoryRegistry) -> AsyncIterator[ControlServer]:
 async def stub(server: ControlServer) -> AsyncIterator[pb_grpc.WorkerServiceAsyncStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield pb_grpc.WorkerServiceStub(channel)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def worker_stats(worker_id: str = "w1", state: str = "active", in_flight: int = 0) -> WorkerStats:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.control.conftest import free_port
+from tests.services import free_port
 
 
 class Process:

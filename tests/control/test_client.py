@@ -13,8 +13,9 @@ from jobqueue.control.server import ControlServer
 from jobqueue.registry import Command, WorkerState
 from jobqueue.registry.memory import InMemoryRegistry
 from jobqueue.worker.stats import WorkerStats
-from tests.control.conftest import free_port, worker_stats
+from tests.control.conftest import worker_stats
 from tests.control.polling import eventually
+from tests.services import free_port
 
 INTERVAL_S = 0.1
 

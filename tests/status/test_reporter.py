@@ -14,7 +14,7 @@ from jobqueue.store.transport import batch_events
 from jobqueue.worker import Worker
 from jobqueue.worker.status import StatusReporter
 from tests.api.conftest import take_deliveries
-from tests.control.conftest import free_port
+from tests.services import free_port
 from tests.status.conftest import System
 from tests.worker.conftest import FAST_RETRY, eventually
 

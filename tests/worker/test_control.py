@@ -15,7 +15,7 @@ from jobqueue.job import Job
 from jobqueue.registry import Command, WorkerState
 from jobqueue.registry.memory import InMemoryRegistry
 from jobqueue.worker.control import control_link
-from tests.brokers.rabbit import free_port
+from tests.services import free_port
 from tests.worker.conftest import Place, eventually, make_worker
 
 HEARTBEAT_S = 0.05
