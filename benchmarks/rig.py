@@ -84,6 +84,8 @@ class Rig:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
     profilers: dict[Path, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _counted_bytes: int = 0  # of the stamp file, by ``stamp_count``
+    _counted_lines: int = 0
 
     # -- names and files -------------------------------------------------------------------------
 
@@ -239,21 +241,33 @@ class Rig:
         lines = self.stamp_file.read_text().split("\n")[:-1]  # the last may be half-written
         return [Stamp.parse(line) for line in lines if line]
 
+    def stamp_count(self) -> int:
+        """How many whole lines the stamp file holds, reading only what was added since the last
+        call: polling must not cost the machine (2 cores) what it is measuring."""
+        try:
+            with self.stamp_file.open("rb") as stamps:
+                stamps.seek(self._counted_bytes)
+                added = stamps.read()
+        except FileNotFoundError:
+            return 0
+        whole = added.rfind(b"\n") + 1  # a half-written last line is counted next time
+        self._counted_lines += added.count(b"\n", 0, whole)
+        self._counted_bytes += whole
+        return self._counted_lines
+
     def wait_stamps(self, count: int, timeout_s: float, process: Any = None) -> list[Stamp]:
         """Wait until ``count`` jobs were stamped; fail early if ``process`` died meanwhile."""
         deadline = time.monotonic() + timeout_s
-        while True:
-            stamps = self.stamps()
-            if len(stamps) >= count:
-                return stamps
+        while (done := self.stamp_count()) < count:
             if process is not None and process.poll() is not None:
                 raise RuntimeError(
                     f"the process exited ({process.returncode}) with "
-                    f"{len(stamps)} of {count} jobs done; see {self.folder}"
+                    f"{done} of {count} jobs done; see {self.folder}"
                 )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {len(stamps)} of {count} jobs done in {timeout_s:g} s")
+                raise RuntimeError(f"only {done} of {count} jobs done in {timeout_s:g} s")
             time.sleep(WAIT_POLL_S)
+        return self.stamps()
 
 
 @dataclass(frozen=True, slots=True)
