@@ -89,7 +89,12 @@ def to_iso(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Parse an ISO 8601 timestamp; one without a zone is taken as UTC. Raises ValueError."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(text)  # the wire form (``to_iso``) parses as is
+    except ValueError:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is UTC:
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -284,9 +289,14 @@ def cancelled(job: Job, worker_id: str | None, reason: str = "requested") -> Job
     return job_event(job, EventKind.CANCELLED, worker_id, {"reason": reason})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tracked:
-    """The part of a job's record that events decide, with the keys the merge compares."""
+    """The part of a job's record that events decide, with the keys the merge compares.
+
+    A value: never changed once made (:func:`merge` makes a new one). It is not a frozen
+    dataclass only because those take twice as long to construct, and the store folds every
+    event of every job through here.
+    """
 
     state: JobState
     rank: int
