@@ -48,7 +48,9 @@ def _sqlite_time(moment: datetime | None) -> str | None:
     # The text SQLAlchemy's SQLite DATETIME writes (and parses back): naive UTC, microseconds.
     if moment is None:
         return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(" ", "microseconds")[:-6]  # less its "+00:00"
 
 
 def _json(value: Any) -> str | None:
