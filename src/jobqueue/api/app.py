@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
+from starlette.types import Receive, Scope, Send
 
 import jobqueue
 from jobqueue.api.dlq import dlq_router
@@ -15,6 +17,7 @@ from jobqueue.api.health import health_router
 from jobqueue.api.jobs import jobs_router
 from jobqueue.api.limits import BodyLimitMiddleware
 from jobqueue.api.settings import ApiSettings
+from jobqueue.api.shortcuts import Shortcuts
 from jobqueue.api.status import status_router
 from jobqueue.api.tracking import Tracking
 from jobqueue.brokers import Broker
@@ -28,6 +31,21 @@ DESCRIPTION = (
     "progress, result, history; cancel), inspect and replay the dead-letter queue, and probe "
     'health. Every error answers `{"error": {"code": ..., "message": ...}}`.'
 )
+
+
+class JobqueueApi(FastAPI):
+    """FastAPI, with the requests of its :class:`Shortcuts` taken before its middleware stack."""
+
+    def __init__(self, shortcuts: Shortcuts, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shortcuts = shortcuts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a shortcut's request directly, anything else through FastAPI."""
+        if self.shortcuts.takes(scope):
+            await self.shortcuts(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -46,7 +64,9 @@ def create_app(
     """
     settings = settings or ApiSettings()
     store = tracking.store if tracking is not None else None
-    app = FastAPI(
+    shortcuts = Shortcuts(settings.max_body_bytes)
+    app = JobqueueApi(
+        shortcuts,
         title="jobqueue",
         version=jobqueue.__version__,
         description=DESCRIPTION,
@@ -58,7 +78,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router(broker))
-    app.include_router(jobs_router(broker, settings, store))
+    app.include_router(jobs_router(broker, settings, shortcuts, store))
     if tracking is not None:
         app.include_router(status_router(tracking))
     app.include_router(dlq_router(broker, store))

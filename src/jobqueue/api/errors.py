@@ -139,6 +139,13 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal server error")
 
 
+async def answer_error(request: Request, exc: Exception) -> Response:
+    """The answer the app's handlers give to ``exc`` raised by an endpoint."""
+    if isinstance(exc, JobqueueError):
+        return await _jobqueue_error(request, exc)
+    return await _unexpected_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error the app can answer use the one JSON shape and :data:`ERROR_STATUS`."""
     app.add_exception_handler(JobqueueError, _jobqueue_error)

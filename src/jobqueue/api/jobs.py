@@ -5,6 +5,9 @@ commit): an accepted job is durable. Each request awaits its own publish; the br
 concurrent publishes, so requests do not wait on each other's confirms. With a job store, the
 accepted jobs are then recorded, and idempotency keys (the ``Idempotency-Key`` header, a job's
 ``idempotency_key`` in a batch) are honoured: see :mod:`jobqueue.api.submission`.
+
+Both routes are also :mod:`shortcuts <jobqueue.api.shortcuts>`: the app calls their endpoints
+directly, past FastAPI's middleware stack and router.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from jobqueue.api.schemas import (
     request_body_schema,
 )
 from jobqueue.api.settings import ApiSettings
+from jobqueue.api.shortcuts import Shortcuts
 from jobqueue.api.submission import Submitter
 from jobqueue.api.validation import (
     check_content_type,
@@ -55,8 +59,11 @@ async def read_json(request: Request) -> Any:
     return parse_json(await request.body())
 
 
-def jobs_router(broker: Broker, settings: ApiSettings, store: Store | None = None) -> APIRouter:
-    """The routes that accept jobs, publishing through ``broker`` and recording in ``store``."""
+def jobs_router(
+    broker: Broker, settings: ApiSettings, shortcuts: Shortcuts, store: Store | None = None
+) -> APIRouter:
+    """The routes that accept jobs, publishing through ``broker`` and recording in ``store``;
+    their endpoints are added to ``shortcuts`` too."""
     router = APIRouter(tags=["jobs"])
     submitter = Submitter(broker, store)
 
@@ -102,4 +109,14 @@ def jobs_router(broker: Broker, settings: ApiSettings, store: Store | None = Non
         status, answers = await submitter.submit(jobs, idempotency_keys(data))
         return json_response({"jobs": answers}, status)
 
+    shortcuts.add("/jobs", lambda request: submit_job(request, _idempotency_key(request)))
+    shortcuts.add("/jobs/batch", submit_batch)
     return router
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header as FastAPI reads it for :data:`IdempotencyKey`."""
+    for name, value in request.scope["headers"]:
+        if name == b"idempotency-key":
+            return str(value, "latin-1")
+    return None

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobqueue.api.errors import BodyTooLarge, error_response, status_for
 
 
-class _LimitExceeded(Exception):
+class LimitExceeded(Exception):
     """Raised by the counting ``receive``; deliberately not a JobqueueError, so no handler
-    answers it before the middleware does."""
+    answers it before the middleware does (a handler of every ``Exception`` lets it through)."""
 
 
 class BodyLimitMiddleware:
     """Answer 413 for a body over ``max_body_bytes``.
 
-    A declared ``Content-Length`` over the limit is refused before a byte of the body is read.
-    A chunked body is counted as it streams in: the read that crosses the limit raises an
-    exception that no route handles, which unwinds the route and comes back here to be answered.
+    A declared ``Content-Length`` over the limit is refused before a byte of the body is read;
+    one within it passes untouched (the server never reads past a declared length). A chunked
+    body is counted as it streams in: the read that crosses the limit raises an exception that
+    no route handles, which unwinds the route and comes back here to be answered.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -31,8 +31,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None:
+            if declared > self.max_body_bytes:
+                await self._refuse(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         response_started = False
 
@@ -43,7 +46,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, self._counting(receive), tracking_send)
-        except _LimitExceeded:
+        except LimitExceeded:
             if response_started:
                 raise
             await self._refuse(scope, receive, send)
@@ -57,7 +60,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received_bytes += len(message.get("body", b""))
                 if received_bytes > self.max_body_bytes:
-                    raise _LimitExceeded
+                    raise LimitExceeded
             return message
 
         return counting_receive
@@ -71,10 +74,10 @@ class BodyLimitMiddleware:
 
 
 def _declared_length(scope: Scope) -> int | None:
-    value = Headers(scope=scope).get("content-length")
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
