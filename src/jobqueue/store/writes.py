@@ -2,25 +2,48 @@
 
 Each function runs inside a transaction the caller opened. Rows are written in id order so that
 concurrent batches lock rows in the same order and cannot deadlock each other on PostgreSQL.
+
+Submissions are the API's hot path: their two statements name only the columns a queued job
+fills, are compiled once per dialect, and run as one ``executemany`` each on the driver's own
+cursor, with each row built straight as the driver's values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import functools
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
+from jobqueue import codec
 from jobqueue.job import Job
 from jobqueue.store import driver
 from jobqueue.store import events as ev
 from jobqueue.store.apply import tracked_row
-from jobqueue.store.tables import jobs
+from jobqueue.store.tables import events, jobs
 
 # What recording a submission may change in a record that a worker's events created first.
 _SUBMITTED = ("type", "payload", "created_at")
 _FILLED_IN = ("max_attempts", "idempotency_key")
+# The columns a submission writes (the others of a new record stay NULL), in this order.
+_SUBMITTED_COLUMNS = (
+    "id",
+    "type",
+    "state",
+    "rank",
+    "rank_at",
+    "attempts",
+    "max_attempts",
+    "created_at",
+    "updated_at",
+    "cancel_requested",
+    "idempotency_key",
+    "payload",
+)
+_QUEUED_COLUMNS = ("event_id", "job_id", "kind", "attempt", "rank", "at", "job_type", "data")
 # What a requeue keeps of a record: everything else starts over.
 _KEPT_ON_REQUEUE = ("id", "created_at", "idempotency_key")
 
@@ -34,13 +57,60 @@ def job_time(job: Job) -> datetime:
 
 
 def _submitted_upsert(insert: driver.Insert) -> sa.Insert:
-    statement = insert(jobs).values(driver.row_binds(jobs))
+    statement = insert(jobs).values({name: sa.bindparam(name) for name in _SUBMITTED_COLUMNS})
     x = statement.excluded
     changes: dict[str, Any] = {name: x[name] for name in _SUBMITTED}
     changes.update({name: sa.func.coalesce(x[name], jobs.c[name]) for name in _FILLED_IN})
     return statement.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=[jobs.c.id], set_=changes
     )
+
+
+def _queued_entry_insert(insert: driver.Insert) -> sa.Insert:
+    statement = insert(events).values({name: sa.bindparam(name) for name in _QUEUED_COLUMNS})
+    return statement.on_conflict_do_nothing(  # type: ignore[no-any-return]
+        index_elements=[events.c.event_id]
+    )
+
+
+@functools.cache
+def _positional_sql(
+    dialect: Dialect, build: Callable[[driver.Insert], sa.Insert], columns: tuple[str, ...]
+) -> str:
+    """``build``'s statement as SQL text for ``dialect``, binding ``columns`` in that order."""
+    compiled = build(driver.dialect_insert(dialect.name)).compile(dialect=dialect)
+    assert compiled.positiontup is not None, "the store's dialects bind positionally"
+    assert tuple(compiled.positiontup) == columns, compiled.positiontup
+    return compiled.string
+
+
+def _sqlite_time(moment: datetime) -> str:
+    # The text SQLAlchemy's SQLite DATETIME writes (and parses back): naive UTC, microseconds.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _driver_time(dialect_name: str) -> Callable[[datetime], Any]:
+    """How a timestamp goes to the driver: text on SQLite, as it is to asyncpg."""
+    return _sqlite_time if dialect_name == "sqlite" else _same_time
+
+
+def _same_time(moment: datetime) -> datetime:
+    return moment
+
+
+def _executemany(
+    connection: sa.Connection,
+    build: Callable[[driver.Insert], sa.Insert],
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Run ``build``'s statement once per row of driver values on the driver's own cursor."""
+    sql = _positional_sql(connection.dialect, build, columns)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
 
 
 def _requeued_upsert(insert: driver.Insert) -> sa.Insert:
@@ -65,6 +135,35 @@ def _queued_row(job: Job, at: datetime, idempotency_key: str | None) -> dict[str
     return row
 
 
+_QUEUED = ev.EventKind.QUEUED.value
+
+
+def _submitted_record(job: Job, key: str | None, at: Any) -> tuple[Any, ...]:
+    """The driver values of :data:`_SUBMITTED_COLUMNS` for a job queued ``at``."""
+    payload = None if job.payload is None else codec.dumps(job.payload).decode("utf-8")
+    rank = ev.rank(ev.EventKind.QUEUED, job.attempts)
+    return (
+        job.id,
+        job.type,
+        _QUEUED,
+        rank,
+        at,
+        job.attempts,
+        job.max_attempts,
+        at,
+        at,
+        False,
+        key,
+        payload,
+    )
+
+
+def _queued_entry(job: Job, at: Any) -> tuple[Any, ...]:
+    """The driver values of :data:`_QUEUED_COLUMNS` for a job's ``queued`` history entry."""
+    rank = ev.rank(ev.EventKind.QUEUED, job.attempts)
+    return (f"{job.id}:queued", job.id, _QUEUED, job.attempts, rank, at, job.type, "{}")
+
+
 def _store_event(job: Job, kind: ev.EventKind, event_id: str, at: datetime) -> ev.JobEvent:
     return ev.JobEvent(
         event_id=event_id, job_id=job.id, kind=kind, attempt=job.attempts, at=at, job_type=job.type
@@ -81,17 +180,15 @@ def record_submitted(
     unique: dict[str, tuple[Job, str | None]] = {}
     for job, key in submitted:
         unique[job.id] = (job, key or unique.get(job.id, (job, None))[1])
-    ordered = [unique[job_id] for job_id in sorted(unique)]
-    if not ordered:
+    if not unique:
         return
-    rows = [_queued_row(job, job_time(job), key) for job, key in ordered]
-    driver.execute_rows(connection, _submitted_upsert, rows)
+    time = _driver_time(connection.dialect.name)
+    ordered = [(unique[job_id], time(job_time(unique[job_id][0]))) for job_id in sorted(unique)]
+    records = [_submitted_record(job, key, at) for (job, key), at in ordered]
     # A fixed id per job: recording the same submission twice adds one entry.
-    entries = [
-        _store_event(job, ev.EventKind.QUEUED, f"{job.id}:queued", job_time(job))
-        for job, _ in ordered
-    ]
-    driver.append_history(connection, entries)
+    entries = [_queued_entry(job, at) for (job, _), at in ordered]
+    _executemany(connection, _submitted_upsert, _SUBMITTED_COLUMNS, records)
+    _executemany(connection, _queued_entry_insert, _QUEUED_COLUMNS, entries)
 
 
 def record_requeued(connection: sa.Connection, requeued: Sequence[Job]) -> None:
