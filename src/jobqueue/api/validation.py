@@ -15,7 +15,7 @@ from jobqueue import codec
 from jobqueue.api.errors import MalformedBody, UnsupportedMediaType
 from jobqueue.errors import InvalidJob
 from jobqueue.handlers import MAX_TYPE_LENGTH
-from jobqueue.job import Job
+from jobqueue.job import Job, utc_now
 
 JOB_FIELDS = ("type", "payload", "max_attempts")
 BATCH_JOB_FIELDS = (*JOB_FIELDS, "idempotency_key")
@@ -72,8 +72,10 @@ def jobs_from_batch(data: Any, max_batch: int) -> list[Job]:
         raise InvalidJob("jobs: must be an array of jobs")
     if not 1 <= len(items) <= max_batch:
         raise InvalidJob(f"jobs: must hold 1 to {max_batch} jobs, got {len(items)}")
+    created_at = utc_now()  # one request, one moment: the clock is read once for all its jobs
     return [
-        _job_from(item, f"jobs[{index}].", BATCH_JOB_FIELDS) for index, item in enumerate(items)
+        _job_from(item, f"jobs[{index}].", BATCH_JOB_FIELDS, created_at)
+        for index, item in enumerate(items)
     ]
 
 
@@ -106,11 +108,19 @@ def idempotency_keys(data: Any) -> list[str | None]:
     return keys
 
 
-def _job_from(data: Any, prefix: str, fields: tuple[str, ...] = JOB_FIELDS) -> Job:
+def _job_from(
+    data: Any, prefix: str, fields: tuple[str, ...] = JOB_FIELDS, created_at: str | None = None
+) -> Job:
     _check_object(data, prefix, fields)
     job_type = _checked_type(data.get("type"), f"{prefix}type")
     max_attempts = _checked_max_attempts(data.get("max_attempts"), f"{prefix}max_attempts")
-    return Job(type=job_type, payload=data.get("payload", {}), max_attempts=max_attempts)
+    payload = data.get("payload", {})
+    return Job(
+        type=job_type,
+        payload=payload,
+        max_attempts=max_attempts,
+        created_at=created_at or utc_now(),
+    )
 
 
 def _check_object(data: Any, prefix: str, fields: tuple[str, ...]) -> None:
