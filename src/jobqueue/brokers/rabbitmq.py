@@ -190,10 +190,11 @@ class RabbitmqBroker:
         consumer = self._consumer = Consumer(self.names, prefetch, self._confirm_timeout_s)
         await self._start_consuming(consumer)
         try:
-            while (incoming := await consumer.get()) is not None:
-                delivery = await self._receive(incoming)
-                if delivery is not None:
-                    yield delivery
+            while (incoming := consumer.take() or await consumer.get()) is not None:
+                if incoming.redelivered:
+                    await self._count_redelivery(incoming)
+                else:
+                    yield self._delivery(incoming)
         finally:
             await consumer.stop()
 
@@ -225,18 +226,12 @@ class RabbitmqBroker:
         if consumer is not None and not consumer.stopped:
             await consumer.attach(conn)
 
-    async def _receive(self, incoming: Incoming) -> Delivery | None:
+    def _delivery(self, incoming: Incoming) -> Delivery:
         props = incoming.properties
-        headers = props.headers or {}
-        unsettled = headers.get(REDELIVERIES_HEADER, 0)
-        unsettled = unsettled if isinstance(unsettled, int) else 0
         message_id = props.message_id or message_id_of(props, incoming.body)
-        if incoming.redelivered:
-            await self._count_redelivery(incoming, message_id, unsettled + 1)
-            return None
-        return Delivery(message_id, incoming.body, unsettled > 0, incoming.token)
+        return Delivery(message_id, incoming.body, _redeliveries(props) > 0, incoming.token)
 
-    async def _count_redelivery(self, incoming: Incoming, message_id: str, unsettled: int) -> None:
+    async def _count_redelivery(self, incoming: Incoming) -> None:
         """Count a delivery that came back unsettled, or dead-letter it past the limit.
 
         RabbitMQ's classic queues only flag a redelivery; they do not count. So the count
@@ -247,6 +242,9 @@ class RabbitmqBroker:
         the worker instead would lose the count with each dying worker. A release (graceful
         shutdown) also comes back flagged and so counts; the limit leaves room for that.
         """
+        props = incoming.properties
+        message_id = props.message_id or message_id_of(props, incoming.body)
+        unsettled = _redeliveries(props) + 1
         try:
             if unsettled > self._max_redeliveries:
                 death = Death(
@@ -258,7 +256,6 @@ class RabbitmqBroker:
                 await self._send([self._dead_copy(incoming.body, message_id, death)])
                 log.warning("job %s dead-lettered: %s", message_id, death.error)
             else:
-                props = incoming.properties
                 props.headers = {**(props.headers or {}), REDELIVERIES_HEADER: unsettled}
                 await self._send([Outgoing("", self.names.queue, incoming.body, props, message_id)])
         except BrokerUnavailable as exc:
@@ -357,6 +354,12 @@ class RabbitmqBroker:
     async def purge_dead(self) -> int:
         """Delete every dead job; returns how many."""
         return await self._dead.purge()
+
+
+def _redeliveries(props: Any) -> int:
+    """How many times the message came back unsettled before, by its header."""
+    count = props.headers.get(REDELIVERIES_HEADER, 0) if props.headers else 0
+    return count if isinstance(count, int) else 0
 
 
 def _token(delivery: Delivery) -> Token:

@@ -14,33 +14,110 @@ from jobqueue.brokers.amqp.connection import Channel, Connection, log
 from jobqueue.brokers.amqp.topology import Names, declare_topology
 from jobqueue.errors import BrokerUnavailable
 
+COMPACT_SLACK = 1024
+"""Settled tags a channel's delivery order may keep behind an old unsettled one."""
 
-class Token(NamedTuple):
-    """A delivery's handle: its channel (one per connection generation) and delivery tag.
 
-    Settling through a channel that has since closed does nothing: the broker already put the
-    message back when the channel went, and will deliver it again.
+class Settlements:
+    """One channel's settlements, sent once per loop turn, the acks coalesced.
+
+    ``basic.ack(multiple=True)`` of tag N acks every message still unacked on the channel
+    with a tag up to N. So the acks of a turn are sent as one multiple ack only up to the
+    lowest tag still unsettled here (a handler still running, a retry waiting for its copy's
+    confirm): no delivery is ever acked by another's ack. The acks of tags above it go out
+    one by one (holding them back would hold the prefetch window). The turn's nacks go out
+    first, one by one, so none is still unacked when a multiple ack is sent; tags only rise on
+    a channel, and a message RabbitMQ has not delivered yet gets a tag above every seen one.
+
+    Settling through a channel that has since closed does nothing: the broker already put its
+    messages back, and will deliver them again.
     """
 
-    channel: Channel
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self._unsettled: set[int] = set()
+        self._order: deque[int] = deque()  # delivered tags, rising; settled ones dropped lazily
+        self._acks: list[int] = []  # settled since the last flush
+        self._nacks: list[int] = []
+        self._flush_due = False
+
+    def delivered(self, delivery_tag: int) -> None:
+        """A message arrived with ``delivery_tag``."""
+        self._unsettled.add(delivery_tag)
+        self._order.append(delivery_tag)
+
+    def ack(self, delivery_tag: int) -> None:
+        """basic.ack at the end of this loop turn, coalesced with the turn's other acks."""
+        self._unsettled.discard(delivery_tag)
+        self._acks.append(delivery_tag)
+        self._flush_soon()
+
+    def requeue(self, delivery_tag: int) -> None:
+        """basic.nack with requeue at the end of this loop turn."""
+        self._unsettled.discard(delivery_tag)
+        self._nacks.append(delivery_tag)
+        self._flush_soon()
+
+    def flush(self) -> None:
+        """Send what was settled since the last flush, now."""
+        self._flush_due = False
+        acks, nacks = self._acks, self._nacks
+        if not acks and not nacks:
+            return
+        self._acks, self._nacks = [], []
+        if not self.channel.is_open:
+            log.debug("settling %d deliveries on a closed channel: skipped", len(acks + nacks))
+            return
+        for tag in nacks:
+            self._send("basic_nack", tag, requeue=True)
+        lowest = self._lowest_unsettled()
+        below = acks if lowest is None else [tag for tag in acks if tag < lowest]
+        if below:
+            self._send("basic_ack", max(below), multiple=True)
+        if len(below) < len(acks):
+            for tag in acks:
+                if tag > max(below, default=0):
+                    self._send("basic_ack", tag)
+
+    def _lowest_unsettled(self) -> int | None:
+        order, unsettled = self._order, self._unsettled
+        while order and order[0] not in unsettled:
+            order.popleft()
+        if len(order) > 2 * len(unsettled) + COMPACT_SLACK:  # an old delivery holds the front
+            self._order = order = deque(tag for tag in order if tag in unsettled)
+        return order[0] if order else None
+
+    def _flush_soon(self) -> None:
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def _send(self, method: str, delivery_tag: int, **kwargs: Any) -> None:
+        try:
+            getattr(self.channel.raw, method)(delivery_tag, **kwargs)
+        except pika.exceptions.AMQPError as exc:
+            log.debug("settling delivery %d failed (%s): skipped", delivery_tag, exc)
+
+
+class Token(NamedTuple):
+    """A delivery's handle: the settlements of its channel (one per connection generation)
+    and its delivery tag."""
+
+    settlements: Settlements
     delivery_tag: int
 
+    @property
+    def channel(self) -> Channel:
+        """The channel the delivery came on."""
+        return self.settlements.channel
+
     def ack(self) -> None:
-        """basic.ack, if the channel still lives."""
-        self._send("basic_ack", self.delivery_tag)
+        """basic.ack (coalesced), if the channel still lives."""
+        self.settlements.ack(self.delivery_tag)
 
     def requeue(self) -> None:
         """basic.nack with requeue, if the channel still lives."""
-        self._send("basic_nack", self.delivery_tag, requeue=True)
-
-    def _send(self, method: str, *args: Any, **kwargs: Any) -> None:
-        if not self.channel.is_open:
-            log.debug("settling delivery %d on a closed channel: skipped", self.delivery_tag)
-            return
-        try:
-            getattr(self.channel.raw, method)(*args, **kwargs)
-        except pika.exceptions.AMQPError as exc:
-            log.debug("settling delivery %d failed (%s): skipped", self.delivery_tag, exc)
+        self.settlements.requeue(self.delivery_tag)
 
 
 class Incoming(NamedTuple):
@@ -67,6 +144,7 @@ class Consumer:
         self._inbox: deque[Incoming] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._channel: Channel | None = None
+        self._settlements: Settlements | None = None
         self._consumer_tag: str | None = None
         self.stopped = False
         self.on_channel_lost: Callable[[str], None] = lambda _reason: None
@@ -79,24 +157,33 @@ class Consumer:
         if self.stopped:
             await channel.close()
             return
+        settlements = Settlements(channel)
         ok = await channel.call(
             "basic_consume",
             self._names.queue,
-            lambda _raw, method, props, body: self._on_message(channel, method, props, body),
+            lambda _raw, method, props, body: self._on_message(settlements, method, props, body),
         )
         self._channel, self._consumer_tag = channel, ok.method.consumer_tag
+        self._settlements = settlements
         channel.on_close.append(lambda exc: self._on_channel_closed(channel, str(exc)))
         channel.raw.add_on_cancel_callback(
             lambda _frame: self.on_channel_lost("consumer cancelled")
         )
 
+    def take(self) -> Incoming | None:
+        """The next live message if one is waiting (and not stopped), else None."""
+        inbox = self._inbox
+        while inbox and not self.stopped:
+            incoming = inbox.popleft()
+            if incoming.token.settlements.channel.is_open:
+                return incoming
+        return None
+
     async def get(self) -> Incoming | None:
         """The next live message, waiting for one; None once stopped."""
         while not self.stopped:
-            while self._inbox:
-                incoming = self._inbox.popleft()
-                if incoming.token.channel.is_open:
-                    return incoming
+            if (incoming := self.take()) is not None:
+                return incoming
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -105,8 +192,10 @@ class Consumer:
         return None
 
     async def stop(self) -> None:
-        """basic.cancel, then hand back what arrived but was never handed out."""
+        """basic.cancel, then hand back what arrived but was never handed out; in any case
+        send the settlements still waiting for the end of the loop turn."""
         if self.stopped:
+            self._flush()
             return
         self.stopped = True
         self._wake()
@@ -116,10 +205,16 @@ class Consumer:
                 await channel.call("basic_cancel", tag)
         while self._inbox:
             self._inbox.popleft().token.requeue()
+        self._flush()
 
-    def _on_message(self, channel: Channel, method: Any, props: Any, body: bytes) -> None:
-        token = Token(channel, method.delivery_tag)
-        self._inbox.append(Incoming(token, bool(method.redelivered), props, body))
+    def _flush(self) -> None:
+        if self._settlements is not None:
+            self._settlements.flush()
+
+    def _on_message(self, settlements: Settlements, method: Any, props: Any, body: bytes) -> None:
+        tag = method.delivery_tag
+        settlements.delivered(tag)
+        self._inbox.append(Incoming(Token(settlements, tag), method.redelivered, props, body))
         self._wake()
 
     def _on_channel_closed(self, channel: Channel, reason: str) -> None:
