@@ -59,6 +59,8 @@ async def execute(handler: Handler, payload: Any, ctx: JobContext, threads: Hand
     waiting for it and counts the attempt as failed, while the thread runs on until it returns
     (its result is then ignored, and it occupies one thread of the pool meanwhile).
     """
+    if handler.timeout_s is None:  # no time limit: spare the timeout's bookkeeping
+        return await call_async(handler, payload, ctx, threads)
     deadline = asyncio.timeout(handler.timeout_s)
     try:
         async with deadline:

@@ -17,9 +17,13 @@ from jobqueue.job import Job
 from jobqueue.store.events import EventKind, parse_time, to_iso
 from jobqueue.store.transport import StatusEvent
 from jobqueue.worker import settle
+from jobqueue.worker.clock import utc_iso_now
 from jobqueue.worker.settle import Ack, DeadLetter, RetryLater, Settlement
 from jobqueue.worker.signals import FlightSignals, ProgressReport
 from jobqueue.worker.status import StatusReporter
+
+_WIRE_KIND = {kind: kind.value for kind in EventKind}
+"""Each kind as the plain string the wire carries (a dict look-up beats an enum's ``value``)."""
 
 
 class InvalidResult(JobqueueError):
@@ -55,9 +59,9 @@ class Reporting:
         return {
             "event_id": f"{self._id_prefix}-{next(self._ids):x}",
             "job_id": job.id,
-            "kind": kind.value,
+            "kind": _WIRE_KIND[kind],
             "attempt": job.attempts,
-            "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "at": utc_iso_now(),
             "job_type": job.type,
             "worker_id": self._worker_id,
             "data": data,

@@ -280,7 +280,7 @@ class Worker:
             return Outcome(settle.undecodable(str(exc), self.worker_id))
         flight.job_id = job.id
         if job.id in self._skip:
-            log.log(self._job_log_level, "job %s was cancelled: skipped", job.id)
+            self._log_job("job %s was cancelled: skipped", job.id)
             return self._report.cancelled(job, "cancelled before it ran")
         try:
             return Received(job, self._handlers.get(job.type))
@@ -298,11 +298,8 @@ class Worker:
         """Run the handler once; a failure becomes a retry or a dead letter."""
         job, handler = received.job, received.handler
         max_attempts = job.max_attempts or handler.max_attempts
-        log.log(
-            self._job_log_level,
-            "processing job %s (type=%s, attempt=%d)",
-            *(job.id, job.type, job.attempts),
-        )
+        if log.isEnabledFor(self._job_log_level):
+            self._log_job("processing job %s (type=%s, attempt=%d)", job.id, job.type, job.attempts)
         signals = flight.signals = self._report.signals(job)
         ctx = JobContext(job.id, job.type, job.attempts, max_attempts, self.worker_id, signals)
         self._report.running(job)
@@ -323,8 +320,12 @@ class Worker:
         done = self._report.succeeded(job, result)
         if isinstance(done, InvalidResult):
             return self._after_failure(job, max_attempts, done)
-        log.log(self._job_log_level, "job %s succeeded", job.id)
+        if log.isEnabledFor(self._job_log_level):
+            self._log_job("job %s succeeded", job.id)
         return done
+
+    def _log_job(self, message: str, *args: object) -> None:
+        log.log(self._job_log_level, message, *args)
 
     def _after_failure(self, job: Job, max_attempts: int, exc: Exception) -> Outcome:
         decided = settle.after_failure(job, max_attempts, exc, self._retry, self.worker_id)
