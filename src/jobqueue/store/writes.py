@@ -99,14 +99,15 @@ def _same_time(moment: datetime) -> datetime:
 
 
 def _executemany(
-    connection: sa.Connection,
+    dialect: Dialect,
+    dbapi_connection: Any,
     build: Callable[[driver.Insert], sa.Insert],
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
 ) -> None:
     """Run ``build``'s statement once per row of driver values on the driver's own cursor."""
-    sql = _positional_sql(connection.dialect, build, columns)
-    cursor = connection.connection.cursor()
+    sql = _positional_sql(dialect, build, columns)
+    cursor = dbapi_connection.cursor()
     try:
         cursor.executemany(sql, rows)
     finally:
@@ -171,10 +172,11 @@ def _store_event(job: Job, kind: ev.EventKind, event_id: str, at: datetime) -> e
 
 
 def record_submitted(
-    connection: sa.Connection, submitted: Sequence[tuple[Job, str | None]]
+    dialect: Dialect, dbapi_connection: Any, submitted: Sequence[tuple[Job, str | None]]
 ) -> None:
     """Insert queued records (or fill in those events created) and their ``queued`` entries.
 
+    Runs on a DB-API connection of ``dialect`` inside a transaction the caller opened.
     ``submitted`` pairs each job with its idempotency key (or None).
     """
     unique: dict[str, tuple[Job, str | None]] = {}
@@ -182,13 +184,13 @@ def record_submitted(
         unique[job.id] = (job, key or unique.get(job.id, (job, None))[1])
     if not unique:
         return
-    time = _driver_time(connection.dialect.name)
+    time = _driver_time(dialect.name)
     ordered = [(unique[job_id], time(job_time(unique[job_id][0]))) for job_id in sorted(unique)]
     records = [_submitted_record(job, key, at) for (job, key), at in ordered]
     # A fixed id per job: recording the same submission twice adds one entry.
     entries = [_queued_entry(job, at) for (job, _), at in ordered]
-    _executemany(connection, _submitted_upsert, _SUBMITTED_COLUMNS, records)
-    _executemany(connection, _queued_entry_insert, _QUEUED_COLUMNS, entries)
+    _executemany(dialect, dbapi_connection, _submitted_upsert, _SUBMITTED_COLUMNS, records)
+    _executemany(dialect, dbapi_connection, _queued_entry_insert, _QUEUED_COLUMNS, entries)
 
 
 def record_requeued(connection: sa.Connection, requeued: Sequence[Job]) -> None:
