@@ -139,17 +139,18 @@ class StatusReporter:
         self._pending_events += len(entry.events)
         self._idle.clear()
         linger_s = self._linger_s if entry.done is None else self._commit_linger_s
-        due_at = asyncio.get_running_loop().time() + linger_s
+        now = asyncio.get_running_loop().time()
+        due_at = now + linger_s
         if self._due_at is None or due_at < self._due_at:
             self._due_at = due_at
         if self._pending_events > self._max_pending:
             self._drop_oldest()
-        self._kick()
+        self._kick(now)
 
-    def _kick(self) -> None:
+    def _kick(self, now: float | None = None) -> None:
         """Start publishes while slots are free and something is due; else wait until it is."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        if now is None:
+            now = asyncio.get_running_loop().time()
         if now < self._paused_until:
             return
         while self._pending and len(self._in_flight) < self._max_in_flight and self._is_due(now):
