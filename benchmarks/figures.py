@@ -43,6 +43,7 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("api_cpu_us", "API CPU µs per job"),
             MetricSpec("api_loop_cpu_percent", "API loop thread on CPU %"),
             MetricSpec("api_loop_runqueue_percent", "API loop thread waiting for a CPU %"),
+            MetricSpec("loadgen_cpu_us_per_request", "load generator CPU µs per request"),
         ),
     ),
     Spec(
@@ -57,6 +58,7 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("api_cpu_us", "API CPU µs per job"),
             MetricSpec("p99_ms", "p99 ms per batch", None, 1),
             MetricSpec("api_cpu_percent", "API CPU % of a core"),
+            MetricSpec("loadgen_cpu_us_per_request", "load generator CPU µs per request"),
         ),
     ),
     Spec(

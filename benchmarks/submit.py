@@ -64,7 +64,6 @@ def _load_api(
         **loop_shares(loop_before, loop_after, wall_s, "api"),
         "api_cpu_us": 1e6 * api_cpu_s / max(1, result["answered_in_all"] * jobs_per_request),
         # The generator shares the machine's cores with the API: what it costs, it takes away.
-        "loadgen_cpu_percent": cpu_percent(result["cpu_s"], wall_s),
         "loadgen_cpu_us_per_request": 1e6 * result["cpu_s"] / max(1, result["answered_in_all"]),
         "connections": connections,
         "jobs_per_request": jobs_per_request,
