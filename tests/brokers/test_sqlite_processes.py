@@ -119,14 +119,19 @@ async def test_a_job_that_keeps_killing_its_consumers_is_dead_lettered(
     await broker.publish([job])
     assert await claim_in_child_and_kill_it(sqlite_url) == (job.id, False)
     assert await claim_in_child_and_kill_it(sqlite_url) == (job.id, True)
-    async with Inbox(broker, prefetch=1) as inbox:  # max_redeliveries=1: no third delivery
+    async with Inbox(broker, prefetch=1) as inbox:  # max_redeliveries=1: a third is the last
+        worn = await inbox.get()
+        assert worn.message_id == job.id
+        assert worn.death is not None
+        assert worn.death.reason == DeathReason.REDELIVERY_LIMIT
+        assert worn.death.attempts == 1
+        assert "delivered 2 times" in (worn.death.error or "")
+        await broker.dead_letter(worn, worn.death)
         await expect_depth(broker, 0, 0, 1)
         await inbox.expect_nothing()
     dead = await broker.dead_job(job.id)
     assert dead is not None
-    assert dead.death.reason == DeathReason.REDELIVERY_LIMIT
-    assert dead.death.attempts == 1
-    assert "delivered 2 times" in (dead.death.error or "")
+    assert dead.death == worn.death
     assert dead.job == job
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
+from jobqueue.brokers import DEFAULT_MAX_REDELIVERIES, DeathReason, from_url
 from jobqueue.cli import app
 from jobqueue.errors import Retry
 from jobqueue.handlers import Handlers, JobContext
+from tests.brokers.rabbit import next_delivery
 from tests.status.conftest import BACKENDS, System
 
 
@@ -78,6 +81,32 @@ async def test_a_job_of_an_unknown_type_is_dead_at_once(system: System) -> None:
     assert job["attempts"] == 0
     assert "no handler for job type" in job["error"]
     assert await system.kinds(job_id) == ["queued", "dead"]
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["rabbitmq"], indirect=True)
+async def test_a_job_that_keeps_killing_its_workers_ends_dead_in_the_store(
+    system: System,
+) -> None:
+    job_id = await system.submit("crash")
+    # Each "worker" takes the job and goes away without settling it, as a crashed one would.
+    for _ in range(DEFAULT_MAX_REDELIVERIES + 1):
+        crashing = from_url(system.broker_url, system.queue)
+        await crashing.connect()
+        taken = await next_delivery(crashing.deliveries(prefetch=1))
+        assert (taken.message_id, taken.death) == (job_id, None)
+        await crashing.close()
+    await system.burst(retrying_handlers())
+
+    job = await system.final(job_id)
+    assert job["state"] == "dead"
+    assert "without being settled" in job["error"]
+    assert await system.kinds(job_id) == ["queued", "dead"]
+    dead = (await system.history(job_id))[-1]
+    assert dead["data"]["reason"] == DeathReason.REDELIVERY_LIMIT
+    assert dead["worker_id"] == system.workers[0].worker_id
+    assert (await system.client.get(f"/dlq/{job_id}")).status_code == 200
 
 
 async def test_a_replayed_dead_job_is_queued_again_and_can_succeed(system: System) -> None:

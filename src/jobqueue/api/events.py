@@ -124,6 +124,12 @@ class EventsConsumer:
                 await self._apply_group([item[0]])
 
     async def _decode(self, delivery: Delivery) -> _Decoded | None:
+        if delivery.death is not None:  # it has been taken many times and never settled
+            log.error(
+                "status message %s dead-lettered: %s", delivery.message_id, delivery.death.error
+            )
+            await self._settle(self._broker.dead_letter(delivery, delivery.death))
+            return None
         try:
             return delivery, batch_events(delivery.body)
         except DecodeError as exc:

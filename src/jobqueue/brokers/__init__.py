@@ -46,12 +46,18 @@ class Delivery:
     ``body`` is the raw message: decoding it into a :class:`Job` is the worker's business, so
     that an undecodable body can still be dead-lettered as it was. ``token`` is the backend's
     own handle (a delivery tag and channel generation, a lease row id).
+
+    ``death`` is the broker's verdict on a message delivered more than ``max_redeliveries``
+    times without being settled (it keeps killing its consumers): it must not run again, and
+    its consumer settles it with ``dead_letter(delivery, delivery.death)`` — after recording
+    why, if it records jobs' states (the worker sends the job's ``dead`` event first).
     """
 
     message_id: str
     body: bytes
     redelivered: bool
     token: object = field(repr=False, compare=False)
+    death: Death | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,10 +191,12 @@ class RabbitmqBroker:
         await self._start_consuming(consumer)
         try:
             while (incoming := consumer.take() or await consumer.get()) is not None:
-                if incoming.redelivered:
-                    await self._count_redelivery(incoming)
-                else:
+                if not incoming.redelivered:
                     yield self._delivery(incoming)
+                elif (death := self._worn_out(incoming)) is not None:
+                    yield self._delivery(incoming, death)
+                else:
+                    await self._count_redelivery(incoming)
         finally:
             await consumer.stop()
 
@@ -226,38 +228,41 @@ class RabbitmqBroker:
         if consumer is not None and not consumer.stopped:
             await consumer.attach(conn)
 
-    def _delivery(self, incoming: Incoming) -> Delivery:
+    def _delivery(self, incoming: Incoming, death: Death | None = None) -> Delivery:
         props = incoming.properties
         message_id = props.message_id or message_id_of(props, incoming.body)
-        return Delivery(message_id, incoming.body, _redeliveries(props) > 0, incoming.token)
+        redelivered = incoming.redelivered or _redeliveries(props) > 0
+        return Delivery(message_id, incoming.body, redelivered, incoming.token, death)
+
+    def _worn_out(self, incoming: Incoming) -> Death | None:
+        """The verdict on a redelivery past the limit (see ``Delivery.death``), else None."""
+        unsettled = _redeliveries(incoming.properties) + 1
+        if unsettled <= self._max_redeliveries:
+            return None
+        return Death(
+            reason=DeathReason.REDELIVERY_LIMIT,
+            error=f"delivered {unsettled} times without being settled (did it crash its worker?)",
+            attempts=attempts_in(incoming.body),
+        )
 
     async def _count_redelivery(self, incoming: Incoming) -> None:
-        """Count a delivery that came back unsettled, or dead-letter it past the limit.
+        """Count a delivery that came back unsettled (it is below the limit).
 
         RabbitMQ's classic queues only flag a redelivery; they do not count. So the count
         travels in a header of a fresh copy: republished (confirmed) to the queue's tail, then
         the original acked, and the copy arrives later as a first delivery. The count so lives
         with the message, across workers and worker restarts: a job that kills every worker
-        that takes it ends in the dead-letter queue. Yielding the redelivery and counting in
-        the worker instead would lose the count with each dying worker. A release (graceful
-        shutdown) also comes back flagged and so counts; the limit leaves room for that.
+        that takes it is finally yielded with a death (``_worn_out``), for its consumer to
+        dead-letter. Yielding every redelivery and counting in the worker instead would lose
+        the count with each dying worker. A release (graceful shutdown) also comes back
+        flagged and so counts; the limit leaves room for that.
         """
         props = incoming.properties
         message_id = props.message_id or message_id_of(props, incoming.body)
         unsettled = _redeliveries(props) + 1
+        props.headers = {**(props.headers or {}), REDELIVERIES_HEADER: unsettled}
         try:
-            if unsettled > self._max_redeliveries:
-                death = Death(
-                    reason=DeathReason.REDELIVERY_LIMIT,
-                    error=f"delivered {unsettled} times without being settled "
-                    "(did it crash its worker?)",
-                    attempts=attempts_in(incoming.body),
-                )
-                await self._send([self._dead_copy(incoming.body, message_id, death)])
-                log.warning("job %s dead-lettered: %s", message_id, death.error)
-            else:
-                props.headers = {**(props.headers or {}), REDELIVERIES_HEADER: unsettled}
-                await self._send([Outgoing("", self.names.queue, incoming.body, props, message_id)])
+            await self._send([Outgoing("", self.names.queue, incoming.body, props, message_id)])
         except BrokerUnavailable as exc:
             log.warning("cannot count the redelivery of %s (%s); handing it back", message_id, exc)
             incoming.token.requeue()

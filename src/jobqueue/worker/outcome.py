@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobqueue import codec
-from jobqueue.brokers import DeathReason
 from jobqueue.errors import JobqueueError
 from jobqueue.job import Job
 from jobqueue.store.events import EventKind, parse_time, to_iso
@@ -111,11 +110,11 @@ class Reporting:
             then = self._event(job, EventKind.DEAD, data)
         return Outcome(decided, (failed, then))
 
-    def unknown_type(self, job: Job, decided: DeadLetter) -> Outcome:
-        """No handler for the job's type: dead at once, no attempt made."""
+    def dead_unrun(self, job: Job, decided: DeadLetter) -> Outcome:
+        """Dead without running (no handler for its type, or it keeps killing its workers)."""
         if self._status is None:
             return Outcome(decided)
-        data = {"reason": DeathReason.UNKNOWN_TYPE, "error": decided.death.error}
+        data = {"reason": decided.death.reason, "error": decided.death.error}
         return Outcome(decided, (self._event(job, EventKind.DEAD, data),))
 
     def cancelled(self, job: Job, reason: str) -> Outcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from dataclasses import dataclass
 
@@ -69,6 +70,11 @@ def unknown_type(job: Job, worker_id: str) -> DeadLetter:
     error = f"no handler for job type {job.type!r}"
     death = Death(DeathReason.UNKNOWN_TYPE, error=error, attempts=job.attempts, worker_id=worker_id)
     return DeadLetter(death)
+
+
+def worn(death: Death, worker_id: str) -> DeadLetter:
+    """Dead-letter a delivery the broker found worn out (``Delivery.death``), as it said."""
+    return DeadLetter(dataclasses.replace(death, worker_id=worker_id))
 
 
 def describe(exc: BaseException) -> str:

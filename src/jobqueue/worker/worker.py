@@ -279,13 +279,15 @@ class Worker:
         except DecodeError as exc:
             return Outcome(settle.undecodable(str(exc), self.worker_id))
         flight.job_id = job.id
+        if flight.delivery.death is not None:
+            return self._report.dead_unrun(job, settle.worn(flight.delivery.death, self.worker_id))
         if job.id in self._skip:
             self._log_job("job %s was cancelled: skipped", job.id)
             return self._report.cancelled(job, "cancelled before it ran")
         try:
             return Received(job, self._handlers.get(job.type))
         except UnknownJobType:
-            return self._report.unknown_type(job, settle.unknown_type(job, self.worker_id))
+            return self._report.dead_unrun(job, settle.unknown_type(job, self.worker_id))
 
     async def _run_in_slot(self, flight: Flight, received: Received) -> Outcome:
         """Run the handler once one of the ``concurrency`` slots is free."""

@@ -27,11 +27,12 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A row just claimed: the delivery to hand out."""
+    """A row just claimed: the delivery to hand out (with a death if it must not run)."""
 
     lease: Lease
     message_id: str
     body: bytes
+    death: Death | None = None
 
     @property
     def redelivered(self) -> bool:
@@ -73,34 +74,34 @@ def claim(
     """Lease up to ``limit`` claimable rows to ``owner``, oldest due first.
 
     A row already delivered more than ``max_redeliveries`` times without being settled or
-    released (its consumers keep dying) is dead-lettered instead of being claimed again.
+    released (its consumers keep dying) is claimed with a :class:`Death`: its consumer must
+    dead-letter it rather than run it (and can first record why, as the worker does).
     """
     candidates = conn.execute(
         "SELECT seq, claims - releases FROM broker_jobs WHERE queue = ? AND visible_at <= ?"
         " ORDER BY visible_at, seq LIMIT ?",
         (queue, now, limit),
     ).fetchall()
-    fresh = [seq for seq, lost in candidates if lost <= max_redeliveries]
-    for seq, lost in candidates:
-        if lost > max_redeliveries:
-            _bury_worn(conn, seq, lost, max_redeliveries)
-    if not fresh:
+    if not candidates:
         return []
-    marks = ",".join("?" * len(fresh))
+    lost = dict(candidates)
+    marks = ",".join("?" * len(candidates))
     rows = conn.execute(
         "UPDATE broker_jobs SET lease_owner = ?, visible_at = ?, claims = claims + 1"
         f" WHERE seq IN ({marks}) RETURNING seq, claims, message_id, body",
-        (owner, now + lease_s, *fresh),
+        (owner, now + lease_s, *lost),
     ).fetchall()
     rows.sort()
-    return [Claimed(Lease(seq, claims), message_id, body) for seq, claims, message_id, body in rows]
+    return [
+        Claimed(Lease(seq, claims), message_id, body, _death(body, lost[seq], max_redeliveries))
+        for seq, claims, message_id, body in rows
+    ]
 
 
-def _bury_worn(conn: sqlite3.Connection, seq: int, lost: int, max_redeliveries: int) -> None:
-    queue, message_id, body = conn.execute(
-        "DELETE FROM broker_jobs WHERE seq = ? RETURNING queue, message_id, body", (seq,)
-    ).fetchone()
-    death = Death(
+def _death(body: bytes, lost: int, max_redeliveries: int) -> Death | None:
+    if lost <= max_redeliveries:
+        return None
+    return Death(
         reason=DeathReason.REDELIVERY_LIMIT,
         error=(
             f"delivered {lost} times without being settled (at most {max_redeliveries} "
@@ -108,7 +109,6 @@ def _bury_worn(conn: sqlite3.Connection, seq: int, lost: int, max_redeliveries: 
         ),
         attempts=_attempts(body),
     )
-    dead.insert(conn, queue, message_id, body, death)
 
 
 def _attempts(body: bytes) -> int:

@@ -62,7 +62,9 @@ class Leases:
         claimed, due_at = await self._db.run(functools.partial(self._claim_here, limit))
         for row in claimed:
             self._held[row.lease.seq] = row.lease
-        deliveries = [Delivery(r.message_id, r.body, r.redelivered, r.lease) for r in claimed]
+        deliveries = [
+            Delivery(r.message_id, r.body, r.redelivered, r.lease, r.death) for r in claimed
+        ]
         return deliveries, due_at
 
     async def hand_back(self, deliveries: list[Delivery]) -> None:
