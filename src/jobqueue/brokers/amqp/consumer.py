@@ -72,11 +72,12 @@ class Settlements:
             self._send("basic_nack", tag, requeue=True)
         lowest = self._lowest_unsettled()
         below = acks if lowest is None else [tag for tag in acks if tag < lowest]
+        highest_below = max(below, default=0)
         if below:
-            self._send("basic_ack", max(below), multiple=True)
+            self._send("basic_ack", highest_below, multiple=True)
         if len(below) < len(acks):
             for tag in acks:
-                if tag > max(below, default=0):
+                if tag > highest_below:
                     self._send("basic_ack", tag)
 
     def _lowest_unsettled(self) -> int | None:
