@@ -44,8 +44,8 @@ def row_binds(table: sa.Table) -> dict[str, sa.BindParameter[Any]]:
     return {column.name: sa.bindparam(column.name) for column in table.c}
 
 
-def _sqlite_time(moment: datetime | None) -> str | None:
-    # The text SQLAlchemy's SQLite DATETIME writes (and parses back): naive UTC, microseconds.
+def sqlite_time(moment: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DATETIME writes (and parses back): naive UTC, microseconds."""
     if moment is None:
         return None
     if moment.tzinfo is not UTC:
@@ -63,7 +63,7 @@ def _same(value: Any) -> Any:
 
 @functools.cache
 def _converters(dialect_name: str, columns: tuple[str, ...]) -> tuple[Callable[[Any], Any], ...]:
-    time = _sqlite_time if dialect_name == "sqlite" else _same
+    time = sqlite_time if dialect_name == "sqlite" else _same
     return tuple(
         time if name in _TIME_COLUMNS else _json if name in _JSON_COLUMNS else _same
         for name in columns

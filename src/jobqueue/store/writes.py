@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,14 +84,9 @@ def _positional_sql(
     return compiled.string
 
 
-def _sqlite_time(moment: datetime) -> str:
-    # The text SQLAlchemy's SQLite DATETIME writes (and parses back): naive UTC, microseconds.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 def _driver_time(dialect_name: str) -> Callable[[datetime], Any]:
     """How a timestamp goes to the driver: text on SQLite, as it is to asyncpg."""
-    return _sqlite_time if dialect_name == "sqlite" else _same_time
+    return driver.sqlite_time if dialect_name == "sqlite" else _same_time
 
 
 def _same_time(moment: datetime) -> datetime:
