@@ -149,8 +149,7 @@ async def _place(backend: str, tmp_path: Path) -> AsyncIterator[tuple[str, str, 
     try:
         yield RABBITMQ_URL, queue, f"{POSTGRES_URL}?schema={schema}"
     finally:
-        await asyncio.to_thread(delete_queues, RABBITMQ_URL, queue)
-        await asyncio.to_thread(delete_queues, RABBITMQ_URL, events_queue(queue))
+        await asyncio.to_thread(delete_queues, RABBITMQ_URL, queue)  # its events queue too
         await drop_schema(schema)
 
 
