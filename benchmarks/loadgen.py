@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+KEEP_ALIVE_S = 4.0
+"""Idle connections older than this are not reused: the server may be closing them."""
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 
 
@@ -200,14 +202,14 @@ class Paced:
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.netloc, self.path = parts.netloc, parts.path or "/"
         self.job_type, self.pad = job_type, "x" * pad_bytes
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.result = LoadResult()
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, rate: float, requests: int) -> LoadResult:
         """Start ``requests`` requests at ``rate`` per second; wait for every answer."""
         cpu_before = time.process_time()
-        self.idle.append(await asyncio.open_connection(self.host, self.port))
+        self.idle.append((*await self._connect(), time.monotonic()))
         self.result.started_ns = time.time_ns()
         started = time.perf_counter()
         for index in range(requests):
@@ -222,7 +224,7 @@ class Paced:
             await asyncio.wait(list(self.tasks))
         self.result.elapsed_s = time.perf_counter() - started
         self.result.cpu_s = time.process_time() - cpu_before
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         return self.result
 
@@ -231,14 +233,23 @@ class Paced:
         job = {"type": self.job_type, "payload": {"sent_ns": time.time_ns(), "pad": self.pad}}
         body = json.dumps(job).encode()
         try:
-            reader, writer = self.idle.pop() if self.idle else await self._connect()
+            reader, writer = self._fresh_idle() or await self._connect()
             writer.write(request_bytes(self.netloc, self.path, body))
             status = await read_response(reader)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             self.result.errors += 1
             return
         self.result.record(status, time.perf_counter() - sent)
-        self.idle.append((reader, writer))
+        self.idle.append((reader, writer, time.monotonic()))
+
+    def _fresh_idle(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """An idle connection the server has not closed for idleness (uvicorn: after 5 s)."""
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if time.monotonic() - since < KEEP_ALIVE_S:
+                return reader, writer
+            writer.close()
+        return None
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(self.host, self.port)
