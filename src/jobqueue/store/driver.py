@@ -61,9 +61,14 @@ def _same(value: Any) -> Any:
     return value
 
 
+def time_converter(dialect_name: str) -> Callable[[Any], Any]:
+    """How a timestamp goes to the driver: text on SQLite, as it is to asyncpg."""
+    return sqlite_time if dialect_name == "sqlite" else _same
+
+
 @functools.cache
 def _converters(dialect_name: str, columns: tuple[str, ...]) -> tuple[Callable[[Any], Any], ...]:
-    time = sqlite_time if dialect_name == "sqlite" else _same
+    time = time_converter(dialect_name)
     return tuple(
         time if name in _TIME_COLUMNS else _json if name in _JSON_COLUMNS else _same
         for name in columns
@@ -71,7 +76,7 @@ def _converters(dialect_name: str, columns: tuple[str, ...]) -> tuple[Callable[[
 
 
 @functools.cache
-def _compiled(dialect: Dialect, build: Build) -> tuple[str, tuple[str, ...]]:
+def compiled(dialect: Dialect, build: Build) -> tuple[str, tuple[str, ...]]:
     """``build``'s statement as SQL text for ``dialect``, and the names it binds, in order."""
     compiled = build(dialect_insert(dialect.name)).compile(dialect=dialect)
     assert compiled.positiontup is not None, "the store's dialects bind positionally"
@@ -82,7 +87,7 @@ def execute_rows(
     connection: sa.Connection, build: Build, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Run ``build``'s statement once per row (one executemany)."""
-    sql, names = _compiled(connection.dialect, build)
+    sql, names = compiled(connection.dialect, build)
     convert = _converters(connection.dialect.name, names)
     params = [
         tuple(to_driver(row[name]) for to_driver, name in zip(convert, names, strict=True))

@@ -10,7 +10,6 @@ cursor, with each row built straight as the driver's values.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -73,26 +72,6 @@ def _queued_entry_insert(insert: driver.Insert) -> sa.Insert:
     )
 
 
-@functools.cache
-def _positional_sql(
-    dialect: Dialect, build: Callable[[driver.Insert], sa.Insert], columns: tuple[str, ...]
-) -> str:
-    """``build``'s statement as SQL text for ``dialect``, binding ``columns`` in that order."""
-    compiled = build(driver.dialect_insert(dialect.name)).compile(dialect=dialect)
-    assert compiled.positiontup is not None, "the store's dialects bind positionally"
-    assert tuple(compiled.positiontup) == columns, compiled.positiontup
-    return compiled.string
-
-
-def _driver_time(dialect_name: str) -> Callable[[datetime], Any]:
-    """How a timestamp goes to the driver: text on SQLite, as it is to asyncpg."""
-    return driver.sqlite_time if dialect_name == "sqlite" else _same_time
-
-
-def _same_time(moment: datetime) -> datetime:
-    return moment
-
-
 def _executemany(
     dialect: Dialect,
     dbapi_connection: Any,
@@ -101,7 +80,8 @@ def _executemany(
     rows: list[tuple[Any, ...]],
 ) -> None:
     """Run ``build``'s statement once per row of driver values on the driver's own cursor."""
-    sql = _positional_sql(dialect, build, columns)
+    sql, names = driver.compiled(dialect, build)
+    assert names == columns, names
     cursor = dbapi_connection.cursor()
     try:
         cursor.executemany(sql, rows)
@@ -179,7 +159,7 @@ def record_submitted(
         unique[job.id] = (job, key or unique.get(job.id, (job, None))[1])
     if not unique:
         return
-    time = _driver_time(dialect.name)
+    time = driver.time_converter(dialect.name)
     ordered = [(unique[job_id], time(job_time(unique[job_id][0]))) for job_id in sorted(unique)]
     records = [_submitted_record(job, key, at) for (job, key), at in ordered]
     # A fixed id per job: recording the same submission twice adds one entry.
