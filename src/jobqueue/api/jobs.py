@@ -116,7 +116,4 @@ def jobs_router(
 
 def _idempotency_key(request: Request) -> str | None:
     """The ``Idempotency-Key`` header as FastAPI reads it for :data:`IdempotencyKey`."""
-    for name, value in request.scope["headers"]:
-        if name == b"idempotency-key":
-            return str(value, "latin-1")
-    return None
+    return request.headers.get("idempotency-key")
