@@ -1,19 +1,26 @@
-"""The commit watcher wakes a waiting consumer when another connection commits."""
+"""The commit watcher wakes a waiting consumer when another connection makes a row due sooner."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from jobqueue.brokers.sqlite import SqliteBroker
 from jobqueue.brokers.sqlite_store.connection import Database
 from jobqueue.brokers.sqlite_store.watch import CommitWatcher
+from jobqueue.job import Job
+from jobqueue.testing.broker import sample_job
 
 WAKE_TIMEOUT_S = 10.0
+QUIET_S = 0.3
 
 
 @pytest.fixture
@@ -28,39 +35,114 @@ async def database(tmp_path: Path) -> AsyncIterator[Path]:
 def watcher(
     request: pytest.FixtureRequest, database: Path
 ) -> Iterator[tuple[CommitWatcher, threading.Event]]:
-    changed = threading.Event()
-    watcher = CommitWatcher(database, changed.set, poll_interval_s=0.005, use_inotify=request.param)
+    due = threading.Event()
+    watcher = CommitWatcher(
+        database, "q", due.set, poll_interval_s=0.005, use_inotify=request.param
+    )
     watcher.start()
-    yield watcher, changed
+    yield watcher, due
     watcher.close()
 
 
-def commit_elsewhere(path: Path) -> None:
+def commit_elsewhere(
+    path: Path, queue: str = "q", visible_at: float = 0.0, job: Job | None = None
+) -> None:
+    """Insert a row through a connection of its own, as another process would."""
+    job = job or sample_job()
     with sqlite3.connect(path) as conn:
         conn.execute(
-            "INSERT INTO broker_jobs (queue, message_id, body, visible_at)"
-            " VALUES ('q', 'm', x'00', 0)"
+            "INSERT INTO broker_jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
+            (queue, job.id, job.encode(), visible_at),
         )
     conn.close()
 
 
-def test_a_commit_by_another_connection_wakes_a_waiting_watcher(
+def wait_for_mark_to_pass(watcher: CommitWatcher, mark: int) -> None:
+    deadline = time.monotonic() + WAKE_TIMEOUT_S
+    while watcher.mark() == mark:
+        assert time.monotonic() < deadline, "the watcher never saw the commit"
+        time.sleep(0.001)
+
+
+def test_a_due_row_committed_elsewhere_wakes_a_waiting_consumer(
     watcher: tuple[CommitWatcher, threading.Event], database: Path
 ) -> None:
-    commit_watcher, changed = watcher
-    commit_watcher.want(True)
+    commit_watcher, due = watcher
     for _ in range(3):
-        changed.clear()
+        due.clear()
+        ticket = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
+        assert ticket is not None
         commit_elsewhere(database)
-        assert changed.wait(WAKE_TIMEOUT_S)
-    commit_watcher.want(False)
+        assert due.wait(WAKE_TIMEOUT_S)
+        commit_watcher.stop_waiting(ticket)
+
+
+def test_commits_that_make_nothing_due_sooner_wake_no_one(
+    watcher: tuple[CommitWatcher, threading.Event], database: Path
+) -> None:
+    commit_watcher, due = watcher
+    in_an_hour = time.time() + 3600
+    ticket = commit_watcher.wait_for(in_an_hour, since=commit_watcher.mark())
+    assert ticket is not None
+    for queue, visible_at in [("other", 0.0), ("q", in_an_hour + 60)]:
+        mark = commit_watcher.mark()
+        commit_elsewhere(database, queue, visible_at)
+        wait_for_mark_to_pass(commit_watcher, mark)
+    assert not due.wait(QUIET_S)
+    commit_elsewhere(database, "q", in_an_hour - 60)
+    assert due.wait(WAKE_TIMEOUT_S)
+    commit_watcher.stop_waiting(ticket)
+
+
+def test_a_wait_is_refused_when_a_commit_was_seen_since_the_mark(
+    watcher: tuple[CommitWatcher, threading.Event], database: Path
+) -> None:
+    commit_watcher, _ = watcher
+    first = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
+    assert first is not None
+    stale = commit_watcher.mark()
+    commit_elsewhere(database, "other")
+    wait_for_mark_to_pass(commit_watcher, stale)
+    assert commit_watcher.wait_for(math.inf, since=stale) is None
+    commit_watcher.stop_waiting(first)
+
+
+def test_with_no_consumer_waiting_the_watcher_reads_nothing(
+    watcher: tuple[CommitWatcher, threading.Event], database: Path
+) -> None:
+    commit_watcher, due = watcher
+    mark = commit_watcher.mark()
+    commit_elsewhere(database)
+    time.sleep(QUIET_S)
+    assert commit_watcher.mark() == mark
+    assert not due.is_set()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
 def test_on_linux_the_watcher_sleeps_in_inotify(database: Path) -> None:
-    watcher = CommitWatcher(database, lambda: None, poll_interval_s=0.005)
+    watcher = CommitWatcher(database, "q", lambda: None, poll_interval_s=0.005)
     watcher.start()
     try:
         assert watcher.uses_inotify
     finally:
         watcher.close()
+
+
+async def test_a_delayed_row_written_elsewhere_during_an_idle_wait_is_delivered_on_time(
+    sqlite_url: str,
+) -> None:
+    broker = SqliteBroker(sqlite_url)
+    await broker.connect()
+    try:
+        deliveries = broker.deliveries(prefetch=1)
+        first = asyncio.ensure_future(anext(deliveries))
+        await asyncio.sleep(QUIET_S)  # the consumer found nothing and waits with no deadline
+        job = sample_job()
+        due_at = time.time() + 0.5
+        commit_elsewhere(Path(sqlite_url.removeprefix("sqlite:///")), broker.queue, due_at, job)
+        delivery = await asyncio.wait_for(first, WAKE_TIMEOUT_S)
+        assert delivery.message_id == job.id
+        assert time.time() >= due_at
+        await broker.ack(delivery)
+    finally:
+        await broker.close()

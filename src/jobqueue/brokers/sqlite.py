@@ -74,7 +74,10 @@ class SqliteBroker:
         self._db = Database(database_path(url))
         self._leases = Leases(self._db, queue, lease_s=lease_s, max_redeliveries=max_redeliveries)
         self._consumers: set[Consumer] = set()
-        self._watcher: CommitWatcher | None = None
+        self._watcher = CommitWatcher(
+            self._db.path, queue, self._nudge_all_threadsafe, poll_interval_s=poll_interval_s
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"SqliteBroker({self.url!r}, queue={self.queue!r})"
@@ -84,10 +87,7 @@ class SqliteBroker:
         if self._db.is_open:
             return
         await self._db.open()
-        loop = asyncio.get_running_loop()
-        self._watcher = CommitWatcher(
-            self._db.path, _threadsafe(loop, self._nudge_all), poll_interval_s=self.poll_interval_s
-        )
+        self._loop = asyncio.get_running_loop()
         self._watcher.start()
         self._leases.start()
 
@@ -95,9 +95,7 @@ class SqliteBroker:
         """Stop consuming, hand unsettled deliveries back to the queue, close the file."""
         await self.stop_consuming()
         await self._leases.stop()
-        if self._watcher is not None:
-            await asyncio.to_thread(self._watcher.close)
-            self._watcher = None
+        await asyncio.to_thread(self._watcher.close)
         await self._db.close()
 
     async def publish(self, jobs: Sequence[Job]) -> None:
@@ -115,7 +113,7 @@ class SqliteBroker:
         if prefetch < 1:
             raise ConfigError(f"prefetch must be at least 1, got {prefetch}")
         consumer = Consumer(
-            self._leases, prefetch, watch=self._watch, on_finish=self._consumers.discard
+            self._leases, prefetch, watch=self._watcher, on_finish=self._consumers.discard
         )
         self._consumers.add(consumer)
         return consumer.run()
@@ -233,23 +231,15 @@ class SqliteBroker:
                 delivery.message_id,
             )
 
-    def _watch(self, waiting: bool) -> None:
-        if self._watcher is not None:
-            self._watcher.want(waiting)
-
     def _nudge_all(self) -> None:
         for consumer in self._consumers:
             consumer.nudge()
 
-
-def _threadsafe(
-    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
-) -> Callable[[], None]:
-    def call() -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed
-            loop.call_soon_threadsafe(callback)
-
-    return call
+    def _nudge_all_threadsafe(self) -> None:
+        """``_nudge_all`` from the watcher's thread."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self._nudge_all)
 
 
 def _check_settings(

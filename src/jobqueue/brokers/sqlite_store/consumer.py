@@ -1,14 +1,17 @@
 """One ``deliveries()`` iterator of the SQLite broker: claim while slots are free, else sleep.
 
-The loop clears its nudge event *before* it looks at the queue, so a publish, a settlement or
-a commit seen by the watcher that lands while it looks makes the next wait return at once:
-no wake-up is ever lost, and spurious ones cost one cheap read.
+The loop clears its nudge event *before* it looks at the queue, so a publish or a settlement
+by this broker that lands while it looks makes the next wait return at once; and it takes the
+commit watcher's mark before it looks, so a commit by another connection meanwhile makes it
+look again rather than wait (see ``sqlite_store.watch``). No wake-up is ever lost, and
+spurious ones cost one cheap read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
@@ -32,11 +35,24 @@ class ClaimSource(Protocol):
         """Release claimed deliveries that were never yielded."""
 
 
+class Watch(Protocol):
+    """What notices other connections' commits (``watch.CommitWatcher``)."""
+
+    def mark(self) -> int:
+        """A mark to take before looking at the queue."""
+
+    def wait_for(self, due_before: float, since: int) -> int | None:
+        """Start a wait for a row due before ``due_before``; None: look again instead."""
+
+    def stop_waiting(self, ticket: int) -> None:
+        """End a wait."""
+
+
 class Consumer:
     """Yields deliveries, never more than ``prefetch`` unsettled at once.
 
-    ``watch(True)`` / ``watch(False)`` bracket each wait for work (the commit watcher runs
-    only while someone waits); ``on_finish`` is called when the iterator ends.
+    Each wait for work is registered with ``watch``, which nudges the consumer when another
+    connection's commit makes a row due sooner; ``on_finish`` is called when the iterator ends.
     """
 
     def __init__(
@@ -44,7 +60,7 @@ class Consumer:
         source: ClaimSource,
         prefetch: int,
         *,
-        watch: Callable[[bool], None],
+        watch: Watch,
         on_finish: Callable[[Consumer], None],
     ) -> None:
         self._source = source
@@ -83,6 +99,7 @@ class Consumer:
                 if free <= 0:
                     await self._nudge.wait()
                     continue
+                mark = self._watch.mark()
                 try:
                     batch, next_due_at = await self._source.claim(free)
                 except BrokerError as exc:
@@ -92,7 +109,7 @@ class Consumer:
                     continue
                 self._failures = 0
                 if not batch:
-                    await self._sleep_until(next_due_at)
+                    await self._wait_for_work(next_due_at, mark)
                     continue
                 self._buffer.extend(batch)
                 while self._buffer and not self._stopped:
@@ -109,18 +126,24 @@ class Consumer:
         self._failures += 1
         pause_s = min(_MAX_BACKOFF_S, 0.05 * 2**self._failures)
         log.warning("claiming jobs failed (%s); trying again in %.1f s", exc, pause_s)
-        await self._sleep_until(time.time() + pause_s)
+        await self._nudged_or_timeout(pause_s)
 
-    async def _sleep_until(self, due_at: float | None) -> None:
-        timeout_s = None if due_at is None else max(0.0, due_at - time.time())
-        self._watch(True)
+    async def _wait_for_work(self, due_at: float | None, mark: int) -> None:
+        """Sleep until ``due_at`` (None: no row), a nudge, or a commit making a row due sooner."""
+        ticket = self._watch.wait_for(math.inf if due_at is None else due_at, since=mark)
+        if ticket is None:
+            return
         try:
-            async with asyncio.timeout(timeout_s):
+            await self._nudged_or_timeout(None if due_at is None else due_at - time.time())
+        finally:
+            self._watch.stop_waiting(ticket)
+
+    async def _nudged_or_timeout(self, timeout_s: float | None) -> None:
+        try:
+            async with asyncio.timeout(None if timeout_s is None else max(0.0, timeout_s)):
                 await self._nudge.wait()
         except TimeoutError:
             pass
-        finally:
-            self._watch(False)
 
     async def _finish(self) -> None:
         self._on_finish(self)

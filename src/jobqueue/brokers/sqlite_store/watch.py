@@ -1,8 +1,12 @@
-"""Notice commits other connections make to the database: inotify wakes, ``data_version`` tells.
+"""Wake waiting consumers when another connection's commit makes a row of their queue due sooner.
 
 ``PRAGMA data_version`` changes whenever another connection (in this process or any other)
 commits; reading it touches only shared memory, a few microseconds. A thread of its own reads
 it, only while some consumer waits for work, so a busy or publishing-only broker pays nothing.
+After a change it asks its own connection when the queue's earliest row is due, and wakes the
+consumers only when that is sooner than some waiting consumer planned to look again: a commit
+to another queue, a claim or a settlement costs one indexed read in this thread, not a trip
+through the event loop and the database thread.
 
 Between reads the thread sleeps, and the pause doubles while nothing changes. On Linux it
 sleeps in inotify on the ``-wal`` file, so any process's write wakes it at once: an idle
@@ -12,17 +16,25 @@ pauses restart short (0.2 ms, 0.4 ms, ...) to catch the commit as soon as it lan
 to ``INOTIFY_MAX_INTERVAL_S``, a safety net. Elsewhere, or when inotify is unavailable, it
 polls: pauses from 1 ms up to ``poll_interval_s``, so a lone job after an idle spell waits at
 most that long, at the cost of a few hundred wake-ups a second while idle.
+
+No wake-up is lost to the gap between a consumer's look at the queue and the start of its
+wait: it takes a :meth:`CommitWatcher.mark` before it looks, and :meth:`CommitWatcher.wait_for`
+refuses to start the wait if a commit was seen since then (the consumer looks again instead).
+Every commit seen after the wait starts is checked against the wait's deadline.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jobqueue.brokers.sqlite_store import jobs as rows
 from jobqueue.brokers.sqlite_store.inotify import FileWrites
 
 log = logging.getLogger(__name__)
@@ -33,23 +45,28 @@ POLL_MIN_INTERVAL_S = 0.001
 
 
 class CommitWatcher:
-    """Calls ``on_change`` (from its own thread) after another connection commits."""
+    """Calls ``on_due`` (from its own thread) when a waiting consumer of ``queue`` should look."""
 
     def __init__(
         self,
         path: Path,
-        on_change: Callable[[], None],
+        queue: str,
+        on_due: Callable[[], None],
         *,
         poll_interval_s: float,
         use_inotify: bool = True,
     ) -> None:
         self._path = path
-        self._on_change = on_change
+        self._queue = queue
+        self._on_due = on_due
         self._poll_interval_s = poll_interval_s
         self._use_inotify = use_inotify
         self._writes: FileWrites | None = None
+        self._lock = threading.Lock()
         self._wanted = threading.Event()
-        self._waiters = 0
+        self._waits: dict[int, float] = {}
+        self._tickets = itertools.count()
+        self._changes = 0
         self._closing = False
         self._thread: threading.Thread | None = None
 
@@ -59,22 +76,42 @@ class CommitWatcher:
         return self._writes is not None
 
     def start(self) -> None:
-        """Start the thread (idle until someone :meth:`want` s changes).
+        """Start the thread (idle until a consumer waits).
 
         Call while the database is open, so that its ``-wal`` file exists to be watched.
         """
+        self._closing = False
+        if not self._waits:
+            self._wanted.clear()
         if self._use_inotify:
             self._writes = FileWrites.watch(self._path.with_name(self._path.name + "-wal"))
         self._thread = threading.Thread(target=self._run, name="jobqueue-sqlite-watch", daemon=True)
         self._thread.start()
 
-    def want(self, waiting: bool) -> None:
-        """Count a waiter in (True) or out (False); the thread reads while any is counted."""
-        self._waiters += 1 if waiting else -1
-        if self._waiters > 0:
+    def mark(self) -> int:
+        """A mark to take before looking at the queue, for :meth:`wait_for`."""
+        return self._changes
+
+    def wait_for(self, due_before: float, since: int) -> int | None:
+        """Start a wait for a row due before ``due_before`` (unix s; ``math.inf``: any row).
+
+        Returns a ticket for :meth:`stop_waiting`, or None (no wait started) when a commit was
+        seen since the mark ``since``: what the consumer saw may be stale, so it looks again.
+        """
+        with self._lock:
+            if self._changes != since:
+                return None
+            ticket = next(self._tickets)
+            self._waits[ticket] = due_before
             self._wanted.set()
-        else:
-            self._wanted.clear()
+        return ticket
+
+    def stop_waiting(self, ticket: int) -> None:
+        """End a wait :meth:`wait_for` started; the thread pauses once none is left."""
+        with self._lock:
+            self._waits.pop(ticket, None)
+            if not self._waits:
+                self._wanted.clear()
 
     def close(self) -> None:
         """Stop the thread and wait for it."""
@@ -107,11 +144,18 @@ class CommitWatcher:
             version = _data_version(conn)
             if version != last:
                 last, interval_s = version, shortest_s
-                self._on_change()
+                self._changed(conn)
             else:
                 interval_s = min(interval_s * 2, longest_s)
             if self._sleep(interval_s):
                 interval_s = shortest_s
+
+    def _changed(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            self._changes += 1
+            latest = max(self._waits.values(), default=-math.inf)
+        if _due_at(conn, self._queue) < latest:
+            self._on_due()
 
     def _intervals(self) -> tuple[float, float]:
         if self._writes is not None:
@@ -131,6 +175,16 @@ def _data_version(conn: sqlite3.Connection) -> int | None:
         return int(conn.execute("PRAGMA data_version").fetchone()[0])
     except sqlite3.Error as exc:
         # Transient (the file is busy being recovered): the next success reads as a change,
-        # which costs one spurious wake-up.
+        # which costs one spurious look.
         log.debug("reading data_version failed: %s", exc)
         return None
+
+
+def _due_at(conn: sqlite3.Connection, queue: str) -> float:
+    """When the queue's earliest row is due (``math.inf`` if empty); on error, now (look)."""
+    try:
+        due_at = rows.next_visible_at(conn, queue)
+    except sqlite3.Error as exc:
+        log.debug("reading the next due time failed: %s", exc)
+        return -math.inf
+    return math.inf if due_at is None else due_at
