@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from jobqueue.brokers.sqlite import SqliteBroker
+from jobqueue.brokers.sqlite_store import watch
 from jobqueue.brokers.sqlite_store.connection import Database
+from jobqueue.brokers.sqlite_store.doorbell import Doorbell
 from jobqueue.brokers.sqlite_store.watch import CommitWatcher
 from jobqueue.job import Job
 from jobqueue.testing.broker import sample_job
@@ -27,6 +29,9 @@ QUIET_S = 0.3
 async def database(tmp_path: Path) -> AsyncIterator[Path]:
     database = Database(tmp_path / "broker.db")
     await database.open()
+    doorbell = Doorbell(database.path)
+    doorbell.open()  # creates the file, as a broker's connect does before its watcher starts
+    doorbell.close()
     yield database.path
     await database.close()
 
@@ -45,9 +50,14 @@ def watcher(
 
 
 def commit_elsewhere(
-    path: Path, queue: str = "q", visible_at: float = 0.0, job: Job | None = None
+    path: Path,
+    queue: str = "q",
+    visible_at: float = 0.0,
+    job: Job | None = None,
+    *,
+    ring: bool = True,
 ) -> None:
-    """Insert a row through a connection of its own, as another process would."""
+    """Insert a row through a connection of its own, as another process would, and ring."""
     job = job or sample_job()
     with sqlite3.connect(path) as conn:
         conn.execute(
@@ -55,6 +65,11 @@ def commit_elsewhere(
             (queue, job.id, job.encode(), visible_at),
         )
     conn.close()
+    if ring:
+        doorbell = Doorbell(path)
+        doorbell.open()
+        doorbell.ring()
+        doorbell.close()
 
 
 def wait_for_mark_to_pass(watcher: CommitWatcher, mark: int) -> None:
@@ -75,6 +90,17 @@ def test_a_due_row_committed_elsewhere_wakes_a_waiting_consumer(
         commit_elsewhere(database)
         assert due.wait(WAKE_TIMEOUT_S)
         commit_watcher.stop_waiting(ticket)
+
+
+def test_a_commit_nobody_rang_for_is_still_noticed(
+    watcher: tuple[CommitWatcher, threading.Event], database: Path
+) -> None:
+    commit_watcher, due = watcher
+    ticket = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
+    assert ticket is not None
+    commit_elsewhere(database, ring=False)
+    assert due.wait(WAKE_TIMEOUT_S)
+    commit_watcher.stop_waiting(ticket)
 
 
 def test_commits_that_make_nothing_due_sooner_wake_no_one(
@@ -116,6 +142,26 @@ def test_with_no_consumer_waiting_the_watcher_reads_nothing(
     time.sleep(QUIET_S)
     assert commit_watcher.mark() == mark
     assert not due.is_set()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
+def test_the_doorbell_wakes_a_watcher_that_would_not_poll_for_an_hour(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "INOTIFY_MAX_INTERVAL_S", 3600.0)
+    due = threading.Event()
+    commit_watcher = CommitWatcher(database, "q", due.set, poll_interval_s=0.005)
+    commit_watcher.start()
+    try:
+        assert commit_watcher.uses_inotify
+        ticket = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
+        assert ticket is not None
+        time.sleep(QUIET_S)  # the thread is asleep in inotify by now
+        commit_elsewhere(database)
+        assert due.wait(WAKE_TIMEOUT_S)
+        commit_watcher.stop_waiting(ticket)
+    finally:
+        commit_watcher.close()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")

@@ -11,9 +11,9 @@ leases of its unsettled deliveries every ``lease_s / 3``. A consumer that dies (
 are delivered with ``redelivered=True``. ``close()`` and ``release()`` hand rows back at once.
 
 All SQLite work runs in one thread per broker (``sqlite_store.connection``); new work is noticed
-at once when this broker object published it and within a few milliseconds when another process
-did (``sqlite_store.watch``: inotify on Linux, polling elsewhere); delayed rows are claimed
-when their time comes.
+at once when this broker object published it, and within a millisecond when another process
+did (it rings the file's doorbell, ``sqlite_store.doorbell``, which ``sqlite_store.watch``
+sleeps on through inotify; elsewhere it polls); delayed rows are claimed when their time comes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from jobqueue.brokers.sqlite_store import dead
 from jobqueue.brokers.sqlite_store import jobs as rows
 from jobqueue.brokers.sqlite_store.connection import Database
 from jobqueue.brokers.sqlite_store.consumer import Consumer
+from jobqueue.brokers.sqlite_store.doorbell import Doorbell
 from jobqueue.brokers.sqlite_store.jobs import Lease
 from jobqueue.brokers.sqlite_store.leases import Leases, lease_of
 from jobqueue.brokers.sqlite_store.url import database_path
@@ -72,7 +73,14 @@ class SqliteBroker:
         self.lease_s = lease_s
         self.poll_interval_s = poll_interval_s
         self._db = Database(database_path(url))
-        self._leases = Leases(self._db, queue, lease_s=lease_s, max_redeliveries=max_redeliveries)
+        self._doorbell = Doorbell(self._db.path)
+        self._leases = Leases(
+            self._db,
+            queue,
+            lease_s=lease_s,
+            max_redeliveries=max_redeliveries,
+            on_release=self._doorbell.ring,
+        )
         self._consumers: set[Consumer] = set()
         self._watcher = CommitWatcher(
             self._db.path, queue, self._nudge_all_threadsafe, poll_interval_s=poll_interval_s
@@ -88,6 +96,7 @@ class SqliteBroker:
             return
         await self._db.open()
         self._loop = asyncio.get_running_loop()
+        self._doorbell.open()
         self._watcher.start()
         self._leases.start()
 
@@ -96,6 +105,7 @@ class SqliteBroker:
         await self.stop_consuming()
         await self._leases.stop()
         await asyncio.to_thread(self._watcher.close)
+        self._doorbell.close()
         await self._db.close()
 
     async def publish(self, jobs: Sequence[Job]) -> None:
@@ -106,7 +116,7 @@ class SqliteBroker:
         await self._db.write(
             lambda conn: rows.insert(conn, self.queue, messages, time.time()), durable=True
         )
-        self._nudge_all()
+        self._announce()
 
     def deliveries(self, prefetch: int) -> AsyncIterator[Delivery]:
         """Yield claimed deliveries, at most ``prefetch`` unsettled, until stop_consuming."""
@@ -135,8 +145,7 @@ class SqliteBroker:
             return rows.retry(conn, owner, lease, job, time.time() + delay_s)
 
         await self._settle("retry", delivery, replace)
-        if delay_s == 0:
-            self._nudge_all()
+        self._announce()
 
     async def dead_letter(self, delivery: Delivery, death: Death) -> None:
         """Move the job to the dead table with ``death``, in one transaction."""
@@ -151,7 +160,7 @@ class SqliteBroker:
             return rows.release(conn, owner, [lease], time.time()) == 1
 
         await self._settle("release", delivery, hand_back)
-        self._nudge_all()
+        self._announce()
 
     async def is_ready(self) -> bool:
         """Whether the file is open and answers a query."""
@@ -186,7 +195,7 @@ class SqliteBroker:
             lambda conn: dead.replay(conn, self.queue, message_id, time.time())
         )
         if job is not None:
-            self._nudge_all()
+            self._announce()
         return job
 
     async def replay_all(self) -> int:
@@ -202,7 +211,7 @@ class SqliteBroker:
             replayed, last_seq = await self._db.write(batch)
             total += replayed
             if replayed:
-                self._nudge_all()
+                self._announce()
             if last_seq is None:
                 return total
             after_seq = last_seq
@@ -230,6 +239,11 @@ class SqliteBroker:
                 what,
                 delivery.message_id,
             )
+
+    def _announce(self) -> None:
+        """Rows may have become due: tell this broker's consumers, and ring for the others."""
+        self._nudge_all()
+        self._doorbell.ring()
 
     def _nudge_all(self) -> None:
         for consumer in self._consumers:

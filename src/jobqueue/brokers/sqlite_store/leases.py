@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 
 from jobqueue.brokers import Delivery
 from jobqueue.brokers.sqlite_store import jobs as rows
@@ -32,10 +33,22 @@ def lease_of(delivery: Delivery) -> Lease:
 
 
 class Leases:
-    """Claims rows of one queue for one owner and keeps them until settled or handed back."""
+    """Claims rows of one queue for one owner and keeps them until settled or handed back.
 
-    def __init__(self, db: Database, queue: str, *, lease_s: float, max_redeliveries: int) -> None:
+    ``on_release`` is called after rows were handed back (they are due again at once).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        queue: str,
+        *,
+        lease_s: float,
+        max_redeliveries: int,
+        on_release: Callable[[], None] = lambda: None,
+    ) -> None:
         self.owner = uuid.uuid4().hex
+        self._on_release = on_release
         self._db = db
         self._queue = queue
         self._lease_s = lease_s
@@ -106,6 +119,8 @@ class Leases:
             log.warning(
                 "could not hand back %d deliveries (their leases will expire): %s", len(leases), exc
             )
+        else:
+            self._on_release()
 
     async def _keep(self) -> None:
         while True:

@@ -1,21 +1,20 @@
 """Wake waiting consumers when another connection's commit makes a row of their queue due sooner.
 
-``PRAGMA data_version`` changes whenever another connection (in this process or any other)
-commits; reading it touches only shared memory, a few microseconds. A thread of its own reads
-it, only while some consumer waits for work, so a busy or publishing-only broker pays nothing.
-After a change it asks its own connection when the queue's earliest row is due, and wakes the
-consumers only when that is sooner than some waiting consumer planned to look again: a commit
-to another queue, a claim or a settlement costs one indexed read in this thread, not a trip
-through the event loop and the database thread.
+A thread of its own notices commits, only while some consumer waits for work, so a busy or
+publishing-only broker pays nothing. After a commit it asks its own connection when the
+queue's earliest row is due, and wakes the consumers only when that is sooner than some
+waiting consumer planned to look again: a commit to another queue costs one indexed read in
+this thread, not a trip through the event loop and the database thread.
 
-Between reads the thread sleeps, and the pause doubles while nothing changes. On Linux it
-sleeps in inotify on the ``-wal`` file, so any process's write wakes it at once: an idle
-consumer costs almost nothing and a new job is noticed well within a millisecond. A commit
-becomes visible only after its WAL frames are written (and synced), so after a wake-up the
-pauses restart short (0.2 ms, 0.4 ms, ...) to catch the commit as soon as it lands, then grow
-to ``INOTIFY_MAX_INTERVAL_S``, a safety net. Elsewhere, or when inotify is unavailable, it
-polls: pauses from 1 ms up to ``poll_interval_s``, so a lone job after an idle spell waits at
-most that long, at the cost of a few hundred wake-ups a second while idle.
+On Linux the thread sleeps in inotify on the database's doorbell (``sqlite_store.doorbell``),
+which brokers ring right after committing a publish, retry, release or replay: a new job is
+noticed well within a millisecond, and claims and acks wake nobody. Every
+``INOTIFY_MAX_INTERVAL_S`` it also reads ``PRAGMA data_version`` (which changes whenever
+another connection, in any process, commits; a read touches only shared memory), to notice
+a writer that did not ring. Elsewhere, or when inotify is unavailable, it polls
+``data_version``: pauses from 1 ms, doubling while nothing changes, up to
+``poll_interval_s``, so a lone job after an idle spell waits at most that long, at the cost
+of a few hundred wake-ups a second while idle.
 
 No wake-up is lost to the gap between a consumer's look at the queue and the start of its
 wait: it takes a :meth:`CommitWatcher.mark` before it looks, and :meth:`CommitWatcher.wait_for`
@@ -35,11 +34,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobqueue.brokers.sqlite_store import jobs as rows
+from jobqueue.brokers.sqlite_store.doorbell import bell_path
 from jobqueue.brokers.sqlite_store.inotify import FileWrites
 
 log = logging.getLogger(__name__)
 
-INOTIFY_MIN_INTERVAL_S = 0.0002
 INOTIFY_MAX_INTERVAL_S = 0.25
 POLL_MIN_INTERVAL_S = 0.001
 
@@ -72,19 +71,19 @@ class CommitWatcher:
 
     @property
     def uses_inotify(self) -> bool:
-        """Whether writes wake the watcher (else it polls)."""
+        """Whether the doorbell wakes the watcher (else it polls)."""
         return self._writes is not None
 
     def start(self) -> None:
         """Start the thread (idle until a consumer waits).
 
-        Call while the database is open, so that its ``-wal`` file exists to be watched.
+        Call once the doorbell exists (``Doorbell.open``), so that it can be watched.
         """
         self._closing = False
         if not self._waits:
             self._wanted.clear()
         if self._use_inotify:
-            self._writes = FileWrites.watch(self._path.with_name(self._path.name + "-wal"))
+            self._writes = FileWrites.watch(bell_path(self._path))
         self._thread = threading.Thread(target=self._run, name="jobqueue-sqlite-watch", daemon=True)
         self._thread.start()
 
@@ -137,18 +136,18 @@ class CommitWatcher:
         shortest_s, longest_s = self._intervals()
         last = _data_version(conn)
         interval_s = shortest_s
+        rang = False
         while True:
             self._wanted.wait()
             if self._closing:
                 return
             version = _data_version(conn)
-            if version != last:
+            if rang or version != last:
                 last, interval_s = version, shortest_s
                 self._changed(conn)
             else:
                 interval_s = min(interval_s * 2, longest_s)
-            if self._sleep(interval_s):
-                interval_s = shortest_s
+            rang = self._sleep(interval_s)
 
     def _changed(self, conn: sqlite3.Connection) -> None:
         with self._lock:
@@ -159,11 +158,11 @@ class CommitWatcher:
 
     def _intervals(self) -> tuple[float, float]:
         if self._writes is not None:
-            return INOTIFY_MIN_INTERVAL_S, INOTIFY_MAX_INTERVAL_S
+            return INOTIFY_MAX_INTERVAL_S, INOTIFY_MAX_INTERVAL_S
         return min(POLL_MIN_INTERVAL_S, self._poll_interval_s), self._poll_interval_s
 
     def _sleep(self, interval_s: float) -> bool:
-        """Sleep up to ``interval_s``; whether a write to the WAL cut it short."""
+        """Sleep up to ``interval_s``; whether the doorbell cut it short."""
         if self._writes is None:
             time.sleep(interval_s)
             return False
