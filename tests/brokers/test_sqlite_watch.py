@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import sqlite3
 import sys
@@ -72,6 +73,17 @@ def commit_elsewhere(
         doorbell.close()
 
 
+@contextlib.contextmanager
+def waiting(watcher: CommitWatcher, due_before: float = math.inf) -> Iterator[None]:
+    """A consumer's wait, from a fresh mark, for a row due before ``due_before``."""
+    ticket = watcher.wait_for(due_before, since=watcher.mark())
+    assert ticket is not None
+    try:
+        yield
+    finally:
+        watcher.stop_waiting(ticket)
+
+
 def wait_for_mark_to_pass(watcher: CommitWatcher, mark: int) -> None:
     deadline = time.monotonic() + WAKE_TIMEOUT_S
     while watcher.mark() == mark:
@@ -85,22 +97,18 @@ def test_a_due_row_committed_elsewhere_wakes_a_waiting_consumer(
     commit_watcher, due = watcher
     for _ in range(3):
         due.clear()
-        ticket = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
-        assert ticket is not None
-        commit_elsewhere(database)
-        assert due.wait(WAKE_TIMEOUT_S)
-        commit_watcher.stop_waiting(ticket)
+        with waiting(commit_watcher):
+            commit_elsewhere(database)
+            assert due.wait(WAKE_TIMEOUT_S)
 
 
 def test_a_commit_nobody_rang_for_is_still_noticed(
     watcher: tuple[CommitWatcher, threading.Event], database: Path
 ) -> None:
     commit_watcher, due = watcher
-    ticket = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
-    assert ticket is not None
-    commit_elsewhere(database, ring=False)
-    assert due.wait(WAKE_TIMEOUT_S)
-    commit_watcher.stop_waiting(ticket)
+    with waiting(commit_watcher):
+        commit_elsewhere(database, ring=False)
+        assert due.wait(WAKE_TIMEOUT_S)
 
 
 def test_commits_that_make_nothing_due_sooner_wake_no_one(
@@ -108,29 +116,25 @@ def test_commits_that_make_nothing_due_sooner_wake_no_one(
 ) -> None:
     commit_watcher, due = watcher
     in_an_hour = time.time() + 3600
-    ticket = commit_watcher.wait_for(in_an_hour, since=commit_watcher.mark())
-    assert ticket is not None
-    for queue, visible_at in [("other", 0.0), ("q", in_an_hour + 60)]:
-        mark = commit_watcher.mark()
-        commit_elsewhere(database, queue, visible_at)
-        wait_for_mark_to_pass(commit_watcher, mark)
-    assert not due.wait(QUIET_S)
-    commit_elsewhere(database, "q", in_an_hour - 60)
-    assert due.wait(WAKE_TIMEOUT_S)
-    commit_watcher.stop_waiting(ticket)
+    with waiting(commit_watcher, in_an_hour):
+        for queue, visible_at in [("other", 0.0), ("q", in_an_hour + 60)]:
+            mark = commit_watcher.mark()
+            commit_elsewhere(database, queue, visible_at)
+            wait_for_mark_to_pass(commit_watcher, mark)
+        assert not due.wait(QUIET_S)
+        commit_elsewhere(database, "q", in_an_hour - 60)
+        assert due.wait(WAKE_TIMEOUT_S)
 
 
 def test_a_wait_is_refused_when_a_commit_was_seen_since_the_mark(
     watcher: tuple[CommitWatcher, threading.Event], database: Path
 ) -> None:
     commit_watcher, _ = watcher
-    first = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
-    assert first is not None
-    stale = commit_watcher.mark()
-    commit_elsewhere(database, "other")
-    wait_for_mark_to_pass(commit_watcher, stale)
-    assert commit_watcher.wait_for(math.inf, since=stale) is None
-    commit_watcher.stop_waiting(first)
+    with waiting(commit_watcher):
+        stale = commit_watcher.mark()
+        commit_elsewhere(database, "other")
+        wait_for_mark_to_pass(commit_watcher, stale)
+        assert commit_watcher.wait_for(math.inf, since=stale) is None
 
 
 def test_with_no_consumer_waiting_the_watcher_reads_nothing(
@@ -154,12 +158,10 @@ def test_the_doorbell_wakes_a_watcher_that_would_not_poll_for_an_hour(
     commit_watcher.start()
     try:
         assert commit_watcher.uses_inotify
-        ticket = commit_watcher.wait_for(math.inf, since=commit_watcher.mark())
-        assert ticket is not None
-        time.sleep(QUIET_S)  # the thread is asleep in inotify by now
-        commit_elsewhere(database)
-        assert due.wait(WAKE_TIMEOUT_S)
-        commit_watcher.stop_waiting(ticket)
+        with waiting(commit_watcher):
+            time.sleep(QUIET_S)  # the thread is asleep in inotify by now
+            commit_elsewhere(database)
+            assert due.wait(WAKE_TIMEOUT_S)
     finally:
         commit_watcher.close()
 
