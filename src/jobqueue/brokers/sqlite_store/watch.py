@@ -152,8 +152,8 @@ class CommitWatcher:
     def _changed(self, conn: sqlite3.Connection) -> None:
         with self._lock:
             self._changes += 1
-            latest = max(self._waits.values(), default=-math.inf)
-        if _due_at(conn, self._queue) < latest:
+            latest = max(self._waits.values(), default=None)
+        if latest is not None and _due_at(conn, self._queue) < latest:
             self._on_due()
 
     def _intervals(self) -> tuple[float, float]:
