@@ -560,7 +560,10 @@ async def check_requeue_restarts_a_dead_job(factory: StoreFactory) -> None:
     async with factory() as store:
         job = make_job(max_attempts=1)
         await store.record_submitted([job], {job.id: "replayed-key"})
-        await store.apply_events(attempt_events(job, 0, ev.utc_now(), "dead"))
+        # The failed attempt ended a second ago: its events (spread over 40 ms) all come before
+        # the requeue, which is stamped with the current time.
+        failed_at = ev.utc_now() - timedelta(seconds=1)
+        await store.apply_events(attempt_events(job, 0, failed_at, "dead"))
         await store.record_requeued([job.fresh()])
         record = await store.get(job.id)
         assert record is not None
