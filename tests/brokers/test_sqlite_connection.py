@@ -14,6 +14,7 @@ import pytest
 
 from jobqueue.brokers.sqlite import SqliteBroker
 from jobqueue.brokers.sqlite_store.connection import Database
+from jobqueue.brokers.sqlite_store.writer_lock import WriterLock
 from jobqueue.errors import BrokerUnavailable
 from jobqueue.testing.broker import Inbox, sample_job
 
@@ -134,3 +135,35 @@ async def _ack(inbox: Inbox, seen: list[str], total: int) -> None:
         if (delivery := await inbox.poll(0.2)) is not None:
             await inbox.broker.ack(delivery)
             seen.append(delivery.message_id)
+
+
+def test_writers_take_turns_through_the_writer_lock(tmp_path: Path) -> None:
+    first, second = WriterLock(tmp_path / "broker.db"), WriterLock(tmp_path / "broker.db")
+    first.open()
+    second.open()
+    try:
+        assert first.acquire(time.monotonic())
+        assert not second.acquire(time.monotonic() + 0.05)
+        first.release()
+        assert second.acquire(time.monotonic())
+        second.release()
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_a_writer_lock_held_past_the_budget_is_broker_unavailable(
+    database: Database,
+) -> None:
+    other = WriterLock(database.path)
+    other.open()
+    try:
+        assert other.acquire(time.monotonic())
+        with pytest.raises(BrokerUnavailable) as caught:
+            await database.write(insert_job)
+        assert "busy" in str(caught.value)
+        other.release()
+        await database.write(insert_job)  # its turn comes once the other writer is done
+    finally:
+        other.close()
+    assert await database.read(count_jobs) == 1
