@@ -3,15 +3,18 @@
 A ``jobqueue api`` and a ``jobqueue worker`` (registered with it) on RabbitMQ. Jobs are
 submitted in batches of 100 over HTTP and the worker drains them as they come. The resident
 size (psutil) of each process is read when idle at start (the worker registered with the API,
-so it is connected and consuming), after a warm-up (a tenth of the jobs:
-caches and buffers reach their working size), after half the jobs, and after all of them, each
-time once the worker has run every job submitted so far. A leak shows as growth over the second
-half, where a one-off allocation or a high-water mark does not.
+so it is connected and consuming), then after each tenth of the jobs, once the worker has run
+every job submitted so far; the first tenth is the warm-up (caches and buffers reach their
+working size). A leak shows as growth over the second half, where a one-off allocation or a
+high-water mark does not. Resident sizes wander by a few MiB as allocator arenas and SQLite's
+page caches fill and shrink, so the second half's growth compares medians of three readings:
+after the last three tenths against around the half (after 4, 5 and 6 tenths).
 """
 
 from __future__ import annotations
 
 import contextlib
+import statistics
 import time
 from typing import Any
 
@@ -23,6 +26,7 @@ SETTLE_S = 1.0
 WAIT_S = 900.0
 CONNECTIONS = 4
 REGISTER_TIMEOUT_S = 60.0
+STEPS = 10
 
 
 def _submit(rig: Rig, base: str, jobs: int) -> None:
@@ -48,30 +52,29 @@ def _wait_registered(base: str, worker: Any) -> None:
 
 
 def memory(rig: Rig) -> dict[str, Any]:
-    """One run: RSS of the worker and the API at four points as the jobs flow through."""
+    """One run: RSS of the worker and the API when idle, then after each tenth of the jobs."""
     options = rig.options
     url, queue = options.amqp_url, rig.queue("memory")
     base, grpc, api = rig.start_api(url, queue)
     worker = rig.start_worker(url, queue, api_grpc=grpc)
-    size = options.batch_size
-    warmup = max(size, options.memory_jobs // 10 // size * size)
-    half = max(size, options.memory_jobs // 2 // size * size)
-    points: dict[str, tuple[float, float]] = {}
+    step = max(
+        options.batch_size, options.memory_jobs // STEPS // options.batch_size * options.batch_size
+    )
     _wait_registered(base, worker)
     time.sleep(2 * SETTLE_S)
-    points["idle"] = (rss_mib(worker.pid), rss_mib(api.pid))
-    done = 0
-    for label, jobs in (("warm", warmup), ("half", half), ("end", half)):
-        _submit(rig, base, jobs)
-        done += jobs
-        rig.wait_stamps(done, WAIT_S, worker)
+    points = [(rss_mib(worker.pid), rss_mib(api.pid))]
+    for tenth in range(1, STEPS + 1):
+        _submit(rig, base, step)
+        rig.wait_stamps(tenth * step, WAIT_S, worker)
         time.sleep(SETTLE_S)
-        points[label] = (rss_mib(worker.pid), rss_mib(api.pid))
-    record: dict[str, Any] = {"jobs_after_warm_up": done - warmup}
+        points.append((rss_mib(worker.pid), rss_mib(api.pid)))
+    record: dict[str, Any] = {"jobs": STEPS * step, "jobs_after_warm_up": (STEPS - 1) * step}
     for index, process in enumerate(("worker", "api")):
-        record[f"{process}_idle_mib"] = points["idle"][index]
-        record[f"{process}_end_mib"] = points["end"][index]
-        record[f"{process}_growth_mib"] = points["end"][index] - points["warm"][index]
-        record[f"{process}_second_half_growth_mib"] = points["end"][index] - points["half"][index]
-    record["points_mib"] = {label: list(values) for label, values in points.items()}
+        sizes = [point[index] for point in points]
+        record[f"{process}_idle_mib"] = sizes[0]
+        record[f"{process}_end_mib"] = sizes[-1]
+        record[f"{process}_growth_mib"] = sizes[-1] - sizes[1]
+        around_half = statistics.median(sizes[4:7])
+        record[f"{process}_second_half_growth_mib"] = statistics.median(sizes[-3:]) - around_half
+    record["points_mib"] = [list(point) for point in points]
     return record
