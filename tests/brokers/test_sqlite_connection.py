@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -12,9 +13,14 @@ from pathlib import Path
 
 import pytest
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Unix
+    fcntl = None  # type: ignore[assignment]
+
 from jobqueue.brokers.sqlite import SqliteBroker
 from jobqueue.brokers.sqlite_store.connection import Database
-from jobqueue.brokers.sqlite_store.writer_lock import WriterLock
+from jobqueue.brokers.sqlite_store.writer_lock import WriterLock, lock_path
 from jobqueue.errors import BrokerUnavailable
 from jobqueue.testing.broker import Inbox, sample_job
 
@@ -152,18 +158,19 @@ def test_writers_take_turns_through_the_writer_lock(tmp_path: Path) -> None:
         second.close()
 
 
-async def test_a_writer_lock_held_past_the_budget_is_broker_unavailable(
+@pytest.mark.skipif(fcntl is None, reason="flock is Unix only")
+async def test_a_writer_lock_held_elsewhere_past_the_budget_is_broker_unavailable(
     database: Database,
 ) -> None:
-    other = WriterLock(database.path)
-    other.open()
+    # A file lock taken through an open file of its own, as another process would hold it.
+    fd = os.open(lock_path(database.path), os.O_RDWR | os.O_CREAT)
     try:
-        assert other.acquire(time.monotonic())
+        fcntl.flock(fd, fcntl.LOCK_EX)
         with pytest.raises(BrokerUnavailable) as caught:
             await database.write(insert_job)
         assert "busy" in str(caught.value)
-        other.release()
+        fcntl.flock(fd, fcntl.LOCK_UN)
         await database.write(insert_job)  # its turn comes once the other writer is done
     finally:
-        other.close()
+        os.close(fd)
     assert await database.read(count_jobs) == 1
