@@ -25,6 +25,13 @@ async def take(broker: RabbitmqBroker, count: int) -> list[Delivery]:
     return [await next_delivery(deliveries) for _ in range(count)]
 
 
+async def consuming(factory: BrokerFactory, count: int) -> tuple[RabbitmqBroker, list[Delivery]]:
+    """A fresh broker with ``count`` jobs published, and the deliveries of them all, unsettled."""
+    broker = await factory()
+    await broker.publish(jobs(count))
+    return broker, await take(broker, count)
+
+
 def record_frames(delivery: Delivery) -> list[tuple[str, int, bool]]:
     """Record every ack and nack the delivery's channel sends from now on (and still send it)."""
     token = delivery.token
@@ -62,9 +69,7 @@ async def depth_after_closing(factory: BrokerFactory, broker: RabbitmqBroker) ->
 async def test_the_acks_of_one_turn_go_out_as_one_multiple_ack(
     rabbitmq_broker_factory: BrokerFactory,
 ) -> None:
-    broker = await rabbitmq_broker_factory()
-    await broker.publish(jobs(50))
-    taken = await take(broker, 50)
+    broker, taken = await consuming(rabbitmq_broker_factory, 50)
     sent = record_frames(taken[0])
     for delivery in taken:
         await broker.ack(delivery)
@@ -76,9 +81,7 @@ async def test_the_acks_of_one_turn_go_out_as_one_multiple_ack(
 async def test_acks_above_an_unsettled_delivery_go_out_one_by_one(
     rabbitmq_broker_factory: BrokerFactory,
 ) -> None:
-    broker = await rabbitmq_broker_factory()
-    await broker.publish(jobs(3))
-    first, second, third = await take(broker, 3)
+    broker, (first, second, third) = await consuming(rabbitmq_broker_factory, 3)
     sent = record_frames(first)
     await broker.ack(second)
     await broker.ack(third)
@@ -93,9 +96,7 @@ async def test_acks_above_an_unsettled_delivery_go_out_one_by_one(
 async def test_later_acks_never_settle_an_earlier_retry_release_or_dead_letter(
     rabbitmq_broker_factory: BrokerFactory,
 ) -> None:
-    broker = await rabbitmq_broker_factory()
-    await broker.publish(jobs(6))
-    dead, retried, released, *done = await take(broker, 6)
+    broker, (dead, retried, released, *done) = await consuming(rabbitmq_broker_factory, 6)
     for delivery in done:  # acked before the earlier three are settled
         await broker.ack(delivery)
     await next_turn()
@@ -109,9 +110,7 @@ async def test_later_acks_never_settle_an_earlier_retry_release_or_dead_letter(
 async def test_a_nack_in_the_same_turn_goes_out_before_the_multiple_ack(
     rabbitmq_broker_factory: BrokerFactory,
 ) -> None:
-    broker = await rabbitmq_broker_factory()
-    await broker.publish(jobs(3))
-    first, second, third = await take(broker, 3)
+    broker, (first, second, third) = await consuming(rabbitmq_broker_factory, 3)
     sent = record_frames(first)
     await broker.ack(first)
     await broker.release(second)
@@ -125,9 +124,7 @@ async def test_a_nack_in_the_same_turn_goes_out_before_the_multiple_ack(
 async def test_settlements_waiting_for_the_turn_are_sent_when_the_broker_closes(
     rabbitmq_broker_factory: BrokerFactory,
 ) -> None:
-    broker = await rabbitmq_broker_factory()
-    await broker.publish(jobs(4))
-    taken = await take(broker, 4)
+    broker, taken = await consuming(rabbitmq_broker_factory, 4)
     for delivery in taken:
         await broker.ack(delivery)
     assert await depth_after_closing(rabbitmq_broker_factory, broker) == QueueDepth(0, 0, 0)
@@ -136,9 +133,7 @@ async def test_settlements_waiting_for_the_turn_are_sent_when_the_broker_closes(
 async def test_an_old_unsettled_delivery_does_not_make_the_order_grow_without_bound(
     rabbitmq_broker_factory: BrokerFactory,
 ) -> None:
-    broker = await rabbitmq_broker_factory()
-    await broker.publish(jobs(2))
-    held, other = await take(broker, 2)
+    broker, (held, other) = await consuming(rabbitmq_broker_factory, 2)
     assert isinstance(held.token, Token)
     settlements: Settlements = held.token.settlements
     for fake_tag in range(1000, 6000):  # tags past the held one, settled at once
