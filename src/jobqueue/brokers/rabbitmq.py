@@ -258,7 +258,7 @@ class RabbitmqBroker:
         flagged and so counts; the limit leaves room for that.
         """
         props = incoming.properties
-        message_id = props.message_id or message_id_of(props, incoming.body)
+        message_id = message_id_of(props, incoming.body)
         unsettled = _redeliveries(props) + 1
         props.headers = {**(props.headers or {}), REDELIVERIES_HEADER: unsettled}
         try:
