@@ -8,7 +8,9 @@ and its burst exit do not count: (jobs - 1) / (last start - first start).
 On RabbitMQ the same run first has the bare pika clients move as many 200-byte persistent
 messages through another queue (``benchmarks.bare``): the publisher's confirmed rate and the
 consumer's rate with the worker's prefetch and an ack per message. The worker's ratio to the
-bare consumer is the figure's second number.
+bare consumer is the figure's second number. Unless the options turn status events off, the run
+then drains as many jobs again with a worker started ``--no-status``: its ratio to the same bare
+consumer shows what the status events (each job's final event confirmed before its ack) cost.
 """
 
 from __future__ import annotations
@@ -39,17 +41,22 @@ def drain_rate(stamps: list[Stamp]) -> float:
     return (len(starts) - 1) / ((starts[-1] - starts[0]) / 1e9)
 
 
-def _drain(rig: Rig, url: str, queue: str, count: int) -> dict[str, Any]:
-    """Start a burst worker on a pre-loaded queue, wait for it, check every job ran once."""
-    worker = rig.start_worker(url, queue, burst=True)
-    rig.wait_stamps(1, DRAIN_TIMEOUT_S, worker)
+def _drain(
+    rig: Rig, url: str, queue: str, count: int, status: bool | None = None
+) -> dict[str, Any]:
+    """Start a burst worker on a pre-loaded queue, wait for it, check every job ran once
+    (``status``: as :meth:`Rig.start_worker`)."""
+    before = rig.stamp_count()
+    name = "worker" if status is None else f"worker-status-{'on' if status else 'off'}"
+    worker = rig.start_worker(url, queue, burst=True, status=status, name=name)
+    rig.wait_stamps(before + 1, DRAIN_TIMEOUT_S, worker)
     cpu_first_s, loop_first = cpu_s(worker.pid), loop_thread_s(worker.pid)
-    rig.profile(worker, "worker")
-    rig.wait_stamps(count, DRAIN_TIMEOUT_S, worker)
+    rig.profile(worker, name)
+    rig.wait_stamps(before + count, DRAIN_TIMEOUT_S, worker)
     cpu_last_s, loop_last = cpu_s(worker.pid), loop_thread_s(worker.pid)
     rig.stop_profiles()
     code = worker.wait(timeout=60)
-    stamps = rig.stamps()
+    stamps = rig.stamps()[before:]
     distinct = len({s.job_id for s in stamps})
     if code != 0 or distinct != count:
         raise RuntimeError(f"worker exit {code}; {distinct} distinct jobs of {count} ran")
@@ -78,6 +85,12 @@ def drain_rabbitmq(rig: Rig) -> dict[str, Any]:
     record["broker_publish_per_s"] = preload(url, queue, count)
     record.update(_drain(rig, url, queue, count))
     record["ratio_to_bare"] = record["jobs_per_s"] / record["bare_consume_per_s"]
+    if options.status is not False:
+        preload(url, queue, count)
+        off = _drain(rig, url, queue, count, status=False)
+        record["no_status_jobs_per_s"] = off["jobs_per_s"]
+        record["no_status_ratio_to_bare"] = off["jobs_per_s"] / record["bare_consume_per_s"]
+        record["no_status_worker_cpu_us"] = off["worker_cpu_us"]
     record["load_avg_after"] = load_average()
     return record
 

@@ -29,6 +29,9 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("worker_loop_cpu_percent", "worker loop thread on CPU %"),
             MetricSpec("worker_loop_runqueue_percent", "worker loop thread waiting for a CPU %"),
             MetricSpec("bare_consume_cpu_us", "bare consumer CPU µs per msg"),
+            MetricSpec("no_status_jobs_per_s", "jobs/s, worker --no-status"),
+            MetricSpec("no_status_ratio_to_bare", "x bare consumer, worker --no-status", None, 2),
+            MetricSpec("no_status_worker_cpu_us", "worker CPU µs per job, --no-status"),
         ),
     ),
     Spec(

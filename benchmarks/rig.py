@@ -172,14 +172,25 @@ class Rig:
         return f"http://{http}", grpc, process
 
     def start_worker(
-        self, broker_url: str, queue: str, *, api_grpc: str = "", burst: bool = False
+        self,
+        broker_url: str,
+        queue: str,
+        *,
+        api_grpc: str = "",
+        burst: bool = False,
+        status: bool | None = None,
+        name: str = "worker",
     ) -> subprocess.Popen[bytes]:
-        """A ``jobqueue worker`` process running the benchmark handlers."""
+        """A ``jobqueue worker`` process running the benchmark handlers; ``status`` True or
+        False overrides ``--status`` for this one (None: the options' choice, else its default).
+        """
         args = ["worker", "--app", APP, "--broker-url", broker_url, "--queue", queue]
         args += ["--api-grpc", api_grpc]
         if self.options.concurrency is not None:
             args += ["--concurrency", str(self.options.concurrency)]
-        return self.start("worker", [*args, "--burst"] if burst else args, broker_url)
+        if status is not None:
+            args.append("--status" if status else "--no-status")
+        return self.start(name, [*args, "--burst"] if burst else args, broker_url)
 
     # -- profiles --------------------------------------------------------------------------------
 

@@ -15,10 +15,10 @@ the store shows all N jobs ``succeeded`` and reports how long after the worker's
 (the events consumer's lag), so the events are known to have arrived, not only been sent, and
 the API's CPU per job meanwhile (its events consumer, and the store's driver).
 
-With status events the worker lets the broker hand it ``concurrency + 64`` deliveries (handlers
-still run ``concurrency`` at a time): a job whose handler finished waits for its final events'
-confirm before its ack, and must not hold back the next ones. Without, the prefetch is
-``concurrency``, as it always was.
+With status events the worker lets the broker hand it four times ``concurrency`` deliveries, at
+least 128 (handlers still run ``concurrency`` at a time): a job whose handler finished waits for
+its final events' confirm before its ack, and must not hold back the next ones. Without, the
+prefetch is ``concurrency``.
 
 RabbitMQ runs with its store in PostgreSQL (a schema of its own per run, dropped after;
 ``JOBQUEUE_BENCH_POSTGRES_URL``, default the local ``test`` database); the embedded figure keeps

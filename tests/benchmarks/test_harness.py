@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bare import consume, publish
-from benchmarks.drain import drain_rate
+from benchmarks.drain import drain_rabbitmq, drain_rate
 from benchmarks.profile import read, summary
 from benchmarks.report import MetricSpec, Spec, at_least, at_most, collect, table
 from benchmarks.rig import Options, Stamp, delete_queues, percentile, request_body, rig
@@ -73,6 +73,22 @@ def test_bare_pika_clients_publish_and_consume_every_message() -> None:
     assert (published.messages, consumed.messages) == (200, 200)
     assert published.rate_per_s > 0
     assert consumed.rate_per_s > 0
+
+
+@pytest.mark.rabbitmq
+def test_the_rabbitmq_drain_runs_again_without_status_events_in_the_same_run() -> None:
+    options = dataclasses.replace(Options.quick(), amqp_url=RABBITMQ_URL)
+    with rig(options) as current:
+        record = drain_rabbitmq(current)
+    assert (record["jobs"], record["duplicates"]) == (options.drain_jobs, 0)
+    assert record["ratio_to_bare"] == pytest.approx(
+        record["jobs_per_s"] / record["bare_consume_per_s"]
+    )
+    assert record["no_status_jobs_per_s"] > 0
+    assert record["no_status_ratio_to_bare"] == pytest.approx(
+        record["no_status_jobs_per_s"] / record["bare_consume_per_s"]
+    )
+    assert record["no_status_worker_cpu_us"] > 0
 
 
 def test_drain_rate_counts_the_gaps_between_first_and_last_start() -> None:
