@@ -28,7 +28,7 @@ async def test_submitted_job_is_answered_202_with_the_original_fields_first(
     assert answer["type"] == "email"
     assert answer["payload"] == body["payload"]
     assert answer["attempts"] == 0
-    assert uuid.UUID(answer["id"]).version == 4
+    assert uuid.UUID(answer["id"]).version == 7
     assert response.headers["location"] == f"/jobs/{answer['id']}"
     assert response.headers["content-type"] == "application/json"
 

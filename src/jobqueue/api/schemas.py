@@ -55,7 +55,7 @@ class BatchJobRequest(JobRequest):
 class JobOut(BaseModel):
     """An accepted job: the original fields first, new ones beside."""
 
-    id: str = Field(description="Job id (UUID4).")
+    id: str = Field(description="Job id: a UUIDv7, time-ordered.")
     type: str
     payload: Any
     attempts: int = Field(description="Attempts already made; 0 for a new job.")
