@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration-s", type=float, help="HTTP load per submit run (default 5)")
     parser.add_argument("--latency-jobs", type=int, help="jobs per latency run (default 500)")
     parser.add_argument("--e2e-jobs", type=int, help="jobs per end-to-end run (default 20000)")
-    parser.add_argument("--memory-jobs", type=int, help="jobs in the memory figure (100000)")
+    parser.add_argument("--memory-jobs", type=int, help="jobs in the memory figure (300000)")
     parser.add_argument("--concurrency", type=int, help="worker concurrency (its default: 8)")
     parser.add_argument("--log-level", help="of the API and workers (default INFO, theirs)")
     parser.add_argument(

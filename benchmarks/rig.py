@@ -50,7 +50,7 @@ class Options:
     latency_rate: float = 100.0
     e2e_jobs: int = 20_000
     e2e_workers: int = 2
-    memory_jobs: int = 100_000
+    memory_jobs: int = 300_000  # the API's caches fill for the first 150,000 or so
     concurrency: int | None = None  # the worker's own default when None
     log_level: str = "INFO"  # the product's default: per-job log lines are part of the cost
     amqp_url: str = DEFAULT_AMQP_URL
