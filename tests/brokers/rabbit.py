@@ -23,10 +23,9 @@ from typing import Any, Protocol
 import pika
 import pytest
 
+from benchmarks import rig as benchmark_rig
 from jobqueue.brokers import Delivery
-from jobqueue.brokers.amqp.topology import Names
 from jobqueue.brokers.rabbitmq import RabbitmqBroker
-from jobqueue.store.transport import events_queue
 from tests.services import RABBITMQ_URL, free_port
 
 # Short reconnect backoff and timeouts so failure tests end quickly.
@@ -83,11 +82,7 @@ async def rabbitmq_broker(rabbitmq_broker_factory: BrokerFactory) -> RabbitmqBro
 def delete_queues(url: str, queue: str) -> None:
     """Delete every queue and exchange a broker on ``queue`` may have declared, and those of
     its status events queue (which a worker reporting status declares)."""
-    with contextlib.suppress(pika.exceptions.AMQPError), raw_channel(url) as channel:
-        for names in (Names(queue), Names(events_queue(queue))):
-            for name in [names.queue, names.dlq, *names.retry_queues()]:
-                channel.queue_delete(name)
-            channel.exchange_delete(names.dlx)
+    benchmark_rig.delete_queues(url, [queue])
 
 
 @contextlib.contextmanager
