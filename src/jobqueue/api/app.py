@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 import jobqueue
 from jobqueue.api.dlq import dlq_router
+from jobqueue.api.docs import install_docs
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.health import health_router
 from jobqueue.api.jobs import jobs_router
@@ -71,11 +72,14 @@ def create_app(
         version=jobqueue.__version__,
         description=DESCRIPTION,
         telemetry=NO_TELEMETRY,
+        docs_url=None,  # install_docs serves the pages with their assets, not from a CDN
+        redoc_url=None,
     )
     app.state.broker = broker
     app.state.settings = settings
     app.state.tracking = tracking
     install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router(broker))
     app.include_router(jobs_router(broker, settings, shortcuts, store))
