@@ -79,11 +79,20 @@ async def test_docs_page_under_a_root_path_loads_from_under_it(app: FastAPI) -> 
     transport = httpx.ASGITransport(app=app, root_path="/queue")
     async with httpx.AsyncClient(transport=transport, base_url="http://jobqueue.test") as client:
         urls = referenced_urls((await client.get("/queue/docs")).text)
+        home = await client.get("/queue/")
         for url in urls:
             assert (await client.get(url)).status_code == 200, url
 
     assert "/queue/static/vendor/swagger-ui/swagger-ui-bundle.js" in urls
     assert "/queue/openapi.json" in urls
+    assert home.headers["location"] == "/queue/docs"
+
+
+async def test_home_page_redirects_to_the_docs(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/docs"
 
 
 async def test_docs_pages_and_static_files_stay_out_of_the_schema(

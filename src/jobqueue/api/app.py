@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 import jobqueue
 from jobqueue.api.dlq import dlq_router
-from jobqueue.api.docs import install_docs
+from jobqueue.api.docs import install_docs, redirect_to_docs
 from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.health import health_router
 from jobqueue.api.jobs import jobs_router
@@ -80,6 +80,7 @@ def create_app(
     app.state.tracking = tracking
     install_error_handlers(app)
     install_docs(app)
+    app.add_route("/", redirect_to_docs, methods=["GET"], include_in_schema=False)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router(broker))
     app.include_router(jobs_router(broker, settings, shortcuts, store))

@@ -15,7 +15,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -72,6 +72,11 @@ def install_docs(app: FastAPI) -> None:
     ]:
         app.add_route(path, page, methods=["GET"], include_in_schema=False)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
+
+
+async def redirect_to_docs(request: Request) -> RedirectResponse:
+    """``GET /``: to the Swagger UI page."""
+    return RedirectResponse(root_path(request) + DOCS_PATH)
 
 
 def root_path(request: Request) -> str:
