@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from jobqueue.api.schemas import (
@@ -41,6 +42,7 @@ from jobqueue.brokers import Broker
 from jobqueue.store import Store
 
 _SUBMIT_ERRORS = error_responses(400, 409, 413, 415, 422, 503)
+_NOT_POST = ["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _REPEATED: dict[int | str, dict[str, Any]] = {
     200: {"model": JobOut, "description": "Submitted before under this Idempotency-Key."}
 }
@@ -111,7 +113,14 @@ def jobs_router(
 
     shortcuts.add("/jobs", lambda request: submit_job(request, _idempotency_key(request)))
     shortcuts.add("/jobs/batch", submit_batch)
+    # The status routes' GET and DELETE /jobs/{job_id} would take "batch" for a job id: any
+    # other method than POST is answered here first, as the router answers a wrong method.
+    router.add_route("/jobs/batch", _post_only, methods=_NOT_POST, include_in_schema=False)
     return router
+
+
+async def _post_only(_request: Request) -> Response:
+    raise HTTPException(405, headers={"Allow": "POST"})
 
 
 def _idempotency_key(request: Request) -> str | None:
