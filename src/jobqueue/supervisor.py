@@ -1,4 +1,4 @@
-"""Runs the API and N worker processes on one machine, restarts the ones that die, stops all."""
+"""Runs the API and N worker processes on one machine, restarts the ones that crash, stops all."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+from jobqueue.errors import ConfigError
+
 log = logging.getLogger("jobqueue.up")
 
 RESTART_BACKOFF_MAX_S = 10.0
 QUICK_CRASH_S = 2.0
 POLL_INTERVAL_S = 0.2
+# An API that exits this soon after starting, this many times in a row, cannot start (a port
+# taken, a broker URL it refuses): restarting it forever would only hide why.
+API_EARLY_EXIT_S = 10.0
+API_EARLY_EXITS_MAX = 3
 
 
 @dataclass
@@ -30,6 +36,8 @@ class Child:
     restarts: int = 0
     backoff_s: float = 0.0
     next_start_at: float = 0.0
+    early_exits: int = 0
+    retired: bool = False
 
     def start(self, env: dict[str, str]) -> None:
         """Start the process in its own session so a terminal's Ctrl-C reaches only us."""
@@ -41,18 +49,36 @@ class Child:
         """The exit code if the process has ended, else None."""
         return None if self.process is None else self.process.poll()
 
+    def uptime_s(self) -> float:
+        """How long the current (or last) process has been running."""
+        return time.monotonic() - self.started_at
+
+    def count_exit(self) -> None:
+        """Count an exit towards the run of exits within ``API_EARLY_EXIT_S`` of starting."""
+        self.early_exits = self.early_exits + 1 if self.uptime_s() < API_EARLY_EXIT_S else 0
+
     def schedule_restart(self) -> None:
         """Restart soon; back off when the process keeps dying right after it starts."""
-        quick = time.monotonic() - self.started_at < QUICK_CRASH_S
+        quick = self.uptime_s() < QUICK_CRASH_S
         self.backoff_s = min(RESTART_BACKOFF_MAX_S, max(0.5, self.backoff_s * 2)) if quick else 0.0
         self.next_start_at = time.monotonic() + self.backoff_s
         self.restarts += 1
         self.process = None
 
+    def retire(self) -> None:
+        """Leave the process down: it exited on request."""
+        self.retired = True
+        self.process = None
+
 
 @dataclass
 class Supervisor:
-    """Keeps every child running until told to stop, then stops workers first, the API last."""
+    """Keeps every child running until told to stop, then stops workers first, the API last.
+
+    A worker that exits with code 0 left on request and stays down; one that crashes is
+    restarted, with backoff. The API is restarted too, unless it keeps exiting right after it
+    starts: then the supervisor gives up (:meth:`tend` raises) and everything stops.
+    """
 
     api: Child
     workers: list[Child]
@@ -84,19 +110,60 @@ class Supervisor:
     def watch(self) -> None:
         """Restart children that die until a stop is requested."""
         while not self._stopping:
-            for child in self.children:
-                self._tend(child)
+            self.tend()
             time.sleep(POLL_INTERVAL_S)
 
+    def tend(self) -> None:
+        """One round: start the children whose restart is due, deal with the ones that exited.
+
+        Raises :class:`ConfigError` when the API keeps exiting right after it starts.
+        """
+        for child in self.children:
+            self._tend(child)
+
     def _tend(self, child: Child) -> None:
+        if child.retired:
+            return
         if child.process is None:
             if time.monotonic() >= child.next_start_at:
                 child.start(self.env)
             return
         code = child.exited()
-        if code is not None and not self._stopping:
-            log.warning("%s exited with code %d; restarting it", child.name, code)
-            child.schedule_restart()
+        if code is None or self._stopping:
+            return
+        if child is self.api:
+            self._api_exited(code)
+        else:
+            self._worker_exited(child, code)
+
+    def _api_exited(self, code: int) -> None:
+        self.api.count_exit()
+        if self.api.early_exits >= API_EARLY_EXITS_MAX:
+            raise ConfigError(
+                f"the API {describe_exit(code)} within {API_EARLY_EXIT_S:.0f}s of starting, "
+                f"{self.api.early_exits} times in a row; stopped everything "
+                "(its log above says why)"
+            )
+        log.warning("api %s; restarting it", describe_exit(code))
+        self.api.schedule_restart()
+
+    def _worker_exited(self, worker: Child, code: int) -> None:
+        """Exit code 0 is a worker that left on request (drained, or a SIGTERM it obeyed): it
+        stays down. Any other code, or a death by signal, is a crash: restart it."""
+        if code != 0:
+            log.warning("%s %s; restarting it", worker.name, describe_exit(code))
+            worker.schedule_restart()
+            return
+        worker.retire()
+        log.warning(
+            "%s exited with code 0 on its own (drained or stopped); not restarting it "
+            "(restart jobqueue up to bring it back)",
+            worker.name,
+        )
+        if all(each.retired for each in self.workers):
+            log.warning(
+                "every worker has exited on its own; the API keeps running (Ctrl-C to stop it)"
+            )
 
     def stop_all(self) -> int:
         """SIGTERM the workers and wait for them, then the API; kill what outlives the timeout."""
@@ -133,6 +200,16 @@ class Supervisor:
         finally:
             code = self.stop_all()
         return code
+
+
+def describe_exit(code: int) -> str:
+    """``exited with code 3`` or, for a negative code, ``was killed by SIGKILL``."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
 
 
 def jobqueue_argv(*args: str) -> list[str]:
