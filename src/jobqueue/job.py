@@ -43,7 +43,11 @@ class JobState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One unit of work. ``attempts`` counts the attempts already made (a new job has 0)."""
+    """One unit of work. ``attempts`` counts the attempts already made (a new job has 0).
+
+    ``unserved_since`` is set while the job waits for a worker that serves its type (no live
+    worker had a handler for it when a worker without one received it): when that began.
+    """
 
     type: str
     payload: Any
@@ -51,6 +55,7 @@ class Job:
     attempts: int = 0
     max_attempts: int | None = None
     created_at: str = field(default_factory=utc_now)
+    unserved_since: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object sent on the wire and answered to clients; original fields first."""
@@ -63,6 +68,8 @@ class Job:
         if self.max_attempts is not None:
             wire["max_attempts"] = self.max_attempts
         wire["created_at"] = self.created_at
+        if self.unserved_since is not None:
+            wire["unserved_since"] = self.unserved_since
         return wire
 
     def encode(self) -> bytes:
@@ -71,11 +78,11 @@ class Job:
 
     def next_attempt(self) -> Job:
         """The same job with one more attempt counted."""
-        return dataclasses.replace(self, attempts=self.attempts + 1)
+        return dataclasses.replace(self, attempts=self.attempts + 1, unserved_since=None)
 
     def fresh(self) -> Job:
         """The same job with its attempts reset, as a replay from the dead-letter queue wants."""
-        return dataclasses.replace(self, attempts=0)
+        return dataclasses.replace(self, attempts=0, unserved_since=None)
 
     @classmethod
     def decode(cls, body: bytes) -> Job:
@@ -100,7 +107,7 @@ class Job:
             raise DecodeError("job 'attempts' is not a non-negative integer")
         if max_attempts is not None and not (_is_count(max_attempts) and max_attempts >= 1):
             raise DecodeError("job 'max_attempts' is not a positive integer")
-        created_at = data.get("created_at")
+        created_at, unserved_since = data.get("created_at"), data.get("unserved_since")
         return cls(
             id=job_id,
             type=job_type,
@@ -108,6 +115,7 @@ class Job:
             attempts=attempts,
             max_attempts=max_attempts,
             created_at=created_at if isinstance(created_at, str) else utc_now(),
+            unserved_since=unserved_since if isinstance(unserved_since, str) else None,
         )
 
 

@@ -72,9 +72,11 @@ async def test_a_job_that_keeps_failing_ends_dead_with_its_error(system: System)
     assert dead["data"]["reason"] == "max_attempts"
 
 
-async def test_a_job_of_an_unknown_type_is_dead_at_once(system: System) -> None:
+async def test_a_job_of_an_unknown_type_is_dead_once_no_worker_served_it_for_the_wait(
+    system: System,
+) -> None:
     job_id = await system.submit("nobody-handles-this")
-    await system.burst(retrying_handlers())
+    await system.burst(retrying_handlers(), unserved_timeout_s=0)
 
     job = await system.final(job_id)
     assert job["state"] == "dead"

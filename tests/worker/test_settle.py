@@ -15,7 +15,6 @@ from jobqueue.worker.settle import (
     RetryLater,
     after_failure,
     short_traceback,
-    unknown_type,
 )
 
 POLICY = RetryPolicy(base_s=2.0, cap_s=100.0, rng=random.Random(0))
@@ -74,14 +73,6 @@ def test_reject_dead_letters_at_once_even_with_attempts_left() -> None:
     assert decided.death.reason == DeathReason.REJECTED
     assert decided.death.error == "Reject: no such user"
     assert decided.death.attempts == 1
-
-
-def test_an_unknown_type_counts_no_attempt() -> None:
-    decided = unknown_type(Job("nope", {}, attempts=1), "w1")
-    assert decided.death.reason == DeathReason.UNKNOWN_TYPE
-    assert decided.death.attempts == 1
-    assert decided.death.error is not None
-    assert "'nope'" in decided.death.error
 
 
 def _recurse(depth: int) -> None:

@@ -189,13 +189,13 @@ async def test_a_handler_raising_reject_is_dead_lettered_at_once(
 
 
 @BOTH_BACKENDS
-async def test_a_job_of_an_unknown_type_is_dead_lettered_without_running(
+async def test_a_job_of_an_unknown_type_is_dead_lettered_without_running_past_the_wait(
     broker: Broker, place: Place
 ) -> None:
     job = Job("nope", {"x": 1})
     await broker.publish([job])
 
-    await run_burst(place, demo.handlers)
+    await run_burst(place, demo.handlers, unserved_timeout_s=0)
 
     [dead] = await broker.dead_jobs()
     assert dead.message_id == job.id

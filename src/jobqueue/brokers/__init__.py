@@ -173,6 +173,17 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{hostpart}" if ":" in userinfo else url
 
 
+def broker_identity(url: str) -> str:
+    """The broker a URL names, comparable between processes: an embedded broker's URL with its
+    file's absolute path (a relative one depends on the working directory), else the URL
+    without its password."""
+    if url.lower().startswith("sqlite:"):
+        from jobqueue.brokers.sqlite_store.url import database_path
+
+        return f"sqlite:///{database_path(url).resolve()}"
+    return redact_url(url)
+
+
 def from_url(
     url: str,
     queue: str = DEFAULT_QUEUE,

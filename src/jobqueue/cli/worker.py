@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from jobqueue import config
-from jobqueue.brokers import Broker, from_url, redact_url
+from jobqueue.brokers import Broker, broker_identity, from_url
 from jobqueue.cli.options import BrokerUrl, Queue, run_fast
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
@@ -19,6 +19,7 @@ from jobqueue.logs import setup_logging
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.control import control_link
 from jobqueue.worker.status import StatusReporter
+from jobqueue.worker.unserved import UNSERVED_TIMEOUT_S
 from jobqueue.worker.worker import ControlLink, Worker
 
 log = logging.getLogger("jobqueue.worker")
@@ -113,6 +114,14 @@ def worker(
             help="Largest handler result stored (as JSON); a larger one fails the attempt.",
         ),
     ] = config.MAX_RESULT_BYTES,
+    unserved_timeout_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("unserved_timeout_s"),
+            min=0,
+            help="A job of a type no live worker serves is dead-lettered after this long.",
+        ),
+    ] = UNSERVED_TIMEOUT_S,
 ) -> None:
     """Run a worker node: consume jobs, run their handlers, retry, dead-letter."""
     setup_logging(log_level)
@@ -121,6 +130,7 @@ def worker(
     if api_grpc:
         config.parse_addr(api_grpc, "--api-grpc")
     handlers = load_handlers(app_spec)
+    broker = broker_identity(broker_url)
     node = Worker(
         _broker(broker_url, queue, sqlite_lease_s),
         handlers,
@@ -134,15 +144,19 @@ def worker(
         max_result_bytes=max_result_bytes,
         job_log_level=logging.INFO if log_jobs else logging.DEBUG,
         prefetch=prefetch,
+        unserved_timeout_s=unserved_timeout_s,
+        broker_identity=broker,
     )
     control = control_link(node, api_grpc, heartbeat_interval_s) if api_grpc else None
     types = ",".join(handlers.types())
     log.info(
         "worker %s started: queue=%s concurrency=%d types=%s broker=%s status=%s",
-        *(node.worker_id, queue, concurrency, types, redact_url(broker_url)),
+        *(node.worker_id, queue, concurrency, types, broker),
         "on" if status else "off",
     )
     run_fast(_serve(node, control))
+    if node.refusal is not None:
+        raise ConfigError(f"the API refused this worker: {node.refusal}")
     _exit_past_abandoned_threads(node)
 
 

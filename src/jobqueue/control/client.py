@@ -25,7 +25,8 @@ import grpc.aio
 from jobqueue.config import HEARTBEAT_INTERVAL_S
 from jobqueue.control import worker_pb2 as pb
 from jobqueue.control import worker_pb2_grpc as pb_grpc
-from jobqueue.control.messages import command_from_message, details_from_stats
+from jobqueue.control.messages import command_from_message, details_from_stats, fleet_from_message
+from jobqueue.registry.fleet import ServedTypes
 from jobqueue.worker.stats import WorkerStats
 
 __all__ = ["ControlClient"]
@@ -42,7 +43,10 @@ class ControlClient:
     ``stats`` is called before every registration and heartbeat; ``on_command`` is called with
     ``"pause"``, ``"resume"`` or ``"drain"`` when a heartbeat reply carries a command (an
     exception it raises is logged, never propagated). ``on_cancel`` is called with the ids of
-    jobs to stop or skip when a reply names some.
+    jobs to stop or skip when a reply names some, ``on_fleet`` with what the live workers of
+    the queue serve (each reply says), and ``on_refused`` with the API's reason when it refuses
+    the worker (``FAILED_PRECONDITION``: it consumes another broker than the API's); the client
+    then stops trying.
     """
 
     def __init__(
@@ -53,11 +57,15 @@ class ControlClient:
         interval_s: float = HEARTBEAT_INTERVAL_S,
         rpc_timeout_s: float = RPC_TIMEOUT_S,
         on_cancel: Callable[[list[str]], None] | None = None,
+        on_fleet: Callable[[ServedTypes], None] | None = None,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self._target = target
         self._stats = stats
         self._on_command = on_command
         self._on_cancel = on_cancel
+        self._on_fleet = on_fleet
+        self._on_refused = on_refused
         self._cancels_cursor = ""
         self._interval_s = interval_s
         self._rpc_timeout_s = rpc_timeout_s
@@ -67,6 +75,7 @@ class ControlClient:
         self._wake = asyncio.Event()
         self._reachable = True  # only the transitions are logged
         self.registered = False
+        self.refusal: str | None = None  # why the API refused the worker, if it did
 
     async def start(self) -> None:
         """Start registering and heartbeating in the background; returns at once."""
@@ -90,8 +99,9 @@ class ControlClient:
         """Send the next heartbeat now instead of at the next interval (after a state change)."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Stop heartbeating and deregister, best effort, within one RPC deadline."""
+    async def stop(self, drained: bool = False) -> None:
+        """Stop heartbeating and deregister, best effort, within one RPC deadline; ``drained``
+        when the worker leaves after a drain (the API then lists it as drained)."""
         if self._task is None:
             return
         self._task.cancel()
@@ -99,7 +109,7 @@ class ControlClient:
             await self._task
         self._task = None
         if self.registered:
-            await self._deregister()
+            await self._deregister(drained)
         if self._channel is not None:
             await self._channel.close()
         self._channel = self._stub = None
@@ -109,7 +119,7 @@ class ControlClient:
         await self._register_until_done()
         loop = asyncio.get_running_loop()
         next_at = loop.time() + self._interval_s
-        while True:
+        while self.refusal is None:
             await self._sleep_until(next_at)
             next_at = max(next_at + self._interval_s, loop.time())
             try:
@@ -128,9 +138,20 @@ class ControlClient:
 
     async def _register_until_done(self) -> None:
         delay_s = FIRST_RETRY_S
-        while not await self._try_register():
+        while not await self._try_register() and self.refusal is None:
             await asyncio.sleep(delay_s * random.uniform(0.5, 1.0))
             delay_s = min(delay_s * 2, self._interval_s)
+
+    def _refused(self, exc: grpc.aio.AioRpcError) -> bool:
+        """Whether the API refused the worker for good; tells ``on_refused`` and stops."""
+        if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            return False
+        reason = exc.details() or "refused"
+        logger.error("the API at %s refused this worker: %s", self._target, reason)
+        self.refusal = reason
+        if self._on_refused is not None:
+            self._on_refused(reason)
+        return True
 
     async def _try_register(self) -> bool:
         try:
@@ -150,11 +171,13 @@ class ControlClient:
                 request, timeout=self._rpc_timeout_s, wait_for_ready=True
             )
         except grpc.aio.AioRpcError as exc:
-            self._unreachable("register", exc)
+            if not self._refused(exc):
+                self._unreachable("register", exc)
             return False
         self._reached(f"registered as {stats.worker_id} with {self._target}")
         self.registered = True
         self._cancel(reply.cancel_job_ids, reply.cancels_cursor)
+        self._fleet(reply)
         return True
 
     async def _heartbeat(self) -> None:
@@ -171,10 +194,12 @@ class ControlClient:
                 request, timeout=self._rpc_timeout_s, wait_for_ready=True
             )
         except grpc.aio.AioRpcError as exc:
-            self._unreachable("heartbeat", exc)
+            if not self._refused(exc):
+                self._unreachable("heartbeat", exc)
             return
         self._reached(f"heartbeats reach {self._target} again")
         self._cancel(reply.cancel_job_ids, reply.cancels_cursor)
+        self._fleet(reply)
         command = command_from_message(reply.command)
         if command is not None:
             self._deliver(str(command))
@@ -188,6 +213,10 @@ class ControlClient:
         except Exception:
             logger.exception("applying cancellations failed")
 
+    def _fleet(self, reply: pb.RegisterResponse | pb.HeartbeatResponse) -> None:
+        if self._on_fleet is not None and reply.HasField("fleet"):
+            self._on_fleet(fleet_from_message(reply.fleet))
+
     def _deliver(self, command: str) -> None:
         logger.info("control plane command: %s", command)
         try:
@@ -196,9 +225,9 @@ class ControlClient:
             logger.exception("applying command %r failed", command)
         self.beat_soon()  # report the new state without waiting a whole interval
 
-    async def _deregister(self) -> None:
+    async def _deregister(self, drained: bool) -> None:
         assert self._stub is not None
-        request = pb.DeregisterRequest(worker_id=self._stats().worker_id)
+        request = pb.DeregisterRequest(worker_id=self._stats().worker_id, drained=drained)
         try:
             await self._stub.Deregister(request, timeout=self._rpc_timeout_s)
         except grpc.aio.AioRpcError as exc:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from jobqueue.control import worker_pb2 as pb
 from jobqueue.registry import Command, WorkerInfo, WorkerReport, WorkerState
+from jobqueue.registry.fleet import ServedTypes
 from jobqueue.worker.stats import WorkerStats
 
 _STATE_TO_PB: dict[str, pb.WorkerState.ValueType] = {
     WorkerState.ACTIVE: pb.WORKER_STATE_ACTIVE,
     WorkerState.PAUSED: pb.WORKER_STATE_PAUSED,
     WorkerState.DRAINING: pb.WORKER_STATE_DRAINING,
+    WorkerState.DRAINED: pb.WORKER_STATE_DRAINED,
 }
 _STATE_FROM_PB: dict[int, WorkerState] = {
     pb.WORKER_STATE_UNSPECIFIED: WorkerState.ACTIVE,  # the original worker does not say
     pb.WORKER_STATE_ACTIVE: WorkerState.ACTIVE,
     pb.WORKER_STATE_PAUSED: WorkerState.PAUSED,
     pb.WORKER_STATE_DRAINING: WorkerState.DRAINING,
+    pb.WORKER_STATE_DRAINED: WorkerState.DRAINED,
 }
 _COMMAND_TO_PB: dict[Command | None, pb.Command.ValueType] = {
     None: pb.COMMAND_NONE,
@@ -40,6 +43,7 @@ def details_from_stats(stats: WorkerStats) -> pb.WorkerDetails:
         failed=stats.failed,
         job_ids=stats.job_ids,
         state=_STATE_TO_PB.get(stats.state, pb.WORKER_STATE_UNSPECIFIED),
+        broker=stats.broker,
     )
 
 
@@ -61,6 +65,7 @@ def report_from_message(load: int, details: pb.WorkerDetails) -> WorkerReport:
         failed=details.failed,
         job_ids=tuple(details.job_ids),
         state=_STATE_FROM_PB.get(details.state, WorkerState.ACTIVE),
+        broker=details.broker,
     )
 
 
@@ -79,6 +84,7 @@ def worker_message(info: WorkerInfo) -> pb.Worker:
         failed=report.failed,
         job_ids=report.job_ids,
         state=_STATE_TO_PB[report.state],
+        broker=report.broker,
     )
     return pb.Worker(
         worker_id=info.worker_id,
@@ -100,3 +106,13 @@ def command_to_message(command: Command | None) -> pb.Command.ValueType:
 def command_from_message(value: int) -> Command | None:
     """The command a reply carries, or None (none, or a value this version does not know)."""
     return _COMMAND_FROM_PB.get(value)
+
+
+def fleet_message(served: ServedTypes) -> pb.FleetTypes:
+    """The ``FleetTypes`` a reply carries."""
+    return pb.FleetTypes(job_types=sorted(served.types), any_type=served.any_type)
+
+
+def fleet_from_message(fleet: pb.FleetTypes) -> ServedTypes:
+    """What a reply's ``FleetTypes`` says the fleet serves."""
+    return ServedTypes(frozenset(fleet.job_types), fleet.any_type)

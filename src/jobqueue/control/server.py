@@ -30,7 +30,12 @@ import grpc.aio
 from jobqueue.config import GRPC_ADDR, REGISTRY_SWEEP_S
 from jobqueue.control import worker_pb2 as pb
 from jobqueue.control import worker_pb2_grpc as pb_grpc
-from jobqueue.control.messages import command_to_message, report_from_message, worker_message
+from jobqueue.control.messages import (
+    command_to_message,
+    fleet_message,
+    report_from_message,
+    worker_message,
+)
 from jobqueue.errors import (
     ConfigError,
     InvalidWorker,
@@ -38,7 +43,8 @@ from jobqueue.errors import (
     NotFound,
     RegistryUnavailable,
 )
-from jobqueue.registry import Registry
+from jobqueue.registry import Registry, WorkerReport
+from jobqueue.registry.fleet import Fleet
 
 __all__ = [
     "GRPC_STATUS",
@@ -100,11 +106,21 @@ class CancelSource(Protocol):
 
 
 class WorkerService(pb_grpc.WorkerServiceServicer):
-    """The ``worker.WorkerService`` implementation over a :class:`Registry`."""
+    """The ``worker.WorkerService`` implementation over a :class:`Registry`.
 
-    def __init__(self, registry: Registry, cancels: CancelSource | None = None) -> None:
+    ``broker`` is the API's own broker (:func:`jobqueue.brokers.broker_identity`): a worker
+    that reports another embedded broker file (or an embedded broker beside the API's
+    RabbitMQ, or the reverse) is refused with ``FAILED_PRECONDITION``: it would consume jobs
+    nobody submits while being counted as serving its types.
+    """
+
+    def __init__(
+        self, registry: Registry, cancels: CancelSource | None = None, broker: str = ""
+    ) -> None:
         self._registry = registry
         self._cancels = cancels
+        self._broker = broker
+        self._fleet = Fleet(registry)
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
         """Record the worker; answers ``ok`` as the original."""
@@ -132,19 +148,24 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
 
     async def _register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
         report = report_from_message(request.load, request.details)
+        self._check_broker(request.worker_id, report)
         if await self._registry.register(request.worker_id, report):
             logger.info("worker %s registered", request.worker_id)
-        if self._cancels is None:
-            return pb.RegisterResponse(status="ok")
-        ids, cursor = await self._cancels.cancels_for((), "")
-        return pb.RegisterResponse(status="ok", cancel_job_ids=ids, cancels_cursor=cursor)
+        reply = pb.RegisterResponse(status="ok")
+        reply.fleet.CopyFrom(fleet_message(await self._fleet.served(report.queue)))
+        if self._cancels is not None:
+            ids, reply.cancels_cursor = await self._cancels.cancels_for((), "")
+            reply.cancel_job_ids.extend(ids)
+        return reply
 
     async def _heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
         report = report_from_message(request.load, request.details)
+        self._check_broker(request.worker_id, report)
         result = await self._registry.heartbeat(request.worker_id, report)
         if not result.known:
             logger.info("worker %s registered again by its heartbeat", request.worker_id)
         reply = pb.HeartbeatResponse(status="alive", command=command_to_message(result.command))
+        reply.fleet.CopyFrom(fleet_message(await self._fleet.served(report.queue)))
         if self._cancels is not None:
             ids, cursor = await self._cancels.cancels_for(
                 request.details.job_ids, request.cancels_cursor
@@ -152,6 +173,18 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
             reply.cancel_job_ids.extend(ids)
             reply.cancels_cursor = cursor
         return reply
+
+    def _check_broker(self, worker_id: str, report: WorkerReport) -> None:
+        if not _other_broker(self._broker, report.broker):
+            return
+        logger.warning(
+            "refused worker %r: it consumes %r, not this API's broker %r",
+            *(worker_id, report.broker, self._broker),
+        )
+        raise ConfigError(
+            f"this API's broker is {self._broker}, the worker's is {report.broker}: "
+            f"start the worker with --broker-url {self._broker}"
+        )
 
     async def _list(self) -> pb.WorkerList:
         workers = await self._registry.workers()
@@ -169,6 +202,14 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         return worker_message(info)
 
 
+def _other_broker(ours: str, theirs: str) -> bool:
+    """Whether a worker's broker is surely not ours: an embedded broker on either side, and
+    not the same file. (RabbitMQ URLs name one server in many ways: they are not compared.)"""
+    if not ours or not theirs or ours == theirs:
+        return False
+    return ours.startswith("sqlite:") or theirs.startswith("sqlite:")
+
+
 class ControlServer:
     """The gRPC server and the registry sweep, started and stopped together.
 
@@ -183,11 +224,13 @@ class ControlServer:
         addr: str = GRPC_ADDR,
         sweep_s: float = REGISTRY_SWEEP_S,
         cancels: CancelSource | None = None,
+        broker: str = "",
     ) -> None:
         self.registry = registry
         self._addr = addr
         self._sweep_s = sweep_s
         self._cancels = cancels
+        self._broker = broker
         self._server: grpc.aio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
@@ -200,7 +243,7 @@ class ControlServer:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        service = WorkerService(self.registry, self._cancels)
+        service = WorkerService(self.registry, self._cancels, self._broker)
         pb_grpc.add_WorkerServiceServicer_to_server(service, server)
         try:
             port = server.add_insecure_port(self._addr)
@@ -259,10 +302,11 @@ async def serving(
     addr: str = GRPC_ADDR,
     sweep_s: float = REGISTRY_SWEEP_S,
     cancels: CancelSource | None = None,
+    broker: str = "",
 ) -> AsyncIterator[ControlServer]:
     """Serve the control plane over ``registry``; on exit stop the server, close the registry."""
     try:
-        async with ControlServer(registry, addr, sweep_s, cancels) as server:
+        async with ControlServer(registry, addr, sweep_s, cancels, broker) as server:
             yield server
     finally:
         await registry.close()

@@ -39,6 +39,10 @@ class _WorkerStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WorkerSta
     """Not taking new jobs; jobs in flight keep running."""
     WORKER_STATE_DRAINING: _WorkerState.ValueType  # 3
     """Finishing the jobs in flight, then exiting."""
+    WORKER_STATE_DRAINED: _WorkerState.ValueType  # 4
+    """Drained and exited: shown by the registry after the worker's Deregister(drained=true),
+    until the same id registers again or the entry is forgotten.
+    """
 
 class WorkerState(_WorkerState, metaclass=_WorkerStateEnumTypeWrapper):
     """The state a worker reports about itself."""
@@ -51,6 +55,10 @@ WORKER_STATE_PAUSED: WorkerState.ValueType  # 2
 """Not taking new jobs; jobs in flight keep running."""
 WORKER_STATE_DRAINING: WorkerState.ValueType  # 3
 """Finishing the jobs in flight, then exiting."""
+WORKER_STATE_DRAINED: WorkerState.ValueType  # 4
+"""Drained and exited: shown by the registry after the worker's Deregister(drained=true),
+until the same id registers again or the entry is forgotten.
+"""
 Global___WorkerState: _TypeAlias = WorkerState  # noqa: Y015
 
 class _Command:
@@ -96,6 +104,7 @@ class WorkerDetails(_message.Message):
     FAILED_FIELD_NUMBER: _builtins.int
     JOB_IDS_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
+    BROKER_FIELD_NUMBER: _builtins.int
     concurrency: _builtins.int
     """Jobs the worker runs at once at most."""
     queue: _builtins.str
@@ -110,6 +119,10 @@ class WorkerDetails(_message.Message):
     """Jobs finished since start: all of them, and those whose attempt failed."""
     failed: _builtins.int
     state: Global___WorkerState.ValueType
+    broker: _builtins.str
+    """The broker it consumes, password hidden; an embedded (sqlite) broker by its absolute path,
+    so the API can refuse a worker that consumes another file than its own.
+    """
     @_builtins.property
     def job_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The job types it has handlers for."""
@@ -132,14 +145,43 @@ class WorkerDetails(_message.Message):
         failed: _builtins.int = ...,
         job_ids: _abc.Iterable[_builtins.str] | None = ...,
         state: Global___WorkerState.ValueType = ...,
+        broker: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["concurrency", b"concurrency", "failed", b"failed", "host", b"host", "job_ids", b"job_ids", "job_types", b"job_types", "pid", b"pid", "processed", b"processed", "queue", b"queue", "started_at_unix", b"started_at_unix", "state", b"state", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["broker", b"broker", "concurrency", b"concurrency", "failed", b"failed", "host", b"host", "job_ids", b"job_ids", "job_types", b"job_types", "pid", b"pid", "processed", b"processed", "queue", b"queue", "started_at_unix", b"started_at_unix", "state", b"state", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkerDetails: _TypeAlias = WorkerDetails  # noqa: Y015
+
+@_typing.final
+class FleetTypes(_message.Message):
+    """The job types the live workers of a queue serve, for a worker holding a job it has no
+    handler for: hand it back for another worker (the type is served) or wait for one (it is not).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_TYPES_FIELD_NUMBER: _builtins.int
+    ANY_TYPE_FIELD_NUMBER: _builtins.int
+    any_type: _builtins.bool
+    """Some live worker does not say which types it serves (the original worker): any may be."""
+    @_builtins.property
+    def job_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        job_types: _abc.Iterable[_builtins.str] | None = ...,
+        any_type: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["any_type", b"any_type", "job_types", b"job_types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FleetTypes: _TypeAlias = FleetTypes  # noqa: Y015
 
 @_typing.final
 class RegisterRequest(_message.Message):
@@ -175,6 +217,7 @@ class RegisterResponse(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     CANCEL_JOB_IDS_FIELD_NUMBER: _builtins.int
     CANCELS_CURSOR_FIELD_NUMBER: _builtins.int
+    FLEET_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     cancels_cursor: _builtins.str
     """Send it back in the next heartbeat to get only the cancellations after these."""
@@ -184,16 +227,21 @@ class RegisterResponse(_message.Message):
         HeartbeatResponse.cancel_job_ids).
         """
 
+    @_builtins.property
+    def fleet(self) -> Global___FleetTypes:
+        """What the live workers of the registering worker's queue serve."""
+
     def __init__(
         self,
         *,
         status: _builtins.str = ...,
         cancel_job_ids: _abc.Iterable[_builtins.str] | None = ...,
         cancels_cursor: _builtins.str = ...,
+        fleet: Global___FleetTypes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fleet", b"fleet"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "fleet", b"fleet", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -238,6 +286,7 @@ class HeartbeatResponse(_message.Message):
     COMMAND_FIELD_NUMBER: _builtins.int
     CANCEL_JOB_IDS_FIELD_NUMBER: _builtins.int
     CANCELS_CURSOR_FIELD_NUMBER: _builtins.int
+    FLEET_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     command: Global___Command.ValueType
     """A command waiting for this worker, delivered once."""
@@ -250,6 +299,10 @@ class HeartbeatResponse(_message.Message):
         cancels_cursor (skip them if they are delivered; acked unrun).
         """
 
+    @_builtins.property
+    def fleet(self) -> Global___FleetTypes:
+        """What the live workers of this worker's queue serve."""
+
     def __init__(
         self,
         *,
@@ -257,10 +310,11 @@ class HeartbeatResponse(_message.Message):
         command: Global___Command.ValueType = ...,
         cancel_job_ids: _abc.Iterable[_builtins.str] | None = ...,
         cancels_cursor: _builtins.str = ...,
+        fleet: Global___FleetTypes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fleet", b"fleet"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "command", b"command", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "command", b"command", "fleet", b"fleet", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -352,15 +406,19 @@ class DeregisterRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WORKER_ID_FIELD_NUMBER: _builtins.int
+    DRAINED_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
+    drained: _builtins.bool
+    """The worker leaves because it was drained: the registry lists it as drained for a while."""
     def __init__(
         self,
         *,
         worker_id: _builtins.str = ...,
+        drained: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drained", b"drained", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

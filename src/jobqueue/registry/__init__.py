@@ -53,6 +53,7 @@ class WorkerState(enum.StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
     DRAINING = "draining"
+    DRAINED = "drained"
 
 
 class Command(enum.StrEnum):
@@ -83,6 +84,7 @@ class WorkerReport:
     failed: int = 0
     job_ids: tuple[str, ...] = ()
     state: WorkerState = WorkerState.ACTIVE
+    broker: str = ""
 
     def __post_init__(self) -> None:
         for name in ("load", "concurrency", "pid", "processed", "failed"):
@@ -110,6 +112,7 @@ class WorkerReport:
             "failed": self.failed,
             "job_ids": list(self.job_ids),
             "state": str(self.state),
+            "broker": self.broker,
         }
 
     @classmethod
@@ -128,6 +131,7 @@ class WorkerReport:
             failed=int(data.get("failed", 0)),
             job_ids=tuple(data.get("job_ids", ())),
             state=WorkerState(data.get("state", WorkerState.ACTIVE)),
+            broker=str(data.get("broker", "")),
         )
 
 

@@ -8,10 +8,17 @@ from jobqueue.worker.worker import ControlLink, Worker
 def control_link(worker: Worker, target: str, interval_s: float) -> ControlLink:
     """Register ``worker`` with the API's gRPC service at ``target`` (``host:port``) and
     heartbeat its stats every ``interval_s``; the pause/resume/drain commands the replies carry
-    go to :meth:`Worker.command` and the jobs they cancel to :meth:`Worker.cancel_jobs`. Jobs
-    run whether or not the API can be reached."""
+    go to :meth:`Worker.command`, the jobs they cancel to :meth:`Worker.cancel_jobs`, what the
+    fleet serves to :meth:`Worker.fleet_seen`, and a refusal to :meth:`Worker.refuse`. Jobs run
+    whether or not the API can be reached."""
     from jobqueue.control.client import ControlClient  # gRPC is loaded only by workers using it
 
     return ControlClient(
-        target, worker.stats, worker.command, interval_s, on_cancel=worker.cancel_jobs
+        target,
+        worker.stats,
+        worker.command,
+        interval_s,
+        on_cancel=worker.cancel_jobs,
+        on_fleet=worker.fleet_seen,
+        on_refused=worker.refuse,
     )

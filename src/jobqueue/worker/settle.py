@@ -40,7 +40,16 @@ class HandBack:
     """Give the delivery back unprocessed (shutdown), to be delivered again."""
 
 
-Settlement = Ack | RetryLater | DeadLetter | HandBack
+@dataclass(frozen=True, slots=True)
+class HandOn:
+    """Put ``job`` back unrun, attempts unchanged, to be delivered after ``delay_s`` (to a
+    worker that serves its type)."""
+
+    job: Job
+    delay_s: float
+
+
+Settlement = Ack | RetryLater | DeadLetter | HandBack | HandOn
 
 
 def after_failure(
@@ -63,13 +72,6 @@ def after_failure(
 def undecodable(error: str, worker_id: str) -> DeadLetter:
     """Dead-letter a body that is not a job."""
     return DeadLetter(Death(DeathReason.UNDECODABLE, error=error, worker_id=worker_id))
-
-
-def unknown_type(job: Job, worker_id: str) -> DeadLetter:
-    """Dead-letter a job no handler is registered for; no attempt was made."""
-    error = f"no handler for job type {job.type!r}"
-    death = Death(DeathReason.UNKNOWN_TYPE, error=error, attempts=job.attempts, worker_id=worker_id)
-    return DeadLetter(death)
 
 
 def worn(death: Death, worker_id: str) -> DeadLetter:
@@ -107,7 +109,7 @@ async def apply(broker: Broker, delivery: Delivery, settlement: Settlement) -> N
     match settlement:
         case Ack():
             await broker.ack(delivery)
-        case RetryLater(job, delay_s):
+        case RetryLater(job, delay_s) | HandOn(job, delay_s):
             await broker.retry(delivery, job, delay_s)
         case DeadLetter(death):
             await broker.dead_letter(delivery, death)

@@ -22,3 +22,4 @@ class WorkerStats:
     failed: int
     job_ids: tuple[str, ...]
     state: str  # "active", "paused" or "draining"
+    broker: str = ""  # the broker consumed (see jobqueue.brokers.broker_identity)

@@ -19,11 +19,12 @@ from jobqueue.brokers import Broker, Delivery
 from jobqueue.errors import BrokerError, BrokerUnavailable, ConfigError, DecodeError, UnknownJobType
 from jobqueue.handlers import Handler, Handlers, JobContext
 from jobqueue.job import Job
-from jobqueue.worker import settle
+from jobqueue.registry.fleet import ServedTypes
+from jobqueue.worker import settle, unserved
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.execute import HandlerThreads, execute
 from jobqueue.worker.outcome import InvalidResult, Outcome, Reporting
-from jobqueue.worker.settle import Ack, DeadLetter, HandBack, RetryLater
+from jobqueue.worker.settle import Ack, DeadLetter, HandBack, HandOn, RetryLater
 from jobqueue.worker.signals import FlightSignals, RecentIds
 from jobqueue.worker.stats import WorkerStats
 from jobqueue.worker.status import StatusReporter
@@ -67,8 +68,8 @@ class ControlLink(Protocol):
     async def start(self) -> None:
         """Register and start heartbeats in the background; never raises, never blocks."""
 
-    async def stop(self) -> None:
-        """Stop heartbeats and deregister, best effort."""
+    async def stop(self, drained: bool = False) -> None:
+        """Stop heartbeats and deregister, best effort; ``drained`` after a drain."""
 
 
 @dataclass(eq=False)
@@ -136,12 +137,17 @@ class Worker:
         max_result_bytes: int = config.MAX_RESULT_BYTES,
         job_log_level: int = JOB_LOG_LEVEL,
         prefetch: int | None = None,
+        unserved_timeout_s: float = unserved.UNSERVED_TIMEOUT_S,
+        broker_identity: str = "",
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         if grace_s < 0:
             raise ConfigError(f"shutdown grace must not be negative, got {grace_s}s")
+        if unserved_timeout_s < 0:
+            raise ConfigError(f"unserved timeout must not be negative, got {unserved_timeout_s}s")
         self.worker_id = worker_id or str(uuid.uuid4())
+        self.broker_identity = broker_identity
         self.concurrency = concurrency
         self.queue = queue
         self.burst = burst
@@ -149,6 +155,9 @@ class Worker:
         self._broker = broker
         self._handlers = handlers
         self._retry = retry or RetryPolicy()
+        self._unserved_timeout_s = unserved_timeout_s
+        self._fleet: ServedTypes | None = None
+        self._unserved_log = unserved.LogThrottle()
         self._grace_s = grace_s
         self._threads = HandlerThreads(concurrency)
         self._slots = asyncio.Semaphore(concurrency)
@@ -166,6 +175,8 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._wakeup.set()
         self._stopping = False
+        self._drained = False
+        self.refusal: str | None = None
         self._stop_requested = asyncio.Event()
         self._stop_requests = 0
         self._deadline: float | None = None
@@ -287,7 +298,24 @@ class Worker:
         try:
             return Received(job, self._handlers.get(job.type))
         except UnknownJobType:
-            return self._report.dead_unrun(job, settle.unknown_type(job, self.worker_id))
+            return self._unserved(job)
+
+    def _unserved(self, job: Job) -> Outcome:
+        """A job of a type without a handler here: hand it on, or dead-letter it at last."""
+        decided = unserved.decide(
+            job, self._fleet, timeout_s=self._unserved_timeout_s, worker_id=self.worker_id
+        )
+        if isinstance(decided, DeadLetter):
+            return self._report.dead_unrun(job, decided)
+        if decided.job.unserved_since is None:
+            log.debug("job %s: no handler for type %r here; handed on", job.id, job.type)
+        elif self._unserved_log.allows(job.type):
+            log.warning(
+                "no live worker serves job type %r (job %s waits since %s; dead-lettered after "
+                "%.0fs without one)",
+                *(job.type, job.id, decided.job.unserved_since, self._unserved_timeout_s),
+            )
+        return Outcome(decided)
 
     async def _run_in_slot(self, flight: Flight, received: Received) -> Outcome:
         """Run the handler once one of the ``concurrency`` slots is free."""
@@ -360,6 +388,8 @@ class Worker:
         if isinstance(settlement, HandBack):
             log.info("job %s handed back", flight.job_id)
             return
+        if isinstance(settlement, HandOn):
+            return
         self._processed += 1
         if not isinstance(settlement, Ack):
             self._failed += 1
@@ -392,7 +422,7 @@ class Worker:
         if watcher is not None:
             watcher.cancel()
         if control is not None:
-            await _quietly(control.stop(), "deregistering")
+            await _quietly(control.stop(drained=self._drained), "deregistering")
         if self._status is not None:
             await _quietly(self._status.close(), "publishing the last status events")
         await _quietly(self._broker.close(), "closing the broker")
@@ -419,7 +449,13 @@ class Worker:
 
     def drain(self) -> None:
         """Take no new jobs, finish the jobs in flight however long they take, then stop."""
+        self._drained = not self._stopping
         self._begin_stop()
+
+    def refuse(self, reason: str) -> None:
+        """The control plane refused this worker (it consumes another broker): stop."""
+        self.refusal = reason
+        self.request_stop()
 
     def pause(self) -> None:
         """Take no new jobs until ``resume()``; the jobs in flight go on.
@@ -447,6 +483,10 @@ class Worker:
             log.warning("ignoring unknown command %r", name)
             return
         action()
+
+    def fleet_seen(self, served: ServedTypes) -> None:
+        """What the live workers of this queue serve, as the control plane last said."""
+        self._fleet = served
 
     def cancel_jobs(self, job_ids: Iterable[str]) -> None:
         """Stop the named jobs that run here, and skip them if they are delivered later."""
@@ -528,6 +568,7 @@ class Worker:
             failed=self._failed,
             job_ids=tuple(flight.job_id for flight in flights),
             state=self._state.value,
+            broker=self.broker_identity,
         )
 
 
