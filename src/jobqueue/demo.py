@@ -33,6 +33,18 @@ async def sleep(payload: Any) -> None:
     await asyncio.sleep(float(_field(payload, "seconds", 0.0)))
 
 
+@handlers.job("progress")
+async def progress(payload: Any, ctx: JobContext) -> dict[str, int]:
+    """Work through ``{"steps": N, "seconds": S}`` (10 steps over 5 s by default), reporting
+    progress after each: ``jobqueue submit progress '{}' --wait`` shows the bar move."""
+    steps = max(1, int(_field(payload, "steps", 10)))
+    pause_s = max(0.0, float(_field(payload, "seconds", 5.0))) / steps
+    for step in range(1, steps + 1):
+        await asyncio.sleep(pause_s)
+        ctx.progress(step / steps, f"step {step} of {steps}")
+    return {"steps": steps}
+
+
 @handlers.job("flaky")
 async def flaky(payload: Any, ctx: JobContext) -> dict[str, int]:
     """Fail the first ``{"fail_times": N}`` attempts, then succeed."""

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from jobqueue import demo
 from jobqueue.brokers import DEFAULT_MAX_REDELIVERIES, DeathReason, from_url
 from jobqueue.cli import app
 from jobqueue.errors import Retry
@@ -236,3 +237,14 @@ async def test_a_job_replayed_with_the_dlq_command_is_queued_again(system: Syste
     assert result.exit_code == 0, result.output
     assert (await system.job(job_id))["state"] == "queued"
     assert (await system.kinds(job_id))[-1] == "requeued"
+
+
+async def test_the_demo_progress_job_reports_each_step_and_ends_at_one(system: System) -> None:
+    job_id = await system.submit("progress", {"steps": 4, "seconds": 3.0})
+    await system.burst(demo.handlers)
+
+    job = await system.final(job_id)
+    assert (job["state"], job["result"]) == ("succeeded", {"steps": 4})
+    assert (job["progress"], job["progress_message"]) == (1.0, "step 4 of 4")
+    progress = [e for e in await system.history(job_id) if e["kind"] == "progress"]
+    assert [e["data"]["fraction"] for e in progress] == [0.25, 0.5, 0.75, 1.0]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from pathlib import Path
+from typing import Any
 
 from jobqueue.brokers import DeathReason
+from jobqueue.brokers.sqlite import SqliteBroker
 from jobqueue.errors import Reject, Retry
+from jobqueue.handlers import Handlers
 from jobqueue.job import Job
+from jobqueue.worker import Worker
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.settle import (
     TRACEBACK_MAX_CHARS,
@@ -107,3 +113,51 @@ def test_an_exception_that_cannot_be_printed_still_dead_letters_with_its_type() 
     assert isinstance(decided, DeadLetter)
     assert decided.death.error is not None
     assert decided.death.error.startswith("Unprintable: ")
+
+
+def _parse(text: str) -> int:
+    return int(text)
+
+
+async def test_a_stored_traceback_starts_at_the_handlers_own_frame(
+    tmp_path: Path,
+) -> None:
+    broker = SqliteBroker(f"sqlite:///{tmp_path / 'b.db'}")
+    await broker.connect()
+    handlers = Handlers()
+
+    @handlers.job("thread")
+    def in_a_thread(payload: Any) -> None:
+        _parse("not a number")
+
+    @handlers.job("loop")
+    async def on_the_loop(payload: Any) -> None:
+        _parse("not a number")
+
+    @handlers.job("slow", timeout_s=0.01)
+    async def past_its_limit(payload: Any) -> None:
+        await asyncio.sleep(1)
+
+    jobs = [Job(job_type, {}, max_attempts=1) for job_type in ("thread", "loop", "slow")]
+    await broker.publish(jobs)
+    await Worker(broker, handlers, burst=True).run()
+
+    reader = SqliteBroker(f"sqlite:///{tmp_path / 'b.db'}")
+    await reader.connect()
+    try:
+        dead = await reader.dead_jobs()
+    finally:
+        await reader.close()
+    by_type = {job.job.type: job.death.traceback for job in dead if job.job is not None}
+    assert (
+        by_type.pop("slow")
+        == "jobqueue.errors.JobTimeout: handler 'slow' ran past its 0.01s time limit"
+    )
+    assert len(by_type) == 2
+    for text in by_type.values():
+        assert text is not None
+        lines = text.splitlines()
+        assert lines[0] == "Traceback (most recent call last):"
+        assert lines[1].startswith(f'  File "{__file__}", line '), text
+        assert "jobqueue/worker" not in text
+        assert lines[-1] == "ValueError: invalid literal for int() with base 10: 'not a number'"

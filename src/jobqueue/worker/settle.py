@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
+import sysconfig
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 
+from jobqueue import handlers as handlers_module
 from jobqueue.brokers import Broker, Death, DeathReason, Delivery
 from jobqueue.errors import Reject, Retry
 from jobqueue.job import Job
@@ -89,9 +95,32 @@ def describe(exc: BaseException) -> str:
 
 
 def short_traceback(exc: BaseException) -> str:
-    """The end of the exception's traceback: its last lines, at most 4 KB of text."""
-    lines = "".join(traceback.format_exception(exc)).splitlines()
+    """The end of the exception's traceback from the handler's own first frame on (the
+    worker's frames and the standard library's that call it left out): its last lines, at
+    most 4 KB of text."""
+    formatted = traceback.format_exception(type(exc), exc, _from_user_frame(exc.__traceback__))
+    lines = "".join(formatted).splitlines()
     return "\n".join(lines[-TRACEBACK_MAX_LINES:])[-TRACEBACK_MAX_CHARS:]
+
+
+_MACHINERY = (
+    str(Path(__file__).resolve().parent) + os.sep,  # jobqueue/worker/
+    str(Path(handlers_module.__file__).resolve()),
+    str(Path(sysconfig.get_paths()["stdlib"]).resolve()) + os.sep,
+)
+
+
+def _from_user_frame(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from its first frame outside the machinery that calls handlers."""
+    while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return tb
+
+
+@functools.lru_cache(maxsize=256)
+def _is_machinery(filename: str) -> bool:
+    resolved = str(Path(filename).resolve())
+    return any(resolved.startswith(place) or resolved == place for place in _MACHINERY)
 
 
 def _death(reason: str, job: Job, exc: BaseException, worker_id: str) -> Death:
