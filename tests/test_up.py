@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -59,16 +60,37 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
 
 
+def up_argv(*more: str) -> list[str]:
+    """The command line of ``jobqueue up`` with two workers, then ``more``."""
+    return [sys.executable, "-m", "jobqueue", "up", "--workers", "2", "--concurrency", "2", *more]
+
+
+def addrs_argv(http: str, grpc: str) -> list[str]:
+    """The flags for these HTTP and gRPC addresses."""
+    return ["--http-addr", http, "--grpc-addr", grpc]
+
+
+def up_env(**settings: str) -> dict[str, str]:
+    """The environment of ``jobqueue up`` in a test: quick heartbeats, no JOBQUEUE_* of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBQUEUE_")}
+    return {**env, "JOBQUEUE_HEARTBEAT_INTERVAL_S": "0.5", "PYTHONPATH": str(ROOT), **settings}
+
+
 @pytest.fixture
-def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def up_log(tmp_path: Path) -> Path:
+    """Where the ``up`` fixture's process writes its log (its standard error)."""
+    return tmp_path / "up.log"
+
+
+@pytest.fixture
+def up(tmp_path: Path, up_log: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``jobqueue up --workers 2`` on a SQLite file in tmp_path; its process and base URL."""
     http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    argv = [sys.executable, "-m", "jobqueue", "up", "--workers", "2", "--concurrency", "2"]
-    argv += ["--http-addr", http, "--grpc-addr", grpc, "--broker-url", "sqlite:///jq.db"]
-    env = {**os.environ, "JOBQUEUE_HEARTBEAT_INTERVAL_S": "0.5", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    argv = up_argv(*addrs_argv(http, grpc), "--broker-url", "sqlite:///jq.db")
+    with up_log.open("w") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, env=up_env(), stdout=subprocess.PIPE, stderr=log, text=True
+        )
     try:
         yield process, f"http://{http}"
     finally:
@@ -132,6 +154,88 @@ def test_up_restarts_a_worker_process_that_dies(up: tuple[subprocess.Popen[str],
     submitted = httpx.post(f"{base}/jobs", json={"type": "echo", "payload": {}})
     job_id = submitted.json()["id"]
     poll(lambda: succeeded(f"{base}/jobs/{job_id}"))
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that a plain socket listens on for the length of the test."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        yield int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("taken", ["http", "grpc"])
+def test_up_on_a_taken_port_names_it_in_one_line_exits_1_and_starts_nothing(
+    tmp_path: Path, taken_port: int, taken: str
+) -> None:
+    addrs = {"http": f"127.0.0.1:{free_port()}", "grpc": f"127.0.0.1:{free_port()}"}
+    addrs[taken] = f"127.0.0.1:{taken_port}"
+    argv = up_argv()
+    env = up_env(JOBQUEUE_HTTP_ADDR=addrs["http"], JOBQUEUE_GRPC_ADDR=addrs["grpc"])
+
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"error: port {taken_port} (--{taken}-addr 127.0.0.1:{taken_port}) is already in use, "
+        f"probably by another jobqueue up; stop it or pass --{taken}-addr 127.0.0.1:PORT"
+    ]
+    assert not list(tmp_path.iterdir())  # no API started: no broker or store file either
+
+
+def test_up_whose_api_keeps_exiting_at_start_stops_with_one_line(tmp_path: Path) -> None:
+    addrs = addrs_argv(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+    argv = up_argv(*addrs, "--broker-url", "nosuch://broker")
+
+    done = subprocess.run(
+        argv, cwd=tmp_path, env=up_env(), capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 1
+    assert "error: unsupported broker URL 'nosuch://broker'" in done.stderr  # the API's reason
+    assert done.stderr.splitlines()[-1] == (
+        "error: the API exited with code 1 within 10s of starting, 3 times in a row; "
+        "stopped everything (its log above says why)"
+    )
+    assert "jobqueue is up" not in done.stdout
+
+
+def test_a_worker_drained_under_up_stays_down_while_the_api_and_the_other_worker_run_on(
+    up: tuple[subprocess.Popen[str], str], up_log: Path
+) -> None:
+    process, base = up
+    banner(process)
+    listing = poll(lambda: (r := get_json(f"{base}/workers")) and len(r["workers"]) == 2 and r)
+    drained, other = listing["workers"]
+    jobqueue = [sys.executable, "-m", "jobqueue"]
+
+    subprocess.run(
+        [*jobqueue, "workers", "drain", drained["worker_id"], "--api-url", base],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+
+    poll(lambda: not alive(drained["pid"]))
+    poll(lambda: "not restarting it" in up_log.read_text())
+    time.sleep(1.0)  # a restart would show up now
+    log = up_log.read_text()
+    assert "exited with code 0 on its own (drained or stopped); not restarting it" in log
+    assert log.count("started worker-") == 2
+    assert alive(other["pid"])
+    submitted = httpx.post(f"{base}/jobs", json={"type": "echo", "payload": {}})
+    poll(lambda: succeeded(f"{base}/jobs/{submitted.json()['id']}"))
+
+    subprocess.run(
+        [*jobqueue, "workers", "drain", other["worker_id"], "--api-url", base],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    poll(lambda: "every worker has exited on its own" in up_log.read_text())
+    assert get_json(f"{base}/healthz") is not None
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
 

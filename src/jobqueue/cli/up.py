@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 import time
 
 import httpx
@@ -12,6 +14,7 @@ import typer
 from jobqueue import config
 from jobqueue.brokers import redact_url
 from jobqueue.errors import ConfigError
+from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
 from jobqueue.supervisor import Child, Supervisor, jobqueue_argv
 
@@ -45,8 +48,7 @@ def up(
 ) -> None:
     """Start the API (HTTP + gRPC) and N worker processes; Ctrl-C stops them all cleanly."""
     setup_logging(log_level)
-    config.parse_addr(http_addr, "--http-addr")
-    config.parse_addr(grpc_addr, "--grpc-addr")
+    _check_can_start(http_addr, grpc_addr, app_spec)
     env = _child_env(broker_url, queue, http_addr, grpc_addr, concurrency, app_spec, log_level)
     env[config.env("log_jobs")] = "true" if log_jobs else "false"
     supervisor = Supervisor(
@@ -63,6 +65,43 @@ def up(
             print(_banner(base, grpc_addr, broker_url, workers, concurrency), flush=True)
 
     raise typer.Exit(supervisor.run(on_started=announce))
+
+
+def _check_can_start(http_addr: str, grpc_addr: str, app_spec: str) -> None:
+    """Refuse, before any process starts, what would only make the API or the workers die and
+    be restarted over and over: an address taken or bad, handlers that cannot be loaded."""
+    addrs = {"--http-addr": http_addr, "--grpc-addr": grpc_addr}
+    parsed = {flag: config.parse_addr(addr, flag) for flag, addr in addrs.items()}
+    if parsed["--http-addr"] == parsed["--grpc-addr"]:
+        raise ConfigError(
+            f"--http-addr and --grpc-addr are both {http_addr}; give them different ports"
+        )
+    for flag, (host, port) in parsed.items():
+        _check_port_free(flag, addrs[flag], host, port)
+    load_handlers(app_spec)
+
+
+def _check_port_free(flag: str, addr: str, host: str, port: int) -> None:
+    """Bind ``host:port`` as the API will (``SO_REUSEADDR``, the first address family) and let
+    go; a ConfigError naming the port and the way out when it cannot."""
+    if port == 0:
+        return
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with socket.create_server((host, port), family=family[0][0]):
+            pass
+    except OSError as exc:
+        raise ConfigError(_bind_error(flag, addr, port, exc)) from None
+
+
+def _bind_error(flag: str, addr: str, port: int, exc: OSError) -> str:
+    if exc.errno != errno.EADDRINUSE:
+        return f"cannot listen on {addr} ({flag}): {exc.strerror or exc}"
+    host = addr.rpartition(":")[0] or "127.0.0.1"
+    return (
+        f"port {port} ({flag} {addr}) is already in use, probably by another jobqueue up; "
+        f"stop it or pass {flag} {host}:PORT"
+    )
 
 
 def _child_env(
@@ -88,8 +127,11 @@ def _child_env(
 
 
 def _wait_ready(base: str, supervisor: Supervisor) -> bool:
+    """Wait for ``/readyz``, tending the children meanwhile: an API that dies at start is
+    restarted, or given up on, as it would be later."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline and not supervisor.stopping:
+        supervisor.tend()
         try:
             if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
                 return True
