@@ -7,6 +7,8 @@ import sys
 import typer
 
 from jobqueue.cli import api, db, dlq, jobs, status, submit, up, worker, workers
+from jobqueue.cli.help import use_fitting_help
+from jobqueue.cli.terminal import printable
 from jobqueue.errors import JobqueueError
 
 app = typer.Typer(
@@ -18,6 +20,7 @@ app = typer.Typer(
 )
 for command_module in (api, worker, submit, status, jobs, dlq, workers, up, db):
     command_module.register(app)
+use_fitting_help(app)
 
 
 def main() -> None:
@@ -25,5 +28,5 @@ def main() -> None:
     try:
         app()
     except JobqueueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)  # may quote what a client sent
         sys.exit(1)
