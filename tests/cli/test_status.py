@@ -145,3 +145,72 @@ def test_a_payload_that_is_not_json_is_refused_before_any_request(
     assert exited.value.code == 1
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("error: the payload is not valid JSON")
+
+
+def _cli_at(columns: int, *args: str, api_url: str) -> list[str]:
+    env = {"COLUMNS": str(columns)}
+    result = CliRunner().invoke(app, [*args, "--api-url", api_url], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def _dead_job_ids(api_url: str) -> list[str]:
+    _cli("submit", "fail", "--max-attempts", "1", "--wait", api_url=api_url)
+    code, output = _cli("jobs", "--state", "dead", "--type", "fail", "--json", api_url=api_url)
+    assert code == 0
+    return [json.loads(line)["id"] for line in output.splitlines()]
+
+
+def test_jobs_at_80_columns_fits_with_whole_ids_and_the_error_cut_at_its_end(
+    api_url: str,
+) -> None:
+    job_ids = _dead_job_ids(api_url)
+
+    lines = _cli_at(80, "jobs", "--state", "dead", "--type", "fail", api_url=api_url)
+
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("ID"))
+    assert header.split() == ["ID", "TYPE", "STATE", "RESULT", "/", "ERROR"]
+    for job_id in job_ids:
+        row = next(line for line in lines if line.startswith(job_id))
+        cells = row.split(maxsplit=3)
+        assert cells[1:3] == ["fail", "dead"]
+        assert "RuntimeError: this job always fails".startswith(cells[3].rstrip("…"))
+
+
+def test_jobs_at_200_columns_shows_every_column_and_the_whole_error(api_url: str) -> None:
+    job_ids = _dead_job_ids(api_url)
+
+    lines = _cli_at(200, "jobs", "--state", "dead", "--type", "fail", api_url=api_url)
+
+    header = next(line for line in lines if line.startswith("ID"))
+    assert header.split() == [
+        "ID",
+        "TYPE",
+        "STATE",
+        "TRIES",
+        "CREATED",
+        "FINISHED",
+        "RESULT",
+        "/",
+        "ERROR",
+    ]
+    row = next(line for line in lines if line.startswith(job_ids[0]))
+    assert row.rstrip().endswith("RuntimeError: this job always fails")
+
+
+def test_a_result_with_control_characters_is_escaped_in_tables_and_json(api_url: str) -> None:
+    payload = {"s": "\u009b31m[red]x\u001b[2J\u202e"}
+    code, output = _cli("submit", "echo", json.dumps(payload), "--wait", api_url=api_url)
+    assert code == 0, output
+    job_id = next(line.split()[1] for line in output.splitlines() if line.startswith("id"))
+
+    code, as_json = _cli("status", job_id, "--json", api_url=api_url)
+    table = "\n".join(_cli_at(200, "status", job_id, api_url=api_url))
+    listing = "\n".join(_cli_at(200, "jobs", "--type", "echo", api_url=api_url))
+
+    for shown in (output, as_json, table, listing):
+        assert not {"\u009b", "\u001b", "\u202e"} & set(shown)
+    assert "[red]x" in table
+    assert "[red]x" in listing
+    assert json.loads(as_json)["result"] == payload

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -137,4 +139,65 @@ def test_an_unreachable_api_is_one_line_and_exit_1(
 
 
 def test_the_table_says_so_when_no_worker_is_live() -> None:
-    assert workers_table([]).title == "0 live workers"
+    assert workers_table([], 80).title == "0 live workers"
+
+
+def _workers_output(api_url: str, columns: int) -> list[str]:
+    result = CliRunner().invoke(
+        app, ["workers", "--api-url", api_url], env={"COLUMNS": str(columns)}
+    )
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_at_80_columns_the_table_keeps_whole_ids_and_headers_and_fits(
+    api_url: str, registry: InMemoryRegistry
+) -> None:
+    worker_ids = [str(uuid.uuid4()) for _ in range(3)]
+    for worker_id in worker_ids:
+        _register(registry, worker_id, REPORT)
+
+    lines = _workers_output(api_url, 80)
+
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("ID"))
+    assert header.split() == ["ID", "STATE", "LOAD", "JOB", "TYPES", "SEEN"]
+    for worker_id in worker_ids:
+        row = next(line for line in lines if line.startswith(worker_id))
+        assert row.split()[1:3] == ["paused", "2/8"]
+    assert "…" not in "".join(lines[:3])
+
+
+def test_at_200_columns_the_table_shows_every_column(
+    api_url: str, registry: InMemoryRegistry
+) -> None:
+    worker_id = str(uuid.uuid4())
+    _register(registry, worker_id, REPORT)
+
+    lines = _workers_output(api_url, 200)
+
+    header = next(line for line in lines if line.startswith("ID"))
+    for column in ("STATE", "LOAD", "QUEUE", "JOB TYPES", "HOST", "VERSION", "DONE", "FAILED"):
+        assert column in header, column
+    row = next(line for line in lines if line.startswith(worker_id))
+    assert "email, resize" in row
+    assert "node-1:321" in row
+    assert "…" not in row
+
+
+def test_what_a_worker_sent_is_shown_literally_never_as_markup_or_escapes(
+    api_url: str, registry: InMemoryRegistry
+) -> None:
+    report = dataclasses.replace(
+        REPORT, host="[red]evil\x1b]0;title\x07", job_types=("\x1b[2Jwipe",)
+    )
+    _register(registry, "[red]x\x1b[31m", report)
+
+    for columns in (80, 200):
+        output = "\n".join(_workers_output(api_url, columns))
+
+        assert "\x1b" not in output
+        assert "\x07" not in output
+        assert "[red]x\\x1b[31m" in output
+    assert "[red]evil\\x1b]0;title\\x07" in output
+    assert "\\x1b[2Jwipe" in output

@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jobqueue.cli.workers import API_URL, ApiUrl, request
+from jobqueue.cli.client import API_URL, ApiUrl, request
+from jobqueue.cli.table import field_table
+from jobqueue.cli.terminal import to_json
 
 JobId = Annotated[str, typer.Argument(help="The job's id, as the submission answered it.")]
 RESULT_PREVIEW_CHARS = 2000
@@ -28,12 +30,20 @@ def status(
         float,
         typer.Option("--wait", min=0, max=60, help="Wait up to this many seconds to finish."),
     ] = 0.0,
-    as_json: Annotated[bool, typer.Option("--json", help="The job as one JSON object.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="The job as one JSON object on one line, as GET /jobs/{id} answers it: id, "
+            "type, payload, state, attempts, max_attempts, created_at, started_at, "
+            "finished_at, worker_id, progress, progress_message, result, error, ...",
+        ),
+    ] = False,
 ) -> None:
     """Show a job: state, attempts, times, worker, progress, and its result or error."""
     job = fetch_job(api_url, job_id, wait_s)
     if as_json:
-        typer.echo(json.dumps(job, ensure_ascii=False))
+        typer.echo(to_json(job))
         return
     Console().print(job_table(job))
 
@@ -47,12 +57,7 @@ def fetch_job(api_url: str, job_id: str, wait_s: float = 0.0) -> dict[str, Any]:
 
 def job_table(job: dict[str, Any]) -> Table:
     """A job as a two-column table: field, value (only the fields that say something)."""
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for name, value in _rows(job):
-        table.add_row(name, value)
-    return table
+    return field_table(_rows(job))
 
 
 def _rows(job: dict[str, Any]) -> list[tuple[str, str]]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from jobqueue import codec
+from jobqueue.cli.client import API_URL, ApiUrl, request
 from jobqueue.cli.status import fetch_job, job_table
-from jobqueue.cli.workers import API_URL, ApiUrl, request
+from jobqueue.cli.terminal import printable, to_json
 from jobqueue.errors import InvalidJob, JobqueueError
 
 FINAL_STATES = ("succeeded", "dead", "cancelled")
@@ -48,10 +50,10 @@ def submit(
     """Submit a job; with --wait, follow it and exit 1 unless it succeeds."""
     job = post_job(api_url, job_type, _payload(payload), idempotency_key, max_attempts)
     if not wait:
-        typer.echo(json.dumps(job, ensure_ascii=False))
+        typer.echo(to_json(job))
         return
     console = Console(stderr=True)
-    console.print(f"job {job['id']} submitted")
+    console.print(Text(f"job {printable(job['id'])} submitted"))
     final = follow(api_url, job["id"], console, timeout_s)
     Console().print(job_table(final))
     if final["state"] != "succeeded":
@@ -107,7 +109,8 @@ def follow(
 def _description(job: dict[str, Any]) -> str:
     message = job.get("progress_message")
     attempt = f" (attempt {job['attempts']})" if job["attempts"] > 1 else ""
-    return f"{job['state']}{attempt}" + (f": {message}" if message else "")
+    # The progress bar takes markup: a worker's "[red]" is escaped to show as is.
+    return escape(printable(f"{job['state']}{attempt}" + (f": {message}" if message else "")))
 
 
 def _completion(job: dict[str, Any]) -> dict[str, Any]:

@@ -6,26 +6,19 @@ routes a dashboard uses: the registry lives in the API process (or in the Redis 
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from jobqueue import config
-from jobqueue.errors import JobqueueError, NotFound
+from jobqueue.cli.client import API_URL, ApiUrl, request
+from jobqueue.cli.table import KEEP, Column, fit_table, print_table, terminal_width
+from jobqueue.cli.terminal import printable, to_json
 from jobqueue.registry import Command
 
-API_URL = "http://127.0.0.1:8080"
-TIMEOUT_S = 10.0
-
-ApiUrl = Annotated[
-    str, typer.Option(envvar=config.env("api_url"), help="Base URL of a running jobqueue API.")
-]
 SubApiUrl = Annotated[
     str | None,
     typer.Option(envvar=config.env("api_url"), help="Base URL of a running jobqueue API."),
@@ -47,24 +40,36 @@ def register(app: typer.Typer) -> None:
 def list_workers(
     ctx: typer.Context,
     api_url: ApiUrl = API_URL,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per worker.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per line, a worker each: worker_id, state, pending_command, "
+            "load, concurrency, queue, job_types, host, pid, version, processed, failed, "
+            "seen_ago_s, started_at_unix.",
+        ),
+    ] = False,
 ) -> None:
-    """List the live workers: state, load, queue, job types, host, counts, when last seen."""
+    """List the live workers: state, load, queue, job types, host, counts, when last seen.
+
+    On a narrow terminal the table keeps the id, state, load and when last seen, and drops
+    the other columns as it must (the version first); --json has every field.
+    """
     if ctx.invoked_subcommand is not None:
         ctx.obj = api_url  # `jobqueue workers --api-url URL pause ID` means URL
         return
     workers: list[dict[str, Any]] = request(api_url, "GET", "/workers")["workers"]
     if as_json:
         for worker in workers:
-            typer.echo(json.dumps(worker, ensure_ascii=False))
+            typer.echo(to_json(worker))
         return
-    Console().print(workers_table(workers))
+    print_table(workers_table(workers, terminal_width()))
 
 
 def _send(ctx: typer.Context, command: Command, worker_id: str, api_url: str | None) -> None:
     api_url = api_url or ctx.obj or API_URL
     request(api_url, "POST", f"/workers/{quote(worker_id, safe='')}/{command}")
-    typer.echo(f"{command} sent to {worker_id}: it applies it with its next heartbeat")
+    typer.echo(f"{command} sent to {printable(worker_id)}: it applies it with its next heartbeat")
 
 
 @workers_app.command("pause")
@@ -85,55 +90,30 @@ def drain(ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None) ->
     _send(ctx, Command.DRAIN, worker_id, api_url)
 
 
-def request(
-    api_url: str,
-    method: str,
-    path: str,
-    *,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    params: dict[str, Any] | None = None,
-    timeout_s: float = TIMEOUT_S,
-) -> dict[str, Any]:
-    """Call the API; its JSON answer, or a one-line JobqueueError naming what went wrong."""
-    try:
-        response = httpx.request(
-            method,
-            api_url.rstrip("/") + path,
-            content=body,
-            headers=headers,
-            params=params,
-            timeout=timeout_s,
-        )
-    except httpx.HTTPError as exc:
-        raise JobqueueError(f"cannot reach the API at {api_url}: {exc}") from None
-    if response.is_success:
-        answer: dict[str, Any] = response.json()
-        return answer
-    message = _error_message(response)
-    if response.status_code == 404:
-        raise NotFound(message)
-    raise JobqueueError(f"the API answered {response.status_code}: {message}")
+WORKER_COLUMNS = (
+    Column("ID", KEEP),
+    Column("STATE", 1),
+    Column("LOAD", 2, justify="right"),
+    Column("QUEUE", 8),
+    Column("JOB TYPES", 4, free_text=True, min_width=10),
+    Column("HOST", 7),
+    Column("VERSION", 10),
+    Column("DONE", 5, justify="right"),
+    Column("FAILED", 6, justify="right"),
+    Column("SEEN", 3, justify="right"),
+    Column("UP", 9, justify="right"),
+)
+"""The fleet's columns; on a narrow terminal the highest drop rank goes first."""
 
 
-def _error_message(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.text.strip()[:200] or response.reason_phrase
-
-
-def workers_table(workers: list[dict[str, Any]], now_unix: float | None = None) -> Table:
-    """The fleet as a rich table, one row per worker."""
+def workers_table(
+    workers: list[dict[str, Any]], width: int, now_unix: float | None = None
+) -> Table:
+    """The fleet as a table ``width`` cells wide at most, one row per worker."""
     now_unix = time.time() if now_unix is None else now_unix
-    table = Table(title=f"{len(workers)} live worker{'s' if len(workers) != 1 else ''}")
-    for column in ("ID", "STATE", "LOAD", "QUEUE", "JOB TYPES", "HOST", "VERSION"):
-        table.add_column(column)
-    for column in ("DONE", "FAILED", "SEEN", "UP"):
-        table.add_column(column, justify="right")
-    for worker in workers:
-        table.add_row(*_row(worker, now_unix))
-    return table
+    title = f"{len(workers)} live worker{'s' if len(workers) != 1 else ''}"
+    rows = [_row(worker, now_unix) for worker in workers]
+    return fit_table(WORKER_COLUMNS, rows, width, title=title)
 
 
 def _row(worker: dict[str, Any], now_unix: float) -> list[str]:
