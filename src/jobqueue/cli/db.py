@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
 from jobqueue import config
 from jobqueue.brokers import redact_url
+from jobqueue.cli.options import missing_sqlite_file
 from jobqueue.store import Store, default_store_url, from_url
 
 T = TypeVar("T")
@@ -36,6 +38,16 @@ def register(app: typer.Typer) -> None:
 def resolve_store_url(store_url: str | None) -> str:
     """The store URL given, else the store beside the configured broker."""
     return store_url or default_store_url(config.env_or("broker_url", config.BROKER_URL))
+
+
+def store_file_missing(url: str) -> Path | None:
+    """For a SQLite store whose file is not there, its absolute path; else None."""
+    from jobqueue.store.engine import parse_url
+
+    target = parse_url(url)
+    if target.dialect != "sqlite" or target.driver_url.database is None:
+        return None
+    return missing_sqlite_file(Path(target.driver_url.database))
 
 
 def with_store(url: str, action: Callable[[Store], Awaitable[T]]) -> T:
@@ -67,8 +79,15 @@ def upgrade(store_url: StoreUrl = None) -> None:
 
 @db_app.command("current")
 def current(store_url: StoreUrl = None) -> None:
-    """Show the store's schema revision and whether it is the newest."""
+    """Show the store's schema revision and whether it is the newest (never creates a file)."""
     url = resolve_store_url(store_url)
+    missing = store_file_missing(url)
+    if missing is not None:
+        typer.echo(
+            f"store {redact_url(url)} has no schema yet: no file at {missing} "
+            "(run: jobqueue db upgrade)"
+        )
+        return
     from jobqueue.store.migrate import head_revision  # alembic: loaded only by this command
 
     revision = with_store(url, lambda store: store.schema_version())

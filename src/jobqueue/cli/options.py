@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,3 +26,9 @@ def run_fast(main: Coroutine[Any, Any, None]) -> None:
         return
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main)
+
+
+def missing_sqlite_file(path: Path) -> Path | None:
+    """The absolute path of ``path`` if no file is there (a relative path is the cwd's)."""
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    return None if absolute.is_file() else absolute
