@@ -7,9 +7,13 @@ import contextvars
 import functools
 import importlib
 import inspect
+import os
+import sys
+import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Protocol
 
 from jobqueue.errors import ConfigError, JobCancelled, UnknownJobType
@@ -184,18 +188,90 @@ class Handlers:
 
 
 def load_handlers(spec: str) -> Handlers:
-    """Import ``pkg.module:attribute`` and return the :class:`Handlers` it names."""
+    """Import ``pkg.module:attribute`` and return the :class:`Handlers` it names.
+
+    The working directory is on the import path, as for ``python -m`` (and uvicorn, Celery,
+    RQ), so ``--app myapp.jobs:handlers`` finds ``./myapp`` without ``PYTHONPATH``. Whatever
+    goes wrong is a one-line :class:`ConfigError` naming it.
+    """
+    module_name, attribute = _split_app_spec(spec)
+    _put_working_directory_on_path()
+    module = _import_app_module(module_name)
+    return _handlers_of(module, module_name, attribute)
+
+
+def _split_app_spec(spec: str) -> tuple[str, str]:
     module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ConfigError(f"--app must look like pkg.module:handlers, got {spec!r}")
+    usage = f"--app must be pkg.module:attribute, got {spec!r}"
+    if not sep and module_name:
+        raise ConfigError(
+            f"{usage}: add the name of its Handlers after a colon, such as '{spec}:handlers'"
+        )
+    if not module_name or not attribute:
+        raise ConfigError(usage)
+    return module_name, attribute
+
+
+def _put_working_directory_on_path() -> None:
+    cwd = os.getcwd()
+    if cwd not in {os.path.abspath(entry) for entry in sys.path}:
+        sys.path.insert(0, cwd)
+
+
+def _import_app_module(module_name: str) -> ModuleType:
+    cannot = f"--app: cannot import {module_name!r}"
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"{cannot}: {_not_found(module_name, exc)}") from None
     except ImportError as exc:
-        raise ConfigError(f"cannot import {module_name!r} for --app: {exc}") from None
-    handlers = getattr(module, attribute, None)
+        raise ConfigError(f"{cannot}: {exc}") from None
+    except Exception as exc:  # the app's own code failed as it was imported
+        raise ConfigError(f"{cannot}: it raised {_one_line(exc)} ({_where(exc)})") from None
+
+
+def _not_found(module_name: str, exc: ModuleNotFoundError) -> str:
+    """Tell the app module (or a package above it) missing from a module the app imports."""
+    missing = exc.name or ""
+    if missing == module_name or module_name.startswith(f"{missing}."):
+        places = f"the working directory {os.getcwd()} and the installed packages"
+        return f"no module named {missing!r} (looked in {places})"
+    return f"it needs module {missing!r}, which was not found"
+
+
+def _one_line(exc: Exception) -> str:
+    message = " ".join((exc.msg if isinstance(exc, SyntaxError) else str(exc)).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _where(exc: Exception) -> str:
+    """``file:line`` of a syntax error, else of the innermost frame of the traceback."""
+    if isinstance(exc, SyntaxError):
+        return f"{exc.filename}:{exc.lineno}"
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{frame.filename}:{frame.lineno}"
+
+
+def _handlers_of(module: ModuleType, module_name: str, attribute: str) -> Handlers:
+    try:
+        handlers = getattr(module, attribute)
+    except AttributeError:
+        raise ConfigError(
+            f"--app: module {module_name!r} has no attribute {attribute!r} ({_registries(module)})"
+        ) from None
     if not isinstance(handlers, Handlers):
-        raise ConfigError(f"{spec!r} is not a jobqueue.Handlers registry")
+        kind = type(handlers).__name__
+        raise ConfigError(
+            f"--app: {module_name}:{attribute} is a {kind}, not a jobqueue.Handlers registry"
+        )
     return handlers
+
+
+def _registries(module: ModuleType) -> str:
+    names = [name for name, value in vars(module).items() if isinstance(value, Handlers)]
+    if not names:
+        return "it holds no Handlers"
+    return "its Handlers: " + ", ".join(repr(name) for name in names)
 
 
 async def call_async(
