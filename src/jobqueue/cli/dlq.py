@@ -1,42 +1,61 @@
-"""The ``jobqueue dlq`` commands: list, show, replay and purge dead jobs, on the broker directly."""
+"""The ``jobqueue dlq`` commands: list, show, replay and purge dead jobs, through the API.
+
+They call a running API's ``/dlq`` routes (``--api-url``), as ``jobs`` and ``workers`` do;
+``--broker-url`` opens a broker directly instead, for when the API is down.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from jobqueue import config
-from jobqueue.brokers import Broker, DeadJob, from_url
-from jobqueue.cli.options import BrokerUrl, Queue
-from jobqueue.errors import ConfigError, JobqueueError, NotFound
-from jobqueue.job import Job
-from jobqueue.store import Store
-from jobqueue.views import dead_job_detail, dead_job_view
+from jobqueue.cli.client import API_URL, ApiUrl
+from jobqueue.cli.dead_letters import DeadLetters, dead_letters
+from jobqueue.cli.status import preview
+from jobqueue.cli.table import KEEP, Column, field_table, fit_table, print_table, terminal_width
+from jobqueue.cli.terminal import first_line, printable, to_json
+from jobqueue.errors import ConfigError
 
-T = TypeVar("T")
-WIDE_TABLE_CHARS = 120
-
+DirectBrokerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--broker-url",
+        help="Open this broker directly instead of asking the API (when it is down): "
+        "sqlite:///path or amqp://...",
+    ),
+]
+Queue = Annotated[
+    str, typer.Option(envvar=config.env("queue"), help="With --broker-url: the jobs queue.")
+]
 StoreUrl = Annotated[
     str | None,
     typer.Option(
         envvar=config.env("store_url"),
-        help="The job store, told that replayed jobs are queued again (default: the one beside "
-        "the embedded broker; none beside RabbitMQ).",
+        help="With --broker-url: the job store, told that replayed jobs are queued again "
+        "(default: the one beside the embedded broker; none beside RabbitMQ).",
     ),
 ]
-REPLAY_SNAPSHOT = 100_000
+JobId = Annotated[str, typer.Argument(metavar="ID", help="The dead job's id.")]
+
+DEAD_JOB_FIELDS = "id, type, attempts, reason, error, failed_at, worker_id, payload"
+DEAD_COLUMNS = (
+    Column("ID", KEEP),
+    Column("TYPE", 2, free_text=True, min_width=8),
+    Column("TRIES", 5, justify="right"),
+    Column("REASON", 1),
+    Column("FAILED AT", 4),
+    Column("ERROR", 3, free_text=True, min_width=12),
+)
+"""The dead jobs' columns; on a narrow terminal the highest drop rank goes first."""
 
 dlq_app = typer.Typer(
-    help="Inspect, replay and purge the dead-letter queue.",
+    help="Inspect, replay and purge the dead-letter queue, through the API (or a broker "
+    "directly, with --broker-url).",
     no_args_is_help=True,
 )
 
@@ -46,167 +65,132 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dlq_app, name="dlq")
 
 
-def with_broker(url: str, queue: str, action: Callable[[Broker], Awaitable[T]]) -> T:
-    """Connect to the broker, run ``action`` on it, close it; returns what ``action`` returned."""
-
-    async def run() -> T:
-        broker = from_url(url, queue)
-        await broker.connect()
-        try:
-            return await action(broker)
-        finally:
-            await broker.close()
-
-    return asyncio.run(run())
-
-
 @dlq_app.command("list")
 def list_dead(
-    broker_url: BrokerUrl = config.BROKER_URL,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")] = 100,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=f"One JSON object per line, a dead job each: {DEAD_JOB_FIELDS} (and body, "
+            "when the message is not a job).",
+        ),
+    ] = False,
+    api_url: ApiUrl = API_URL,
+    broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
-    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List dead jobs, oldest first."""
-    dead_jobs = with_broker(broker_url, queue, lambda broker: broker.dead_jobs(limit))
+    """List dead jobs, oldest first.
+
+    On a narrow terminal the table keeps the id, the reason, the type and the error (cut
+    short), and drops the time and attempts; `show` and --json have every field.
+    """
+    dead_jobs = dead_letters(api_url, broker_url, queue, None).list(limit)
     if as_json:
         for dead in dead_jobs:
-            typer.echo(_to_json(dead_job_view(dead)))
-        return
-    _print_table(dead_jobs)
+            typer.echo(to_json(dead))
+    elif not dead_jobs:
+        typer.echo("the dead-letter queue is empty")
+    else:
+        print_table(dead_jobs_table(dead_jobs, terminal_width()))
 
 
 @dlq_app.command("show")
 def show(
-    job_id: Annotated[str, typer.Argument(help="The dead job's id.")],
-    broker_url: BrokerUrl = config.BROKER_URL,
+    job_id: JobId,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=f"The dead job as one JSON object on one line: {DEAD_JOB_FIELDS}, "
+            "traceback, first_failed_at, job (the whole job as it was stored).",
+        ),
+    ] = False,
+    api_url: ApiUrl = API_URL,
+    broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
 ) -> None:
-    """Show one dead job as JSON: the job, why it died, the traceback."""
-    dead = with_broker(broker_url, queue, lambda broker: broker.dead_job(job_id))
-    if dead is None:
-        raise NotFound(f"no dead job with id {job_id!r}")
-    typer.echo(_to_json(dead_job_detail(dead), indent=2))
+    """Show one dead job: the job, why it died, the traceback."""
+    detail = dead_letters(api_url, broker_url, queue, None).show(job_id)
+    if as_json:
+        typer.echo(to_json(detail))
+        return
+    Console().print(field_table(_detail_fields(detail)))
 
 
 @dlq_app.command("replay")
 def replay(
-    job_id: Annotated[str | None, typer.Argument(help="The dead job's id.")] = None,
+    job_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The dead job's id.")] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead job.")] = False,
-    broker_url: BrokerUrl = config.BROKER_URL,
+    api_url: ApiUrl = API_URL,
+    broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
     store_url: StoreUrl = None,
 ) -> None:
     """Queue a dead job (or, with --all, every dead job) again with its attempts reset."""
     if replay_all == (job_id is not None):
         raise ConfigError("give either a dead job's id or --all")
+    letters = dead_letters(api_url, broker_url, queue, store_url)
     if job_id is None:
-        count, jobs = with_broker(broker_url, queue, _replay_every)
-        typer.echo(f"replayed {count} dead job(s)")
+        typer.echo(f"replayed {letters.replay_all()} dead job(s)")
     else:
-        job = with_broker(broker_url, queue, lambda broker: broker.replay(job_id))
-        if job is None:
-            raise NotFound(f"no dead job with id {job_id!r}")
-        jobs = [job]
-        typer.echo(f"replayed {job.id} (type {job.type})")
-    _record_requeued(store_url or _store_beside(broker_url), jobs)
-
-
-async def _replay_every(broker: Broker) -> tuple[int, list[Job]]:
-    """Replay every dead job; the jobs seen dead just before, to tell the store."""
-    dead = await broker.dead_jobs(REPLAY_SNAPSHOT)
-    count = await broker.replay_all()
-    return count, [job.fresh() for d in dead if (job := d.job) is not None]
-
-
-def _store_beside(broker_url: str) -> str | None:
-    if not broker_url.lower().startswith("sqlite:"):
-        return None
-    from jobqueue.store import default_store_url
-
-    return default_store_url(broker_url)
-
-
-def _record_requeued(store_url: str | None, jobs: list[Job]) -> None:
-    """Put the replayed jobs back to queued in the job store, if there is one (best effort)."""
-    if store_url is None or not jobs:
-        return
-    from jobqueue.cli.db import with_store  # the store's driver loads only when one is used
-
-    async def record(store: Store) -> None:
-        if await store.schema_version() is not None:  # else no API ever kept status there
-            await store.record_requeued(jobs)
-
-    try:
-        with_store(store_url, record)
-    except JobqueueError as exc:
-        typer.echo(f"warning: the job store was not told ({exc})", err=True)
+        job = letters.replay(job_id)
+        typer.echo(f"replayed {printable(job['id'])} (type {printable(job['type'])})")
 
 
 @dlq_app.command("purge")
 def purge(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    broker_url: BrokerUrl = config.BROKER_URL,
+    api_url: ApiUrl = API_URL,
+    broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
 ) -> None:
     """Delete every dead job, for good."""
+    letters = dead_letters(api_url, broker_url, queue, None)
     if not yes:
-        _confirm_purge(broker_url, queue)
-    count = with_broker(broker_url, queue, lambda broker: broker.purge_dead())
-    typer.echo(f"purged {count} dead job(s)")
+        _confirm_purge(letters, queue if broker_url else None)
+    typer.echo(f"purged {letters.purge()} dead job(s)")
 
 
-def _confirm_purge(broker_url: str, queue: str) -> None:
+def _confirm_purge(letters: DeadLetters, queue: str | None) -> None:
     if not sys.stdin.isatty():
         raise ConfigError("refusing to purge without confirmation: pass --yes")
-
-    async def count_dead(broker: Broker) -> int:
-        return (await broker.depth()).dead
-
-    count = with_broker(broker_url, queue, count_dead)
-    if not typer.confirm(f"Delete {count} dead job(s) from {queue!r} for good?"):
+    where = f" from {queue!r}" if queue is not None else ""
+    if not typer.confirm(f"Delete {letters.count()} dead job(s){where} for good?"):
         raise ConfigError("purge cancelled")
 
 
-def _print_table(dead_jobs: list[DeadJob]) -> None:
-    console = Console()
-    if not dead_jobs:
-        console.print("the dead-letter queue is empty")
-        return
-    # The id is never shortened (it is what `show` and `replay` take); on a narrow terminal
-    # the attempts and time give way (`show` and `--json` have them), then the error folds.
-    wide = console.width >= WIDE_TABLE_CHARS
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("id", no_wrap=True)
-    table.add_column("type", overflow="fold", min_width=8)
-    if wide:
-        table.add_column("tries", justify="right")
-    table.add_column("reason", overflow="fold", min_width=8)
-    if wide:
-        table.add_column("failed at", no_wrap=True)
-    table.add_column("error", overflow="fold", min_width=8)
-    for dead in dead_jobs:
-        table.add_row(*(Text(cell) for cell in _row(dead_job_view(dead), wide)))
-    console.print(table)
+def dead_jobs_table(dead_jobs: list[dict[str, Any]], width: int) -> Table:
+    """Dead jobs as a table ``width`` cells wide at most, one row per dead job."""
+    return fit_table(DEAD_COLUMNS, [_row(view) for view in dead_jobs], width)
 
 
-def _row(view: dict[str, Any], wide: bool) -> list[str]:
-    """The cells of a dead job's row; Text, not markup, so an error like "[red]" shows as is."""
-    row = [view["id"], view["type"] or "(not a job)"]
-    if wide:
-        row.append(str(view["attempts"]))
-    row.append(view["reason"])
-    if wide:
-        row.append(view["failed_at"].replace("T", " ")[: len("2026-01-02 03:04:05")])
-    row.append(_one_line(view["error"]))
-    return row
+def _row(view: dict[str, Any]) -> list[str]:
+    return [
+        view["id"],
+        view["type"] or "(not a job)",
+        str(view["attempts"]),
+        view["reason"],
+        view["failed_at"].replace("T", " ")[: len("2026-01-02 03:04:05")],
+        first_line(view["error"]),
+    ]
 
 
-def _one_line(text: str | None, max_chars: int = 60) -> str:
-    lines = (text or "").strip().splitlines()
-    line = lines[0] if lines else ""
-    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
-
-
-def _to_json(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, indent=indent, ensure_ascii=False)
+def _detail_fields(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    """A dead job's fields that say something, as (name, value) to show."""
+    fields = [
+        ("id", detail["id"]),
+        ("type", detail["type"] or "(not a job)"),
+        ("reason", detail["reason"]),
+        ("attempts", str(detail["attempts"])),
+    ]
+    for name in ("worker_id", "first_failed_at", "failed_at", "error"):
+        if detail.get(name):
+            fields.append((name.replace("_", " "), str(detail[name])))
+    if detail["type"] is not None:
+        fields.append(("payload", preview(detail["payload"])))
+    elif detail.get("body") is not None:
+        fields.append(("body", detail["body"]))
+    if detail.get("traceback"):
+        fields.append(("traceback", detail["traceback"]))
+    return fields
