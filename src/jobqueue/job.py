@@ -15,8 +15,14 @@ from jobqueue.errors import DecodeError
 
 
 def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current time as :func:`iso_utc` writes it."""
+    return iso_utc(datetime.now(UTC))
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 UTC with microseconds and a ``Z`` (``2026-12-03T12:00:00.123456Z``): the one
+    form of every time jobqueue answers, the job store's included."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def new_job_id() -> str:
@@ -47,6 +53,7 @@ class Job:
 
     ``unserved_since`` is set while the job waits for a worker that serves its type (no live
     worker had a handler for it when a worker without one received it): when that began.
+    ``first_failed_at`` is set once an attempt failed: when the first one did.
     """
 
     type: str
@@ -56,6 +63,7 @@ class Job:
     max_attempts: int | None = None
     created_at: str = field(default_factory=utc_now)
     unserved_since: str | None = None
+    first_failed_at: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object sent on the wire and answered to clients; original fields first."""
@@ -70,6 +78,8 @@ class Job:
         wire["created_at"] = self.created_at
         if self.unserved_since is not None:
             wire["unserved_since"] = self.unserved_since
+        if self.first_failed_at is not None:
+            wire["first_failed_at"] = self.first_failed_at
         return wire
 
     def encode(self) -> bytes:
@@ -82,7 +92,7 @@ class Job:
 
     def fresh(self) -> Job:
         """The same job with its attempts reset, as a replay from the dead-letter queue wants."""
-        return dataclasses.replace(self, attempts=0, unserved_since=None)
+        return dataclasses.replace(self, attempts=0, unserved_since=None, first_failed_at=None)
 
     @classmethod
     def decode(cls, body: bytes) -> Job:
@@ -108,6 +118,7 @@ class Job:
         if max_attempts is not None and not (_is_count(max_attempts) and max_attempts >= 1):
             raise DecodeError("job 'max_attempts' is not a positive integer")
         created_at, unserved_since = data.get("created_at"), data.get("unserved_since")
+        first_failed_at = data.get("first_failed_at")
         return cls(
             id=job_id,
             type=job_type,
@@ -116,6 +127,7 @@ class Job:
             max_attempts=max_attempts,
             created_at=created_at if isinstance(created_at, str) else utc_now(),
             unserved_since=unserved_since if isinstance(unserved_since, str) else None,
+            first_failed_at=first_failed_at if isinstance(first_failed_at, str) else None,
         )
 
 

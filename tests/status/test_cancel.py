@@ -172,6 +172,21 @@ async def test_a_finished_or_unknown_job_cannot_be_cancelled(system: System) -> 
     assert unknown.status_code == 404
 
 
+async def test_cancelling_a_cancelled_job_again_is_a_409_like_any_finished_job(
+    system: System,
+) -> None:
+    job_id = await system.submit("email")
+    first = await system.client.delete(f"/jobs/{job_id}")
+    again = await system.client.delete(f"/jobs/{job_id}")
+
+    assert first.status_code == 200
+    assert again.status_code == 409
+    assert again.json()["error"] == {
+        "code": "job_finished",
+        "message": f"job {job_id} already cancelled",
+    }
+
+
 def test_the_cancel_log_sends_each_cancellation_once_per_cursor() -> None:
     log, other = CancelLog(), CancelLog()
     log.add("a")

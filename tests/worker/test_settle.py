@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,25 @@ def test_a_failure_with_attempts_left_is_retried_as_the_next_attempt_after_backo
     job = Job("email", {}, attempts=1)
     decided = after_failure(job, 3, _raised(ValueError("x")), POLICY, "w1")
     assert isinstance(decided, RetryLater)
-    assert decided.job == job.next_attempt()
+    assert decided.job.first_failed_at is not None
+    assert decided.job == dataclasses.replace(
+        job.next_attempt(), first_failed_at=decided.job.first_failed_at
+    )
     assert 2.0 <= decided.delay_s <= 4.0
+
+
+def test_the_first_failure_time_is_kept_across_retries_and_given_to_the_death() -> None:
+    first = "2026-12-03T12:00:00.000000Z"
+    retried = after_failure(
+        Job("email", {}, attempts=1, first_failed_at=first), 3, ValueError("x"), POLICY, "w1"
+    )
+    assert isinstance(retried, RetryLater)
+    assert retried.job.first_failed_at == first
+    dead = after_failure(retried.job, 3, _raised(ValueError("x")), POLICY, "w1")
+    assert isinstance(dead, DeadLetter)
+    assert dead.death.first_failed_at == first
+    assert dead.job is not None
+    assert (dead.job.attempts, dead.death.attempts) == (3, 3)
 
 
 def test_a_failure_on_the_last_attempt_dead_letters_with_what_happened() -> None:
@@ -53,6 +71,10 @@ def test_a_failure_on_the_last_attempt_dead_letters_with_what_happened() -> None
     assert death.attempts == 3
     assert death.worker_id == "w1"
     assert death.failed_at
+    assert death.first_failed_at is not None
+    assert death.first_failed_at <= death.failed_at
+    assert decided.job is not None
+    assert decided.job.attempts == 3  # the dead copy counts every attempt made, as its death
 
 
 def test_retry_asks_for_its_own_delay() -> None:

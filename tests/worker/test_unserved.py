@@ -47,7 +47,7 @@ def test_a_type_nobody_serves_waits_stamped_with_when_the_wait_began() -> None:
     )
     assert isinstance(decided, HandOn)
     assert decided.delay_s == unserved.WAIT_DELAY_S
-    assert decided.job.unserved_since == "2026-12-03T12:00:00.000Z"
+    assert decided.job.unserved_since == "2026-12-03T12:00:00.000000Z"
     assert decided.job.attempts == 0
 
 

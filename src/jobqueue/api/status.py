@@ -126,14 +126,18 @@ def status_router(tracking: Tracking) -> APIRouter:
         "/{job_id}",
         response_model=JobStatusOut,
         responses={
-            200: {"description": "Cancelled: the job had not started (or was cancelled before)."},
+            200: {"description": "Cancelled: the job had not started."},
             202: {"model": JobStatusOut, "description": "The running job was asked to stop."},
             **error_responses(404, 409, 503),
         },
     )
     async def cancel_job(job_id: JobId) -> Response:
         """Cancel a job that has not started (a worker that receives it skips it), or ask a
-        running one to stop: its handler sees ``ctx.cancelled`` within a heartbeat interval."""
+        running one to stop: its handler sees ``ctx.cancelled`` within a heartbeat interval. A
+        finished job, a cancelled one included, answers 409."""
+        before = _found(job_id, await store.get(job_id))
+        if before.state is JobState.CANCELLED:
+            raise JobFinished(f"job {job_id} already cancelled")
         record = _found(job_id, await store.request_cancel(job_id))
         if record.state not in (JobState.CANCELLED, JobState.RUNNING):
             raise JobFinished(f"job {job_id} already {record.state.value}; it cannot be cancelled")

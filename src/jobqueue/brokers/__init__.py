@@ -131,8 +131,12 @@ class Broker(Protocol):
         """Store ``job`` (the next attempt) to be delivered after ``delay_s``, then remove
         the original. The new copy is durable before the original goes."""
 
-    async def dead_letter(self, delivery: Delivery, death: Death) -> None:
-        """Store the body in the dead-letter queue with ``death``, then remove the original."""
+    async def dead_letter(self, delivery: Delivery, death: Death, job: Job | None = None) -> None:
+        """Store the body in the dead-letter queue with ``death``, then remove the original.
+
+        With ``job``, its encoding is stored instead of the delivered body (the job as it
+        ended: its attempts all counted).
+        """
 
     async def release(self, delivery: Delivery) -> None:
         """Hand the delivery back unprocessed, to be delivered again (graceful shutdown)."""

@@ -294,12 +294,13 @@ class RabbitmqBroker:
             raise
         token.ack()
 
-    async def dead_letter(self, delivery: Delivery, death: Death) -> None:
-        """Publish the original body with ``death`` to the dead-letter queue, then ack."""
+    async def dead_letter(self, delivery: Delivery, death: Death, job: Job | None = None) -> None:
+        """Publish the body (or ``job``'s) with ``death`` to the dead-letter queue, then ack."""
         token = _token(delivery)
         if not token.channel.is_open:
             return  # the original comes back by itself; a copy now would be a duplicate
-        await self._send([self._dead_copy(delivery.body, delivery.message_id, death)])
+        body = delivery.body if job is None else job.encode()
+        await self._send([self._dead_copy(body, delivery.message_id, death)])
         token.ack()
 
     async def _retry_queue(self, tier_ms: int) -> str:

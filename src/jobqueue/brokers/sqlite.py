@@ -147,10 +147,12 @@ class SqliteBroker:
         await self._settle("retry", delivery, replace)
         self._announce()
 
-    async def dead_letter(self, delivery: Delivery, death: Death) -> None:
-        """Move the job to the dead table with ``death``, in one transaction."""
+    async def dead_letter(self, delivery: Delivery, death: Death, job: Job | None = None) -> None:
+        """Move the job (as ``job`` encodes it, if given) to the dead table with ``death``, in
+        one transaction."""
+        body = None if job is None else job.encode()
         await self._settle(
-            "dead-letter", delivery, functools.partial(rows.dead_letter, death=death)
+            "dead-letter", delivery, functools.partial(rows.dead_letter, death=death, body=body)
         )
 
     async def release(self, delivery: Delivery) -> None:

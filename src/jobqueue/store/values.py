@@ -64,7 +64,7 @@ class JobRecord:
             "progress": self.progress,
             "progress_message": self.progress_message,
             "result": self.result,
-            "error": self.error,
+            "error": None if self.state is JobState.SUCCEEDED else self.error,
             "next_attempt_at": _iso(self.next_attempt_at),
             "cancel_requested": self.cancel_requested,
             "idempotency_key": self.idempotency_key,

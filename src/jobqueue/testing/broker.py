@@ -38,6 +38,7 @@ __all__ = [
     "check_batch_publish_delivers_every_job_once",
     "check_dead_jobs_lists_oldest_first_without_consuming",
     "check_dead_letter_keeps_body_and_death",
+    "check_dead_letter_stores_the_job_it_is_given",
     "check_depth_counts_ready_delayed_and_dead",
     "check_each_job_goes_to_one_of_two_consumers",
     "check_is_ready_when_connected",
@@ -360,6 +361,20 @@ async def check_dead_letter_keeps_body_and_death(make_broker: BrokerFactory) -> 
         await expect_depth(broker, 0, 0, 1)
 
 
+async def check_dead_letter_stores_the_job_it_is_given(make_broker: BrokerFactory) -> None:
+    """``dead_letter(..., job=...)`` stores that job's body (its attempts all counted)."""
+    async with make_broker() as broker:
+        job = sample_job(attempts=2, max_attempts=3)
+        await broker.publish([job])
+        async with Inbox(broker, prefetch=1) as inbox:
+            delivery = await inbox.get()
+            await broker.dead_letter(delivery, sample_death(), job.next_attempt())
+        await expect_dead_ids(broker, [job.id])
+        dead = await broker.dead_job(job.id)
+        assert dead is not None
+        assert dead.job == job.next_attempt()
+
+
 async def check_undecodable_body_is_dead_lettered_as_is(make_broker: BrokerFactory) -> None:
     """A body that is not a job dead-letters byte for byte, and replay leaves it dead."""
     async with make_broker() as broker:
@@ -549,6 +564,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_retry_comes_back_after_its_delay,
     check_retry_without_delay_comes_back_at_once,
     check_dead_letter_keeps_body_and_death,
+    check_dead_letter_stores_the_job_it_is_given,
     check_undecodable_body_is_dead_lettered_as_is,
     check_unsettled_delivery_returns_when_its_broker_closes,
     check_release_delivers_the_job_again,

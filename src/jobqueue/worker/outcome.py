@@ -80,10 +80,13 @@ class Reporting:
 
         return FlightSignals(asyncio.get_running_loop(), report)
 
-    def running(self, job: Job) -> None:
-        """The handler is starting on ``job``."""
+    def running(self, job: Job, max_attempts: int) -> None:
+        """The handler is starting on ``job``, whose limit in force is ``max_attempts`` (its
+        own, else its handler's): the store shows that limit from then on."""
         if self._status is not None:
-            self._status.emit(self._event(job, EventKind.RUNNING, {}))
+            event = self._event(job, EventKind.RUNNING, {})
+            event["max_attempts"] = max_attempts
+            self._status.emit(event)
 
     def succeeded(self, job: Job, result: Any) -> Outcome | InvalidResult:
         """The handler returned ``result``: ack with it, or the reason it cannot be stored."""

@@ -14,7 +14,7 @@ from types import TracebackType
 from jobqueue import handlers as handlers_module
 from jobqueue.brokers import Broker, Death, DeathReason, Delivery
 from jobqueue.errors import Reject, Retry
-from jobqueue.job import Job
+from jobqueue.job import Job, utc_now
 from jobqueue.worker.backoff import RetryPolicy
 
 TRACEBACK_MAX_LINES = 20
@@ -36,9 +36,11 @@ class RetryLater:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """Move the message to the dead-letter queue, with why."""
+    """Move the message to the dead-letter queue, with why; as ``job`` when given (the job
+    with its last attempt counted), else as it was delivered."""
 
     death: Death
+    job: Job | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +68,16 @@ def after_failure(
     ``Reject`` dead-letters at once. Otherwise the job is retried while attempts remain (after
     the delay a ``Retry`` asks for, else after the policy's backoff), then dead-lettered.
     """
+    failed = dataclasses.replace(
+        job.next_attempt(), first_failed_at=job.first_failed_at or utc_now()
+    )
     if isinstance(exc, Reject):
-        return DeadLetter(_death(DeathReason.REJECTED, job, exc, worker_id))
-    if job.attempts + 1 >= max_attempts:
-        return DeadLetter(_death(DeathReason.MAX_ATTEMPTS, job, exc, worker_id))
+        return _dead(DeathReason.REJECTED, failed, exc, worker_id)
+    if failed.attempts >= max_attempts:
+        return _dead(DeathReason.MAX_ATTEMPTS, failed, exc, worker_id)
     if isinstance(exc, Retry) and isinstance(exc.delay_s, int | float):
-        return RetryLater(job.next_attempt(), max(0.0, float(exc.delay_s)))
-    return RetryLater(job.next_attempt(), policy.delay_s(job.attempts))
+        return RetryLater(failed, max(0.0, float(exc.delay_s)))
+    return RetryLater(failed, policy.delay_s(job.attempts))
 
 
 def undecodable(error: str, worker_id: str) -> DeadLetter:
@@ -123,14 +128,17 @@ def _is_machinery(filename: str) -> bool:
     return any(resolved.startswith(place) or resolved == place for place in _MACHINERY)
 
 
-def _death(reason: str, job: Job, exc: BaseException, worker_id: str) -> Death:
-    return Death(
+def _dead(reason: str, failed: Job, exc: BaseException, worker_id: str) -> DeadLetter:
+    """Dead-letter ``failed`` (the job with its last attempt counted)."""
+    death = Death(
         reason=reason,
         error=describe(exc),
         traceback=short_traceback(exc),
-        attempts=job.attempts + 1,
+        attempts=failed.attempts,
         worker_id=worker_id,
+        first_failed_at=failed.first_failed_at,
     )
+    return DeadLetter(death, failed)
 
 
 async def apply(broker: Broker, delivery: Delivery, settlement: Settlement) -> None:
@@ -140,7 +148,7 @@ async def apply(broker: Broker, delivery: Delivery, settlement: Settlement) -> N
             await broker.ack(delivery)
         case RetryLater(job, delay_s) | HandOn(job, delay_s):
             await broker.retry(delivery, job, delay_s)
-        case DeadLetter(death):
-            await broker.dead_letter(delivery, death)
+        case DeadLetter(death, job):
+            await broker.dead_letter(delivery, death, job)
         case HandBack():
             await broker.release(delivery)

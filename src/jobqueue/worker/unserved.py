@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 
 from jobqueue.brokers import Death, DeathReason
-from jobqueue.job import Job
+from jobqueue.job import Job, iso_utc
 from jobqueue.registry.fleet import ServedTypes
 from jobqueue.worker.settle import DeadLetter, HandOn
 
@@ -52,7 +52,7 @@ def decide(
     waited_s = (now - since).total_seconds()
     if waited_s >= timeout_s:
         return DeadLetter(_death(job, waited_s, worker_id))
-    stamped = dataclasses.replace(job, unserved_since=_iso(since))
+    stamped = dataclasses.replace(job, unserved_since=iso_utc(since))
     return HandOn(stamped, min(WAIT_DELAY_S, timeout_s - waited_s))
 
 
@@ -71,10 +71,6 @@ def _since(stamp: str | None) -> datetime | None:
     except ValueError:
         return None
     return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class LogThrottle:

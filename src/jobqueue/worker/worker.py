@@ -332,7 +332,7 @@ class Worker:
             self._log_job("processing job %s (type=%s, attempt=%d)", job.id, job.type, job.attempts)
         signals = flight.signals = self._report.signals(job)
         ctx = JobContext(job.id, job.type, job.attempts, max_attempts, self.worker_id, signals)
-        self._report.running(job)
+        self._report.running(job, max_attempts)
         flight.in_async_handler = handler.is_async
         try:
             result = await execute(handler, job.payload, ctx, self._threads)

@@ -15,7 +15,7 @@ from jobqueue.brokers.amqp.connection import Channel
 from jobqueue.brokers.amqp.publisher import Outgoing
 from jobqueue.brokers.amqp.topology import Names, message_count, properties
 from jobqueue.errors import DecodeError
-from jobqueue.job import Job
+from jobqueue.job import Job, iso_utc
 
 REASON = "x-jobqueue-reason"
 ERROR = "x-jobqueue-error"
@@ -274,5 +274,4 @@ def attempts_in(body: bytes) -> int:
 
 
 def _iso(moment: datetime) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))

@@ -147,15 +147,18 @@ def retry(conn: sqlite3.Connection, owner: str, lease: Lease, job: Job, visible_
     return True
 
 
-def dead_letter(conn: sqlite3.Connection, owner: str, lease: Lease, death: Death) -> bool:
-    """Move the row to the dead table with ``death``, atomically; False if lost."""
+def dead_letter(
+    conn: sqlite3.Connection, owner: str, lease: Lease, death: Death, body: bytes | None = None
+) -> bool:
+    """Move the row (with ``body`` instead of its own, if given) to the dead table with
+    ``death``, atomically; False if lost."""
     row = conn.execute(
         f"DELETE FROM broker_jobs WHERE {_OWNED} RETURNING queue, message_id, body",
         (lease.seq, owner, lease.claim),
     ).fetchone()
     if row is None:
         return False
-    dead.insert(conn, row[0], row[1], row[2], death)
+    dead.insert(conn, row[0], row[1], row[2] if body is None else body, death)
     return True
 
 
