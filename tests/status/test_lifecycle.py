@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -248,3 +249,18 @@ async def test_the_demo_progress_job_reports_each_step_and_ends_at_one(system: S
     assert (job["progress"], job["progress_message"]) == (1.0, "step 4 of 4")
     progress = [e for e in await system.history(job_id) if e["kind"] == "progress"]
     assert [e["data"]["fraction"] for e in progress] == [0.25, 0.5, 0.75, 1.0]
+
+
+async def test_a_job_shows_the_attempt_limit_in_force_and_one_time_format(
+    system: System,
+) -> None:
+    handlers = Handlers()
+    handlers.add("email", lambda payload: None, max_attempts=5)
+    posted = await system.client.post("/jobs", json={"type": "email", "payload": {}})
+    answer = posted.json()
+    await system.burst(handlers)
+
+    job = await system.final(answer["id"])
+    assert job["max_attempts"] == 5  # the handler's, though the job named none
+    assert job["created_at"] == answer["created_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", answer["created_at"])
