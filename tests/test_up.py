@@ -185,6 +185,28 @@ def test_up_on_a_taken_port_names_it_in_one_line_exits_1_and_starts_nothing(
     assert not list(tmp_path.iterdir())  # no API started: no broker or store file either
 
 
+def test_up_with_handlers_it_cannot_load_says_so_in_one_line_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    addrs = addrs_argv(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+
+    done = subprocess.run(
+        up_argv(*addrs, "--app", "nomodule:handlers"),
+        cwd=tmp_path,
+        env=up_env(),
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: --app: cannot import 'nomodule': no module named 'nomodule' "
+        f"(looked in the working directory {tmp_path} and the installed packages)"
+    ]
+    assert not list(tmp_path.iterdir())
+
+
 def test_up_whose_api_keeps_exiting_at_start_stops_with_one_line(tmp_path: Path) -> None:
     addrs = addrs_argv(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
     argv = up_argv(*addrs, "--broker-url", "nosuch://broker")
