@@ -69,6 +69,7 @@ async def test_workers_lists_every_field_seconds_since_seen_and_state(
         "failed": 2,
         "job_ids": ["job-1"],
         "state": "paused",
+        "broker": "",
         "last_seen_unix": clock.now - 3,
         "seen_ago_s": 3.0,
         "registered_at_unix": clock.now - 3,

@@ -1,5 +1,5 @@
 """A real worker and a real API: the worker is listed with its details, obeys pause, resume and
-drain sent over HTTP, and leaves the list when it exits."""
+drain sent over HTTP, and is listed as drained once it exits."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def start_worker(tmp_path: Path, api: Api) -> Process:
     return Process(["worker"], env, tmp_path / "worker.log")
 
 
-async def test_a_worker_is_listed_obeys_commands_and_leaves_when_drained(
+async def test_a_worker_is_listed_obeys_commands_and_shows_as_drained_once_it_left(
     tmp_path: Path, api: Api
 ) -> None:
     worker = start_worker(tmp_path, api)
@@ -65,9 +65,9 @@ async def test_a_worker_is_listed_obeys_commands_and_leaves_when_drained(
             assert (await http.post(f"/workers/{WORKER_ID}/drain")).status_code == 202
             assert worker.process.wait(timeout=30) == 0, worker.output()
 
-            async def gone() -> bool:
-                return (await http.get("/workers")).json() == {"workers": []}
-
-            await eventually(gone, what="drained worker deregistered")
+            await eventually(lambda: in_state("drained"), what="drained worker listed as drained")
+            refused = await http.post(f"/workers/{WORKER_ID}/resume")
+            assert refused.status_code == 404
+            assert "was drained and has left" in refused.json()["error"]["message"]
     finally:
         worker.stop()

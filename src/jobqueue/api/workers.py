@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from jobqueue.api.schemas import ErrorOut, error_responses, json_response
 from jobqueue.errors import NotFound
-from jobqueue.registry import Command, Registry, WorkerInfo
+from jobqueue.registry import Command, Registry, WorkerInfo, WorkerState
 
 WorkerId = Annotated[str, Path(description="The worker's id, as it registered.")]
 
@@ -35,7 +35,13 @@ class WorkerOut(BaseModel):
     processed: int = Field(description="Jobs finished since it started.")
     failed: int = Field(description="Attempts that failed since it started.")
     job_ids: list[str] = Field(description="The jobs it holds now.")
-    state: str = Field(description="active, paused or draining, as the worker reports it.")
+    state: str = Field(
+        description="active, paused or draining, as the worker reports it; drained once it left "
+        "after a drain (listed for an hour, or until it registers again)."
+    )
+    broker: str = Field(
+        description="The broker it consumes (an embedded one by its absolute path; '': not said)."
+    )
     last_seen_unix: float
     seen_ago_s: float = Field(description="Seconds since its last registration or heartbeat.")
     registered_at_unix: float
@@ -98,6 +104,11 @@ _DESCRIPTIONS = {
 def _command_route(registry: Registry, command: Command) -> Callable[[str], Awaitable[Response]]:
     async def send(worker_id: WorkerId) -> Response:
         if not await registry.send_command(worker_id, command):
+            info = await registry.get(worker_id)
+            if info is not None and info.state is WorkerState.DRAINED:
+                raise NotFound(
+                    f"worker {worker_id!r} was drained and has left; it takes no commands"
+                )
             raise NotFound(f"no live worker with id {worker_id!r}")
         return json_response({"worker_id": worker_id, "command": str(command)}, 202)
 

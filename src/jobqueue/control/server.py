@@ -191,8 +191,9 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         return pb.WorkerList(workers=[worker_message(info) for info in workers])
 
     async def _deregister(self, request: pb.DeregisterRequest) -> pb.DeregisterResponse:
-        if await self._registry.deregister(request.worker_id):
-            logger.info("worker %s deregistered", request.worker_id)
+        if await self._registry.deregister(request.worker_id, drained=request.drained):
+            left = "drained and left" if request.drained else "deregistered"
+            logger.info("worker %s %s", request.worker_id, left)
         return pb.DeregisterResponse(status="ok")
 
     async def _get(self, request: pb.GetWorkerRequest) -> pb.Worker:

@@ -13,6 +13,9 @@ from for ``ttl_s`` seconds is expired. Its contract, checked for every backend b
 - ``send_command`` leaves one command waiting for a live worker (the last one sent wins); the
   next ``heartbeat`` takes it, so each command is delivered once. A command lives and dies with
   its worker's entry: deregistering or expiring drops it.
+- A worker that deregisters as ``drained`` stays listed, in state ``drained`` and taking no
+  command, for ``DRAINED_KEEP_S`` or until the same id registers again: an operator sees that
+  it left on request rather than vanished.
 - Ids and reports are validated: an empty id, an id over ``MAX_WORKER_ID_CHARS`` characters, a
   negative load or count raise :class:`~jobqueue.errors.InvalidWorker`.
 - A backend that cannot reach its store raises :class:`~jobqueue.errors.RegistryUnavailable`.
@@ -20,6 +23,7 @@ from for ``ttl_s`` seconds is expired. Its contract, checked for every backend b
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Mapping
@@ -31,6 +35,7 @@ from jobqueue.config import WORKER_TTL_S
 from jobqueue.errors import ConfigError, InvalidWorker
 
 __all__ = [
+    "DRAINED_KEEP_S",
     "MAX_LIST_ITEMS",
     "MAX_WORKER_ID_CHARS",
     "Command",
@@ -40,11 +45,13 @@ __all__ = [
     "WorkerReport",
     "WorkerState",
     "check_worker_id",
+    "drained_report",
     "from_url",
 ]
 
 MAX_WORKER_ID_CHARS = 200
 MAX_LIST_ITEMS = 10_000
+DRAINED_KEEP_S = 3600.0
 
 
 class WorkerState(enum.StrEnum):
@@ -206,8 +213,12 @@ class Registry(Protocol):
         """
         ...
 
-    async def deregister(self, worker_id: str) -> bool:
-        """Forget the worker and any command waiting for it; True when it was known."""
+    async def deregister(self, worker_id: str, drained: bool = False) -> bool:
+        """Forget the worker and any command waiting for it; True when it was known.
+
+        With ``drained``, keep listing it in state ``drained`` (no load, no jobs) for
+        ``DRAINED_KEEP_S``, taking no commands.
+        """
         ...
 
     async def get(self, worker_id: str) -> WorkerInfo | None:
@@ -219,7 +230,8 @@ class Registry(Protocol):
         ...
 
     async def send_command(self, worker_id: str, command: Command) -> bool:
-        """Leave ``command`` for the worker's next heartbeat; False when it is not live.
+        """Leave ``command`` for the worker's next heartbeat; False when it is not live (or
+        drained).
 
         A command already waiting is replaced: the last one sent wins.
         """
@@ -248,3 +260,8 @@ def from_url(url: str = "", ttl_s: float = WORKER_TTL_S) -> Registry:
     raise ConfigError(
         f"unsupported registry URL {redact_url(url)!r}: use redis://host:port/db or leave it empty"
     )
+
+
+def drained_report(report: WorkerReport) -> WorkerReport:
+    """What a drained worker's entry shows: its last report, idle, in state ``drained``."""
+    return dataclasses.replace(report, state=WorkerState.DRAINED, load=0, job_ids=())

@@ -8,11 +8,13 @@ from dataclasses import dataclass, replace
 
 from jobqueue.config import WORKER_TTL_S
 from jobqueue.registry import (
+    DRAINED_KEEP_S,
     Command,
     HeartbeatResult,
     WorkerInfo,
     WorkerReport,
     check_worker_id,
+    drained_report,
 )
 
 __all__ = ["InMemoryRegistry"]
@@ -25,6 +27,7 @@ class _Entry:
     last_seen_unix: float  # on the wall clock, for people
     registered_at_unix: float
     command: Command | None = None
+    kept_until: float | None = None  # a drained worker's entry: listed until then (monotonic)
 
 
 class InMemoryRegistry:
@@ -64,9 +67,18 @@ class InMemoryRegistry:
         self._entries[worker_id] = replace(entry, command=None)
         return HeartbeatResult(known=True, command=entry.command)
 
-    async def deregister(self, worker_id: str) -> bool:
-        """Forget the worker and its waiting command; True when it was live."""
-        return self._live(self._entries.pop(worker_id, None)) is not None
+    async def deregister(self, worker_id: str, drained: bool = False) -> bool:
+        """Forget the worker and its waiting command (keep it listed as drained, with
+        ``drained``); True when it was live."""
+        entry = self._live(self._entries.pop(worker_id, None))
+        if entry is not None and drained:
+            self._entries[worker_id] = replace(
+                entry,
+                report=drained_report(entry.report),
+                command=None,
+                kept_until=self._clock() + DRAINED_KEEP_S,
+            )
+        return entry is not None
 
     async def get(self, worker_id: str) -> WorkerInfo | None:
         """The live worker with this id, or None."""
@@ -81,7 +93,7 @@ class InMemoryRegistry:
     async def send_command(self, worker_id: str, command: Command) -> bool:
         """Leave a command for the worker's next heartbeat; False when it is not live."""
         entry = self._live(self._entries.get(worker_id))
-        if entry is None:
+        if entry is None or entry.kept_until is not None:
             return False
         self._entries[worker_id] = replace(entry, command=command)
         return True
@@ -100,6 +112,8 @@ class InMemoryRegistry:
         """Store the worker as seen now; the live entry it replaced, if any."""
         check_worker_id(worker_id)
         previous = self._live(self._entries.get(worker_id))
+        if previous is not None and previous.kept_until is not None:
+            previous = None  # a drained worker coming back is a new registration
         now_unix = self._wall_clock()
         self._entries[worker_id] = _Entry(
             report=report,
@@ -111,9 +125,11 @@ class InMemoryRegistry:
         return previous
 
     def _live(self, entry: _Entry | None) -> _Entry | None:
-        if entry is None or self._clock() - entry.seen_at >= self._ttl_s:
+        if entry is None:
             return None
-        return entry
+        if entry.kept_until is not None:
+            return entry if self._clock() < entry.kept_until else None
+        return None if self._clock() - entry.seen_at >= self._ttl_s else entry
 
     def _info(self, worker_id: str, entry: _Entry) -> WorkerInfo:
         return WorkerInfo(

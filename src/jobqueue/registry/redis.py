@@ -36,11 +36,14 @@ from jobqueue.brokers import redact_url
 from jobqueue.config import WORKER_TTL_S
 from jobqueue.errors import RegistryUnavailable
 from jobqueue.registry import (
+    DRAINED_KEEP_S,
     Command,
     HeartbeatResult,
     WorkerInfo,
     WorkerReport,
+    WorkerState,
     check_worker_id,
+    drained_report,
 )
 
 __all__ = ["DEFAULT_KEY_PREFIX", "RedisRegistry"]
@@ -211,8 +214,11 @@ class RedisRegistry:
         known, command = await self._record_report(worker_id, report, take_command=True)
         return HeartbeatResult(known=known, command=Command(command) if command else None)
 
-    async def deregister(self, worker_id: str) -> bool:
-        """Forget the worker and its waiting command; True when it was live."""
+    async def deregister(self, worker_id: str, drained: bool = False) -> bool:
+        """Forget the worker and its waiting command (keep it listed as drained, with
+        ``drained``); True when it was live."""
+        if drained:
+            return await self._keep_drained(worker_id)
         async with self._errors():
             removed = await self._deregister(
                 keys=self._keys(worker_id), args=[self._now_arg(), self._ttl_s, worker_id]
@@ -248,7 +254,11 @@ class RedisRegistry:
         return sorted(infos, key=lambda info: info.worker_id)
 
     async def send_command(self, worker_id: str, command: Command) -> bool:
-        """Leave a command for the worker's next heartbeat; False when it is not live."""
+        """Leave a command for the worker's next heartbeat; False when it is not live (or
+        drained)."""
+        info = await self.get(worker_id)
+        if info is None or info.state is WorkerState.DRAINED:
+            return False
         async with self._errors():
             stored = await self._send_command(
                 keys=self._keys(worker_id),
@@ -268,6 +278,23 @@ class RedisRegistry:
         """Close the connection pool."""
         await self._record.close()
         await self._redis.aclose()
+
+    async def _keep_drained(self, worker_id: str) -> bool:
+        """List the worker as drained for ``DRAINED_KEEP_S``: its index score (when it expires
+        from every read, ``ttl_s`` after it) is moved that far ahead; its hash keeps the true
+        last-seen time that people are shown."""
+        info = await self.get(worker_id)
+        if info is None:
+            return False
+        await self._record_report(worker_id, drained_report(info.report), take_command=True)
+        async with self._errors():
+            now = await self._now()
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(self._seen_key, {worker_id: now + DRAINED_KEEP_S - self._ttl_s}, xx=True)
+                if self._expire_ms:
+                    pipe.pexpire(self._worker_key(worker_id), self._expire_ms + _ms(DRAINED_KEEP_S))
+                await pipe.execute()
+        return True
 
     async def _record_report(
         self, worker_id: str, report: WorkerReport, take_command: bool
@@ -419,6 +446,10 @@ def _fail(batch: list[_Call], exc: BaseException) -> None:
     for _, _, future in batch:
         if not future.done():
             future.set_exception(exc)
+
+
+def _ms(seconds: float) -> int:
+    return math.ceil(seconds * 1000)
 
 
 def _split_key_prefix(url: str, default: str) -> tuple[str, str]:

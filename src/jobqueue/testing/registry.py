@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from jobqueue.errors import InvalidWorker
 from jobqueue.registry import (
+    DRAINED_KEEP_S,
     MAX_WORKER_ID_CHARS,
     Command,
     Registry,
@@ -244,6 +245,32 @@ async def check_deregister_forgets_the_worker_and_its_command(make: RegistryFact
         assert (await registry.heartbeat("w1", REPORT)).command is None
 
 
+async def check_a_drained_worker_stays_listed_as_drained_taking_no_command(
+    make: RegistryFactory,
+) -> None:
+    """Deregistering as drained keeps the worker listed, idle and ``drained``, past its TTL
+    and sweeps, until ``DRAINED_KEEP_S``; it takes no command; registering again revives it."""
+    async with _registry(make) as (registry, clock):
+        await registry.register("w1", REPORT)
+        await registry.send_command("w1", Command.PAUSE)
+        assert await registry.deregister("w1", drained=True) is True
+        clock.advance(TTL_S * 4)
+        await registry.sweep()
+        [info] = await registry.workers()
+        assert (info.worker_id, info.state, info.report.load) == ("w1", WorkerState.DRAINED, 0)
+        assert info.report.job_types == REPORT.job_types
+        assert info.pending_command is None
+        assert await registry.send_command("w1", Command.RESUME) is False
+        await registry.register("w1", REPORT)
+        revived = await registry.get("w1")
+        assert revived is not None
+        assert revived.state is WorkerState.ACTIVE
+        await registry.deregister("w1", drained=True)
+        clock.advance(DRAINED_KEEP_S + 1)
+        assert await registry.workers() == []
+        assert await registry.get("w1") is None
+
+
 async def check_workers_are_ordered_by_id(make: RegistryFactory) -> None:
     """``workers`` lists by id, whatever the order of registration."""
     async with _registry(make) as (registry, _clock):
@@ -295,6 +322,7 @@ REGISTRY_CHECKS: tuple[RegistryCheck, ...] = (
     check_commands_only_reach_live_workers,
     check_commands_are_per_worker,
     check_deregister_forgets_the_worker_and_its_command,
+    check_a_drained_worker_stays_listed_as_drained_taking_no_command,
     check_workers_are_ordered_by_id,
     check_bad_worker_ids_are_refused,
     check_unusual_ids_round_trip,
