@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -274,3 +275,69 @@ async def test_the_broker_and_the_job_store_share_one_file(
         assert await broker.depth() == QueueDepth(0, 0, 0)
     finally:
         await store.close()
+
+
+async def test_a_broker_skipping_types_claims_only_the_others_and_leaves_them_due(
+    broker: SqliteBroker, sqlite_url: str
+) -> None:
+    jobs = [Job("resize", {"n": n}) for n in range(3)] + [Job("email", {}), Job("resize", {})]
+    await broker.publish(jobs)
+    broker.skip_types({"resize", "pdf"})
+    async with Inbox(broker, prefetch=10) as inbox:
+        [email] = [await inbox.get()]
+        assert email.message_id == jobs[3].id
+        await inbox.expect_nothing()
+        await broker.ack(email)
+    await expect_depth(broker, ready=4, delayed=0, dead=0)
+
+    other = SqliteBroker(sqlite_url)
+    await other.connect()
+    try:
+        async with Inbox(other, prefetch=10) as inbox:
+            taken = await inbox.get_many(4)
+            assert sorted(d.message_id for d in taken) == sorted(
+                j.id for j in jobs if j.type == "resize"
+            )
+            for delivery in taken:
+                await other.ack(delivery)
+    finally:
+        await other.close()
+
+
+async def test_skipping_no_types_again_claims_every_row(broker: SqliteBroker) -> None:
+    await broker.publish([Job("resize", {})])
+    broker.skip_types({"resize"})
+    broker.skip_types(())
+    async with Inbox(broker, prefetch=1) as inbox:
+        delivery = await inbox.get()
+        await broker.ack(delivery)
+
+
+async def test_a_version_1_file_gets_the_job_type_of_each_waiting_row(sqlite_url: str) -> None:
+    from jobqueue.brokers.sqlite_store.schema import MIGRATIONS
+
+    path = db_file(sqlite_url)
+    job = Job("resize", {})
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("CREATE TABLE broker_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO broker_schema VALUES (1)")
+        conn.executemany(
+            "INSERT INTO broker_jobs (queue, message_id, body, visible_at)"
+            " VALUES ('jobs', ?, ?, 0)",
+            [(job.id, job.encode()), ("junk", b"\xff not json")],
+        )
+    broker = SqliteBroker(sqlite_url)
+    await broker.connect()
+    try:
+        broker.skip_types({"resize"})
+        async with Inbox(broker, prefetch=10) as inbox:
+            [junk] = [await inbox.get()]
+            assert junk.message_id == "junk"  # a body that is not a job goes to anyone
+            await inbox.expect_nothing()
+            await broker.ack(junk)
+    finally:
+        await broker.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT version FROM broker_schema").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("SELECT job_type FROM broker_jobs").fetchall() == [("resize",)]

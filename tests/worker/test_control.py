@@ -93,7 +93,7 @@ async def test_pause_resume_and_drain_from_the_control_plane_reach_the_worker(
 
     async with asyncio.timeout(15):
         await running
-    assert await registry.get(worker.worker_id) is None
+    assert await reported(WorkerState.DRAINED)  # listed as drained, not gone without a word
 
 
 async def test_a_worker_runs_jobs_while_the_control_plane_is_unreachable(

@@ -17,7 +17,7 @@ A backend moves job messages; it does not run them. Its contract, checked for ev
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -165,6 +165,15 @@ class Broker(Protocol):
 
     async def purge_dead(self) -> int:
         """Delete every dead job; returns how many were deleted."""
+
+
+@runtime_checkable
+class SkipsTypes(Protocol):
+    """A broker that can leave the jobs of some types to other consumers: the embedded one
+    filters its claims by type, where RabbitMQ delivers a queue's messages to any consumer."""
+
+    def skip_types(self, job_types: Collection[str]) -> None:
+        """Deliver no job of ``job_types`` from now on (replacing the types given before)."""
 
 
 def redact_url(url: str) -> str:

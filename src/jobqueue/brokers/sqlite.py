@@ -24,7 +24,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 
 from jobqueue.brokers import DeadJob, Death, Delivery, QueueDepth
 from jobqueue.brokers.sqlite_store import dead
@@ -112,11 +112,16 @@ class SqliteBroker:
         """Store the jobs in one transaction that survives power loss (``synchronous=FULL``)."""
         if not jobs:
             return
-        messages = [(job.id, job.encode()) for job in jobs]
+        messages = [(job.id, job.encode(), job.type) for job in jobs]
         await self._db.write(
             lambda conn: rows.insert(conn, self.queue, messages, time.time()), durable=True
         )
         self._announce()
+
+    def skip_types(self, job_types: Collection[str]) -> None:
+        """Claim no rows of ``job_types`` from now on (other consumers serve them; a worker
+        passes the types that other live workers serve and it does not)."""
+        self._leases.skip_types = tuple(sorted(job_types))
 
     def deliveries(self, prefetch: int) -> AsyncIterator[Delivery]:
         """Yield claimed deliveries, at most ``prefetch`` unsettled, until stop_consuming."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jobqueue import __version__, config
-from jobqueue.brokers import Broker, Delivery
+from jobqueue.brokers import Broker, Delivery, SkipsTypes
 from jobqueue.errors import BrokerError, BrokerUnavailable, ConfigError, DecodeError, UnknownJobType
 from jobqueue.handlers import Handler, Handlers, JobContext
 from jobqueue.job import Job
@@ -154,6 +154,7 @@ class Worker:
         self._job_log_level = job_log_level
         self._broker = broker
         self._handlers = handlers
+        self._own_types = frozenset(handlers.types())
         self._retry = retry or RetryPolicy()
         self._unserved_timeout_s = unserved_timeout_s
         self._fleet: ServedTypes | None = None
@@ -485,8 +486,12 @@ class Worker:
         action()
 
     def fleet_seen(self, served: ServedTypes) -> None:
-        """What the live workers of this queue serve, as the control plane last said."""
+        """What the live workers of this queue serve, as the control plane last said: a broker
+        that can filter by type (the embedded one) then delivers no job of a type that other
+        live workers serve and this one does not."""
         self._fleet = served
+        if isinstance(self._broker, SkipsTypes):
+            self._broker.skip_types(served.types - self._own_types)
 
     def cancel_jobs(self, job_ids: Iterable[str]) -> None:
         """Stop the named jobs that run here, and skip them if they are delivered later."""

@@ -105,8 +105,9 @@ def replay_batch(
 
 def _requeue(conn: sqlite3.Connection, queue: str, seq: int, job: Job, now: float) -> None:
     conn.execute(
-        "INSERT INTO broker_jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
-        (queue, job.id, job.encode(), now),
+        "INSERT INTO broker_jobs (queue, message_id, body, job_type, visible_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (queue, job.id, job.encode(), job.type, now),
     )
     conn.execute("DELETE FROM broker_dead WHERE seq = ?", (seq,))
 

@@ -9,7 +9,7 @@ copy the other consumer's delivery.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from jobqueue.brokers import Death, DeathReason
@@ -44,19 +44,37 @@ _OWNED = "seq = ? AND lease_owner = ? AND claims = ?"
 
 
 def insert(
-    conn: sqlite3.Connection, queue: str, messages: Iterable[tuple[str, bytes]], visible_at: float
+    conn: sqlite3.Connection,
+    queue: str,
+    messages: Iterable[tuple[str, bytes, str | None]],
+    visible_at: float,
 ) -> None:
-    """Store messages (id, body), claimable from ``visible_at`` (unix seconds)."""
+    """Store messages (id, body, job type), claimable from ``visible_at`` (unix seconds)."""
     conn.executemany(
-        "INSERT INTO broker_jobs (queue, message_id, body, visible_at) VALUES (?, ?, ?, ?)",
-        ((queue, message_id, body, visible_at) for message_id, body in messages),
+        "INSERT INTO broker_jobs (queue, message_id, body, job_type, visible_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            (queue, message_id, body, job_type, visible_at)
+            for message_id, body, job_type in messages
+        ),
     )
 
 
-def next_visible_at(conn: sqlite3.Connection, queue: str) -> float | None:
-    """When the earliest row of the queue becomes claimable (maybe already), or None if empty."""
+def _skipping(skip_types: Collection[str]) -> str:
+    """The condition that leaves out rows of ``skip_types`` ("" when there are none)."""
+    if not skip_types:
+        return ""
+    return f" AND (job_type IS NULL OR job_type NOT IN ({','.join('?' * len(skip_types))}))"
+
+
+def next_visible_at(
+    conn: sqlite3.Connection, queue: str, skip_types: Collection[str] = ()
+) -> float | None:
+    """When the earliest row of the queue (not of ``skip_types``) becomes claimable (maybe
+    already), or None if there is none."""
     row = conn.execute(
-        "SELECT MIN(visible_at) FROM broker_jobs WHERE queue = ?", (queue,)
+        f"SELECT MIN(visible_at) FROM broker_jobs WHERE queue = ?{_skipping(skip_types)}",
+        (queue, *skip_types),
     ).fetchone()
     return None if row[0] is None else float(row[0])
 
@@ -70,8 +88,10 @@ def claim(
     lease_s: float,
     limit: int,
     max_redeliveries: int,
+    skip_types: Collection[str] = (),
 ) -> list[Claimed]:
-    """Lease up to ``limit`` claimable rows to ``owner``, oldest due first.
+    """Lease up to ``limit`` claimable rows to ``owner``, oldest due first, leaving those of
+    ``skip_types`` to other consumers.
 
     A row already delivered more than ``max_redeliveries`` times without being settled or
     released (its consumers keep dying) is claimed with a :class:`Death`: its consumer must
@@ -79,8 +99,8 @@ def claim(
     """
     candidates = conn.execute(
         "SELECT seq, claims - releases FROM broker_jobs WHERE queue = ? AND visible_at <= ?"
-        " ORDER BY visible_at, seq LIMIT ?",
-        (queue, now, limit),
+        f"{_skipping(skip_types)} ORDER BY visible_at, seq LIMIT ?",
+        (queue, now, *skip_types, limit),
     ).fetchall()
     if not candidates:
         return []
@@ -143,7 +163,7 @@ def retry(conn: sqlite3.Connection, owner: str, lease: Lease, job: Job, visible_
     ).fetchone()
     if row is None:
         return False
-    insert(conn, row[0], [(job.id, job.encode())], visible_at)
+    insert(conn, row[0], [(job.id, job.encode(), job.type)], visible_at)
     return True
 
 

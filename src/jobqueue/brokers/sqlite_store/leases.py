@@ -54,6 +54,7 @@ class Leases:
         self._lease_s = lease_s
         self._max_redeliveries = max_redeliveries
         self._held: dict[int, Lease] = {}
+        self.skip_types: tuple[str, ...] = ()  # job types left to other consumers
         self._keeper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -94,7 +95,8 @@ class Leases:
     def _claim_here(self, limit: int, session: Session) -> tuple[list[rows.Claimed], float | None]:
         # A read first: an idle consumer woken by someone else's commit must not take the
         # write lock just to learn that nothing is due.
-        due_at = session.read(lambda conn: rows.next_visible_at(conn, self._queue))
+        skip = self.skip_types
+        due_at = session.read(lambda conn: rows.next_visible_at(conn, self._queue, skip))
         if due_at is None or due_at > time.time():
             return [], due_at
         claimed = session.write(
@@ -106,6 +108,7 @@ class Leases:
                 lease_s=self._lease_s,
                 limit=limit,
                 max_redeliveries=self._max_redeliveries,
+                skip_types=skip,
             )
         )
         return claimed, (None if claimed else time.time())

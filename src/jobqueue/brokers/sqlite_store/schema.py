@@ -45,8 +45,16 @@ CREATE TABLE broker_dead (
 CREATE INDEX broker_dead_by_id ON broker_dead (queue, message_id);
 """
 
+# Each row's job type, so a consumer can leave the rows of types it does not serve to the
+# consumers that do (NULL: a body that is not a job, which any consumer takes).
+_VERSION_2 = """
+ALTER TABLE broker_jobs ADD COLUMN job_type TEXT;
+UPDATE broker_jobs SET job_type = CASE WHEN json_valid(CAST(body AS TEXT))
+    THEN json_extract(CAST(body AS TEXT), '$.type') END
+"""
+
 # MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: tuple[str, ...] = (_VERSION_1,)
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
