@@ -30,7 +30,7 @@ __all__ = ["HAND_ON_DELAY_S", "UNSERVED_TIMEOUT_S", "WAIT_DELAY_S", "LogThrottle
 
 UNSERVED_TIMEOUT_S = 600.0
 HAND_ON_DELAY_S = (0.2, 1.0)
-WAIT_DELAY_S = 10.0
+WAIT_DELAY_S = 5.0
 LOG_EVERY_S = 60.0
 LOG_MAX_TYPES = 1000
 
@@ -74,7 +74,7 @@ def _since(stamp: str | None) -> datetime | None:
 
 
 class LogThrottle:
-    """Allows one log line per job type every ``every_s``: a waiting job is seen every 10 s."""
+    """Allows one log line per job type every ``every_s``: a waiting job comes back every 5 s."""
 
     def __init__(self, every_s: float = LOG_EVERY_S) -> None:
         self._every_s = every_s
