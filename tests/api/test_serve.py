@@ -55,6 +55,7 @@ async def api_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
             env={**os.environ, "JOBQUEUE_GRPC_ADDR": "127.0.0.1:0", **(env or {})},
+            cwd=tmp_path,  # its default broker and store files land here, not in the checkout
         )
     api = ApiProcess(process, await _listening_url(process, log), log)
     try:
@@ -119,22 +120,78 @@ async def test_api_takes_its_settings_from_the_environment(tmp_path: Path) -> No
     assert exit_code == 0
 
 
-async def test_api_refuses_a_bad_address_in_one_line(tmp_path: Path) -> None:
+async def _one_shot(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run ``jobqueue api ARGS`` to its end; its exit code and standard error."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "jobqueue",
         "api",
-        "--http-addr",
-        "nowhere",
+        *args,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=tmp_path,
     )
-    _, stderr = await process.communicate()
+    async with asyncio.timeout(START_TIMEOUT_S):
+        _, stderr = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
 
-    assert process.returncode == 1
-    assert stderr.decode().strip().splitlines() == [
-        "error: JOBQUEUE_HTTP_ADDR must be host:port, got 'nowhere'"
-    ]
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--http-addr", "localhost"], {}, "--http-addr"),
+        (["--grpc-addr", "localhost"], {}, "--grpc-addr"),
+        ([], {"JOBQUEUE_HTTP_ADDR": "localhost"}, "JOBQUEUE_HTTP_ADDR"),
+    ],
+)
+async def test_api_refuses_a_bad_address_in_one_line_naming_how_it_was_given(
+    tmp_path: Path, args: list[str], env: dict[str, str], named: str
+) -> None:
+    code, stderr = await _one_shot(tmp_path, *args, env=env)
+
+    assert code == 1
+    assert stderr.strip().splitlines() == [f"error: {named} must be host:port, got 'localhost'"]
+    assert os.listdir(tmp_path) == []  # nothing created before the address was checked
+
+
+async def test_api_waiting_for_a_broker_that_never_comes_exits_1_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    url = f"amqp://guest:s3cret@127.0.0.1:{free_port()}/"
+    code, stderr = await _one_shot(
+        tmp_path,
+        "--wait-for-broker",
+        "1.5",
+        "--http-addr",
+        f"127.0.0.1:{free_port()}",
+        env={"JOBQUEUE_BROKER_URL": url, "JOBQUEUE_GRPC_ADDR": "127.0.0.1:0"},
+    )
+
+    assert code == 1
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: broker amqp://guest:***@127.0.0.1:")
+    assert "not reachable within 1.5 s" in last
+    assert "s3cret" not in stderr
+    assert "Traceback" not in stderr
+
+
+async def test_api_keeps_saying_why_the_broker_is_down_while_it_retries(tmp_path: Path) -> None:
+    url = f"amqp://guest:s3cret@127.0.0.1:{free_port()}/"
+    env = {"JOBQUEUE_BROKER_URL": url, "JOBQUEUE_OUTAGE_LOG_INTERVAL_S": "0.5"}
+    async with api_process(tmp_path, env=env) as api:
+        await asyncio.sleep(4.0)  # the retries back off from 0.5 s: several past the interval
+        async with httpx.AsyncClient(base_url=api.base_url) as client:
+            ready = await client.get("/readyz")
+        await api.stop()
+    log = _read(api.log)
+    assert ready.status_code == 503
+    assert "broker amqp://guest:***@127.0.0.1:" in log
+    assert log.count("still unavailable after") >= 2, log
+    assert "s3cret" not in log
 
 
 class Gate:

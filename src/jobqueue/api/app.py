@@ -17,11 +17,14 @@ from jobqueue.api.errors import install_error_handlers
 from jobqueue.api.health import health_router
 from jobqueue.api.jobs import jobs_router
 from jobqueue.api.limits import BodyLimitMiddleware
+from jobqueue.api.served import ServedCheck
 from jobqueue.api.settings import ApiSettings
 from jobqueue.api.shortcuts import Shortcuts
 from jobqueue.api.status import status_router
 from jobqueue.api.tracking import Tracking
 from jobqueue.brokers import Broker
+from jobqueue.registry import Registry
+from jobqueue.registry.fleet import Fleet
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 """FastAPI's own OpenTelemetry hooks off: jobqueue configures no OpenTelemetry, and checking for
@@ -51,17 +54,18 @@ class JobqueueApi(FastAPI):
 
 def create_app(
     broker: Broker,
-    registry: object | None = None,
+    registry: Registry | None = None,
     *,
     settings: ApiSettings | None = None,
     tracking: Tracking | None = None,
 ) -> FastAPI:
     """The HTTP API over ``broker`` (already connected, or reconnecting on its own).
 
-    With a worker ``registry``, the ``/workers`` routes are served too; with ``tracking`` (the
-    job store), submissions are recorded, idempotency keys honoured and the status routes
-    served. Nothing is global: each call builds an independent app, which is how tests get
-    their own.
+    With a worker ``registry``, the ``/workers`` routes are served too, and a submission of a
+    job type no live worker serves is warned about (or refused: ``unserved_types``); with
+    ``tracking`` (the job store), submissions are recorded, idempotency keys honoured and the
+    status routes served. Nothing is global: each call builds an independent app, which is how
+    tests get their own.
     """
     settings = settings or ApiSettings()
     store = tracking.store if tracking is not None else None
@@ -83,7 +87,10 @@ def create_app(
     app.add_route("/", redirect_to_docs, methods=["GET"], include_in_schema=False)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router(broker))
-    app.include_router(jobs_router(broker, settings, shortcuts, store))
+    served = None
+    if registry is not None:
+        served = ServedCheck(Fleet(registry), settings.queue, settings.unserved_types)
+    app.include_router(jobs_router(broker, settings, shortcuts, store, served))
     if tracking is not None:
         app.include_router(status_router(tracking))
     app.include_router(dlq_router(broker, store))

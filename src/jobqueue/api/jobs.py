@@ -27,6 +27,7 @@ from jobqueue.api.schemas import (
     json_response,
     request_body_schema,
 )
+from jobqueue.api.served import ServedCheck, warning_header
 from jobqueue.api.settings import ApiSettings
 from jobqueue.api.shortcuts import Shortcuts
 from jobqueue.api.submission import Submitter
@@ -62,12 +63,20 @@ async def read_json(request: Request) -> Any:
 
 
 def jobs_router(
-    broker: Broker, settings: ApiSettings, shortcuts: Shortcuts, store: Store | None = None
+    broker: Broker,
+    settings: ApiSettings,
+    shortcuts: Shortcuts,
+    store: Store | None = None,
+    served: ServedCheck | None = None,
 ) -> APIRouter:
     """The routes that accept jobs, publishing through ``broker`` and recording in ``store``;
-    their endpoints are added to ``shortcuts`` too."""
+    their endpoints are added to ``shortcuts`` too. With ``served``, a job of a type no live
+    worker serves is answered with a warning (or refused, as its policy says)."""
     router = APIRouter(tags=["jobs"])
     submitter = Submitter(broker, store)
+
+    async def warning(job_types: list[str]) -> str | None:
+        return None if served is None else await served.warning(job_types)
 
     @router.post(
         "/jobs",
@@ -89,8 +98,12 @@ def jobs_router(
         """Queue one job; answers once the broker has it durably."""
         job = job_from_body(await read_json(request))
         key = None if idempotency_key is None else check_idempotency_key(idempotency_key)
+        warned = await warning([job.type])
         status, (answer,) = await submitter.submit([job], [key])
-        return json_response(answer, status, {"Location": f"/jobs/{answer['id']}"})
+        headers = {"Location": f"/jobs/{answer['id']}"}
+        if warned is not None:
+            answer, headers["Warning"] = {**answer, "warning": warned}, warning_header(warned)
+        return json_response(answer, status, headers)
 
     @router.post(
         "/jobs/batch",
@@ -108,8 +121,12 @@ def jobs_router(
         """Queue up to ``max_batch`` jobs, all or none; a bad item is named by its index."""
         data = await read_json(request)
         jobs = jobs_from_batch(data, settings.max_batch)
+        warned = await warning([job.type for job in jobs])
         status, answers = await submitter.submit(jobs, idempotency_keys(data))
-        return json_response({"jobs": answers}, status)
+        if warned is None:
+            return json_response({"jobs": answers}, status)
+        answer = {"jobs": answers, "warning": warned}
+        return json_response(answer, status, {"Warning": warning_header(warned)})
 
     shortcuts.add("/jobs", lambda request: submit_job(request, _idempotency_key(request)))
     shortcuts.add("/jobs/batch", submit_batch)

@@ -61,12 +61,18 @@ class JobOut(BaseModel):
     attempts: int = Field(description="Attempts already made; 0 for a new job.")
     max_attempts: int | None = None
     created_at: str = Field(description="When the job was created (ISO 8601, UTC).")
+    warning: str | None = Field(
+        None, description="Present when no live worker serves the job's type: it waits for one."
+    )
 
 
 class BatchOut(BaseModel):
     """Accepted jobs of a batch, in the order submitted."""
 
     jobs: list[JobOut]
+    warning: str | None = Field(
+        None, description="Present when no live worker serves some job types of the batch."
+    )
 
 
 class ErrorDetail(BaseModel):

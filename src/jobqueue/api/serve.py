@@ -2,10 +2,12 @@
 
 Start order: bind the HTTP socket (a taken port fails at once), connect the broker (if it is
 down, keep starting: ``/readyz`` answers 503 and submissions 503 while a background task keeps
-connecting), open the job store and migrate its schema (if it is down, keep starting: status
-routes answer 503 and submissions are accepted unrecorded while a background task keeps
-trying), enter the sidecars (the control plane's gRPC server, the consumer of the workers'
-status events, the retention purge), then serve HTTP.
+connecting; with ``wait_for_broker_s``, wait that long for it instead, then fail), open the job
+store and migrate its schema (if it is down, keep starting: status routes answer 503 and
+submissions are accepted unrecorded while a background task keeps trying), enter the sidecars
+(the control plane's gRPC server, the consumer of the workers' status events, the retention
+purge), then serve HTTP. A broker or store that stays down is logged at its first failure,
+again every ``outage_log_interval_s`` with how long it has been down, and once when it is back.
 
 Shutdown order, on SIGTERM or SIGINT (a second SIGINT skips the wait):
 1. uvicorn stops accepting connections and lets requests in flight finish, for at most
@@ -38,13 +40,15 @@ from fastapi import FastAPI
 from jobqueue.api.app import create_app
 from jobqueue.api.cancels import StoreCancels
 from jobqueue.api.events import consuming
+from jobqueue.api.outage import Outage
 from jobqueue.api.retention import purging
 from jobqueue.api.settings import ApiSettings
 from jobqueue.api.tracking import Tracking
-from jobqueue.brokers import Broker, from_url, redact_url
+from jobqueue.brokers import Broker, broker_identity, from_url, redact_url
 from jobqueue.config import env, parse_addr
 from jobqueue.control.server import serving
 from jobqueue.errors import BrokerUnavailable, ConfigError, StoreUnavailable
+from jobqueue.registry import Registry
 from jobqueue.registry import from_url as registry_from_url
 from jobqueue.store import Store, default_store_url
 from jobqueue.store import from_url as store_from_url
@@ -60,7 +64,7 @@ RECONNECT_MAX_DELAY_S = 10.0
 class ControlPlane:
     """The worker registry served at ``/workers`` and the servers that run beside HTTP."""
 
-    registry: object | None = None
+    registry: Registry | None = None
     sidecars: list[AbstractAsyncContextManager[object]] = field(default_factory=list)
 
 
@@ -77,7 +81,10 @@ def build_control_plane(
     logger.info("worker registry: %s", redact_url(settings.registry_url or "in memory"))
     cancels = None if tracking is None else StoreCancels(tracking.store, tracking.cancels)
     sidecars: list[AbstractAsyncContextManager[object]] = [] if cancels is None else [cancels]
-    sidecars.append(serving(registry, settings.grpc_addr, settings.registry_sweep_s, cancels))
+    broker_id = broker_identity(settings.broker_url)
+    sidecars.append(
+        serving(registry, settings.grpc_addr, settings.registry_sweep_s, cancels, broker_id)
+    )
     if tracking is not None:
         events_broker = from_url(
             settings.broker_url,
@@ -105,8 +112,19 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
     sock = bind_socket(host, port)
     async with AsyncExitStack() as stack:
         stack.callback(sock.close)
-        await stack.enter_async_context(connected(broker, settings.broker_url))
-        await stack.enter_async_context(store_opened(tracking.store, store_url(settings)))
+        await stack.enter_async_context(
+            connected(
+                broker,
+                Outage("broker", settings.broker_url, settings.outage_log_interval_s),
+                wait_s=settings.wait_for_broker_s,
+            )
+        )
+        await stack.enter_async_context(
+            store_opened(
+                tracking.store,
+                Outage("job store", store_url(settings), settings.outage_log_interval_s),
+            )
+        )
         for sidecar in control.sidecars:
             await stack.enter_async_context(sidecar)
         if handle_signals:
@@ -168,19 +186,20 @@ def _signals_stop(server: uvicorn.Server) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def connected(broker: Broker, url: str) -> AsyncIterator[Broker]:
-    """The broker connected, or connecting in the background if it is down; closed on exit."""
+async def connected(
+    broker: Broker, outage: Outage, *, wait_s: float | None = None
+) -> AsyncIterator[Broker]:
+    """The broker connected, or connecting in the background if it is down; closed on exit.
+
+    With ``wait_s``, the broker must connect within that many seconds, else
+    ``BrokerUnavailable`` saying why.
+    """
     task: asyncio.Task[None] | None = None
     try:
-        await broker.connect()
-    except BrokerUnavailable as exc:
-        logger.warning(
-            "broker %s unavailable at start (%s); starting anyway and retrying in the background",
-            redact_url(url),
-            exc,
-        )
-        task = asyncio.create_task(_keep_connecting(broker), name="broker-connect")
-    try:
+        if wait_s is not None:
+            await _connect_within(broker, outage, wait_s)
+        elif not await _connect_once(broker, outage):
+            task = asyncio.create_task(_keep_connecting(broker, outage), name="broker-connect")
         yield broker
     finally:
         if task is not None:
@@ -190,17 +209,66 @@ async def connected(broker: Broker, url: str) -> AsyncIterator[Broker]:
         await broker.close()
 
 
+async def _connect_once(broker: Broker, outage: Outage) -> bool:
+    try:
+        await broker.connect()
+    except BrokerUnavailable as exc:
+        outage.failed(exc)
+        return False
+    return True
+
+
+async def _connect_within(broker: Broker, outage: Outage, wait_s: float) -> None:
+    last_error: BrokerUnavailable | None = None
+    delay_s = RECONNECT_FIRST_DELAY_S
+    try:
+        async with asyncio.timeout(wait_s) as deadline:
+            while True:
+                try:
+                    await broker.connect()
+                except BrokerUnavailable as exc:
+                    last_error = exc
+                    outage.failed(exc, f"waiting up to {wait_s:g} s for it")
+                else:
+                    if outage.ongoing:
+                        outage.ended()
+                    return
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, RECONNECT_MAX_DELAY_S)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        reason = "no answer" if last_error is None else outage.reason(last_error)
+        raise BrokerUnavailable(
+            f"{outage.name} not reachable within {wait_s:g} s: {reason}"
+        ) from None
+
+
+async def _keep_connecting(broker: Broker, outage: Outage) -> None:
+    delay_s = RECONNECT_FIRST_DELAY_S
+    while True:
+        await asyncio.sleep(delay_s)
+        try:
+            await broker.connect()
+        except Exception as exc:  # whatever the failure, the next attempt may succeed
+            outage.failed(exc)
+            delay_s = min(delay_s * 2, RECONNECT_MAX_DELAY_S)
+        else:
+            outage.ended()
+            return
+
+
 @contextlib.asynccontextmanager
-async def store_opened(store: Store, url: str) -> AsyncIterator[Store]:
+async def store_opened(store: Store, outage: Outage) -> AsyncIterator[Store]:
     """The store connected and migrated, or trying in the background if it is down; closed on
     exit."""
-    logger.info("job store: %s", redact_url(url))
+    logger.info("job store: %s", outage.url)
     task: asyncio.Task[None] | None = None
     try:
         await _open_store(store)
     except StoreUnavailable as exc:
-        logger.warning("job store unavailable at start (%s); retrying in the background", exc)
-        task = asyncio.create_task(_keep_opening(store), name="store-connect")
+        outage.failed(exc)
+        task = asyncio.create_task(_keep_opening(store, outage), name="store-connect")
     try:
         yield store
     finally:
@@ -216,31 +284,17 @@ async def _open_store(store: Store) -> None:
     await store.upgrade()
 
 
-async def _keep_opening(store: Store) -> None:
+async def _keep_opening(store: Store, outage: Outage) -> None:
     delay_s = RECONNECT_FIRST_DELAY_S
     while True:
         await asyncio.sleep(delay_s)
         try:
             await _open_store(store)
         except StoreUnavailable as exc:
-            logger.debug("job store still unavailable: %s", exc)
+            outage.failed(exc)
             delay_s = min(delay_s * 2, RECONNECT_MAX_DELAY_S)
         else:
-            logger.info("job store connected")
-            return
-
-
-async def _keep_connecting(broker: Broker) -> None:
-    delay_s = RECONNECT_FIRST_DELAY_S
-    while True:
-        await asyncio.sleep(delay_s)
-        try:
-            await broker.connect()
-        except Exception as exc:  # whatever the failure, the next attempt may succeed
-            logger.debug("broker still unavailable: %s: %s", type(exc).__name__, exc)
-            delay_s = min(delay_s * 2, RECONNECT_MAX_DELAY_S)
-        else:
-            logger.info("broker connected")
+            outage.ended()
             return
 
 

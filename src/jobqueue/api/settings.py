@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from jobqueue import config
 from jobqueue.errors import ConfigError
 
+OUTAGE_LOG_INTERVAL_S = 30.0
+
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
@@ -26,6 +28,9 @@ class ApiSettings:
     shutdown_grace_s: float = config.SHUTDOWN_GRACE_S
     retention_s: float = config.RETENTION_S
     purge_interval_s: float = config.PURGE_INTERVAL_S
+    wait_for_broker_s: float | None = None  # None: start at once, connecting in the background
+    outage_log_interval_s: float = OUTAGE_LOG_INTERVAL_S
+    unserved_types: str = "warn"  # or "reject": a job type no live worker serves is a 422
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -33,7 +38,20 @@ class ApiSettings:
         if self.max_batch < 1:
             raise ConfigError(f"max_batch must be at least 1, got {self.max_batch}")
         config.parse_addr(self.http_addr, config.env("http_addr"))
+        config.parse_addr(self.grpc_addr, config.env("grpc_addr"))
         if self.retention_s <= 0:
             raise ConfigError(f"retention must be positive, got {self.retention_s}s")
         if self.purge_interval_s <= 0:
             raise ConfigError(f"purge interval must be positive, got {self.purge_interval_s}s")
+        if self.wait_for_broker_s is not None and self.wait_for_broker_s < 0:
+            raise ConfigError(
+                f"the wait for the broker cannot be negative, got {self.wait_for_broker_s:g}s"
+            )
+        if self.unserved_types not in ("warn", "reject"):
+            raise ConfigError(
+                f"unserved_types must be 'warn' or 'reject', got {self.unserved_types!r}"
+            )
+        if self.outage_log_interval_s <= 0:
+            raise ConfigError(
+                f"outage log interval must be positive, got {self.outage_log_interval_s:g}s"
+            )

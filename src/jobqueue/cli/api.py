@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from jobqueue import config
-from jobqueue.api.settings import ApiSettings
+from jobqueue.api.settings import OUTAGE_LOG_INTERVAL_S, ApiSettings
 from jobqueue.cli.options import BrokerUrl, Queue, run_fast
 from jobqueue.logs import setup_logging
 
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def api(
+    ctx: typer.Context,
     broker_url: BrokerUrl = config.BROKER_URL,
     queue: Queue = config.QUEUE,
     http_addr: Annotated[
@@ -75,6 +76,31 @@ def api(
             envvar=config.env("purge_interval_s"), help="How often finished jobs are purged."
         ),
     ] = config.PURGE_INTERVAL_S,
+    wait_for_broker: Annotated[
+        float | None,
+        typer.Option(
+            "--wait-for-broker",
+            envvar=config.env("wait_for_broker_s"),
+            metavar="S",
+            help="Wait up to S seconds for the broker at start, else exit 1 (default: start at "
+            "once and keep connecting in the background).",
+        ),
+    ] = None,
+    outage_log_interval_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("outage_log_interval_s"),
+            help="How often a broker or store that stays down is logged again.",
+        ),
+    ] = OUTAGE_LOG_INTERVAL_S,
+    unserved_types: Annotated[
+        str,
+        typer.Option(
+            envvar=config.env("unserved_types"),
+            help="A submitted job type no live worker serves: 'warn' (202 with a Warning) or "
+            "'reject' (422).",
+        ),
+    ] = "warn",
     log_level: Annotated[
         str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
     ] = config.LOG_LEVEL,
@@ -83,6 +109,8 @@ def api(
     from jobqueue.api.serve import serve_api
 
     setup_logging(log_level)
+    for name, addr in (("http_addr", http_addr), ("grpc_addr", grpc_addr)):
+        config.parse_addr(addr, _setting_name(ctx, name))
     settings = ApiSettings(
         broker_url=broker_url,
         queue=queue,
@@ -98,5 +126,16 @@ def api(
         store_url=store_url or None,
         retention_s=retention_s,
         purge_interval_s=purge_interval_s,
+        wait_for_broker_s=wait_for_broker,
+        outage_log_interval_s=outage_log_interval_s,
+        unserved_types=unserved_types,
     )
     run_fast(serve_api(settings))
+
+
+def _setting_name(ctx: typer.Context, name: str) -> str:
+    """How the user gave a setting: ``--http-addr`` on the command line, else its variable."""
+    source = ctx.get_parameter_source(name)  # by name: typer may bring its own copy of click
+    if source is not None and source.name == "COMMANDLINE":
+        return "--" + name.replace("_", "-")
+    return config.env(name)

@@ -62,24 +62,25 @@ class Fleet:
         self._refresh_s = refresh_s
         self._clock = clock
         self._workers: list[WorkerInfo] = []
+        self._served: dict[str, ServedTypes] = {}  # by queue, for the workers read last
         self._read_at: float | None = None
         self._reading: asyncio.Task[list[WorkerInfo]] | None = None
 
     async def served(self, queue: str) -> ServedTypes:
         """What the live workers of ``queue`` serve (registry errors propagate)."""
-        return served_types(await self._fresh_workers(), queue)
+        workers = await self._fresh_workers()
+        served = self._served.get(queue)
+        if served is None:
+            served = self._served[queue] = served_types(workers, queue)
+        return served
 
     async def _fresh_workers(self) -> list[WorkerInfo]:
         now = self._clock()
         if self._read_at is not None and now - self._read_at < self._refresh_s:
             return self._workers
-        if self._reading is None:  # one read at a time, shared by every caller waiting
+        if self._reading is None or self._reading.done():  # one read shared by every caller
             self._reading = asyncio.ensure_future(self._registry.workers())
-        reading = self._reading
-        try:
-            workers = await asyncio.shield(reading)
-        finally:
-            if self._reading is reading and reading.done():
-                self._reading = None
-        self._workers, self._read_at = workers, now
+        workers = await asyncio.shield(self._reading)
+        if workers is not self._workers:
+            self._workers, self._served, self._read_at = workers, {}, now
         return workers
