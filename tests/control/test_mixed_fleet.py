@@ -95,3 +95,31 @@ async def test_jobs_of_each_type_reach_a_worker_that_serves_it_and_a_new_type_wa
     finally:
         for worker in workers:
             assert worker.stop() == 0, worker.output()
+
+
+async def test_a_worker_on_another_embedded_broker_file_is_refused_and_exits_1(
+    tmp_path: Path, api: Api
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    stray = Process(  # as if started from another directory with the default broker URL
+        ["worker"],
+        {
+            "JOBQUEUE_BROKER_URL": f"sqlite:///{elsewhere / 'jobqueue.db'}",
+            "JOBQUEUE_API_GRPC": f"127.0.0.1:{api.grpc_port}",
+            "JOBQUEUE_WORKER_ID": "stray-worker",
+        },
+        tmp_path / "stray.log",
+    )
+    assert stray.process.wait(timeout=30) == 1
+    assert stray.stop() == 1
+    output = stray.output()
+    ours = f"sqlite:///{(tmp_path / 'api.db').resolve()}"
+    assert f"broker=sqlite:///{(elsewhere / 'jobqueue.db').resolve()}" in output
+    assert output.strip().splitlines()[-1] == (
+        f"error: the API refused this worker: this API's broker is {ours}, the worker's is "
+        f"sqlite:///{(elsewhere / 'jobqueue.db').resolve()}: start the worker with "
+        f"--broker-url {ours}"
+    )
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=5.0) as http:
+        assert (await http.get("/workers")).json()["workers"] == []
