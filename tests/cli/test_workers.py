@@ -201,3 +201,14 @@ def test_what_a_worker_sent_is_shown_literally_never_as_markup_or_escapes(
         assert "[red]x\\x1b[31m" in output
     assert "[red]evil\\x1b]0;title\\x07" in output
     assert "\\x1b[2Jwipe" in output
+
+
+def test_the_title_counts_drained_workers_apart_from_live_ones(
+    api_url: str, registry: InMemoryRegistry
+) -> None:
+    _register(registry, "worker-a", REPORT)
+    _register(registry, "worker-b", REPORT)
+    asyncio.run(registry.deregister("worker-b", drained=True))
+    result = CliRunner().invoke(app, ["workers", "--api-url", api_url], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert "1 live worker, 1 drained" in result.output

@@ -111,9 +111,17 @@ def workers_table(
 ) -> Table:
     """The fleet as a table ``width`` cells wide at most, one row per worker."""
     now_unix = time.time() if now_unix is None else now_unix
-    title = f"{len(workers)} live worker{'s' if len(workers) != 1 else ''}"
+    title = _title(workers)
     rows = [_row(worker, now_unix) for worker in workers]
     return fit_table(WORKER_COLUMNS, rows, width, title=title)
+
+
+def _title(workers: list[dict[str, Any]]) -> str:
+    """``2 live workers``, or ``1 live worker, 1 drained`` when some have drained and left."""
+    drained = sum(1 for worker in workers if worker["state"] == "drained")
+    live = len(workers) - drained
+    title = f"{live} live worker{'s' if live != 1 else ''}"
+    return f"{title}, {drained} drained" if drained else title
 
 
 def _row(worker: dict[str, Any], now_unix: float) -> list[str]:
