@@ -7,6 +7,7 @@ JobqueueError
 ├── UnknownJobType         no handler is registered for the job's type
 ├── NotFound               no such job, dead job or worker
 ├── InvalidWorker          a worker registration or heartbeat that breaks the rules (id, counts)
+├── RegistryFull           the worker registry holds its limit of workers: a new id is refused
 ├── RegistryUnavailable    the worker registry's store (Redis) cannot be reached
 ├── StoreUnavailable       the job state store (SQLite, PostgreSQL) cannot be reached
 ├── InvalidCursor          a listing cursor that was not made by the store
@@ -51,12 +52,28 @@ class InvalidWorker(JobqueueError):
     """A worker's registration or heartbeat breaks the rules; the message names the problem."""
 
 
+class RegistryFull(JobqueueError):
+    """The worker registry holds as many workers as it may: a new worker id is refused."""
+
+
 class RegistryUnavailable(JobqueueError):
     """The worker registry's store cannot be reached."""
 
 
 class StoreUnavailable(JobqueueError):
     """The job state store cannot be reached or did not answer."""
+
+
+class Unauthenticated(JobqueueError):
+    """A request without a valid API token where one is required."""
+
+
+class PermissionDenied(JobqueueError):
+    """A valid API token that lacks the scope an action needs; the message names the scope."""
+
+
+class TokenExists(JobqueueError):
+    """An API token of that name already exists."""
 
 
 class InvalidCursor(JobqueueError):

@@ -26,8 +26,11 @@ from jobqueue.errors import (
     InvalidJob,
     JobqueueError,
     NotFound,
+    PermissionDenied,
     RegistryUnavailable,
     StoreUnavailable,
+    TokenExists,
+    Unauthenticated,
     UnknownJobType,
 )
 
@@ -58,6 +61,9 @@ ERROR_STATUS: dict[type[JobqueueError], tuple[int, str]] = {
     InvalidJob: (422, "invalid_job"),
     UnknownJobType: (422, "unknown_job_type"),
     NotFound: (404, "not_found"),
+    Unauthenticated: (401, "unauthorized"),
+    PermissionDenied: (403, "forbidden"),
+    TokenExists: (409, "token_exists"),
     DecodeError: (409, "undecodable"),
     JobFinished: (409, "job_finished"),
     IdempotencyConflict: (422, "idempotency_key_reused"),

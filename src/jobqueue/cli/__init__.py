@@ -6,7 +6,19 @@ import sys
 
 import typer
 
-from jobqueue.cli import api, db, dlq, jobs, status, submit, up, worker, workers
+from jobqueue.cli import (
+    api,
+    audit,
+    db,
+    dlq,
+    jobs,
+    status,
+    submit,
+    token,
+    up,
+    worker,
+    workers,
+)
 from jobqueue.cli.help import use_fitting_help
 from jobqueue.cli.terminal import printable
 from jobqueue.errors import JobqueueError
@@ -18,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for command_module in (api, worker, submit, status, jobs, dlq, workers, up, db):
+for command_module in (api, worker, submit, status, jobs, dlq, workers, up, db, token, audit):
     command_module.register(app)
 use_fitting_help(app)
 

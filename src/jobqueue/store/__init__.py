@@ -13,6 +13,7 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from jobqueue.auth.records import AuditEntry, AuditPage, TokenRecord
 from jobqueue.errors import ConfigError
 from jobqueue.job import Job, JobState
 from jobqueue.store.events import EventKind, JobEvent
@@ -119,7 +120,27 @@ class Store(Protocol):
 
     async def purge_finished(self, older_than_s: float) -> int:
         """Delete jobs finished more than ``older_than_s`` ago, with their history, and the
-        idempotency keys older than that; returns how many jobs were deleted."""
+        idempotency keys and audit entries older than that; returns how many jobs were
+        deleted."""
+
+    async def add_token(self, record: TokenRecord) -> None:
+        """Store an API token (its hash); ``TokenExists`` when one of that name exists, even
+        revoked: a name is never reused, so the audit log's names stay unambiguous."""
+
+    async def tokens(self) -> builtins.list[TokenRecord]:
+        """Every API token, revoked ones too, by name."""
+
+    async def revoke_token(self, name: str) -> bool:
+        """Revoke the named token now; False when no active token has that name."""
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append admin actions to the audit log (an entry id seen before is ignored)."""
+
+    async def audit(
+        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
+    ) -> AuditPage:
+        """The audit log newest first, paged like :meth:`list` (``InvalidCursor`` for a
+        cursor not made here), of one ``actor`` (token name) if given."""
 
     async def reserve_idempotency_key(
         self,

@@ -24,9 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from jobqueue.auth.records import AuditEntry, AuditPage, TokenRecord
 from jobqueue.errors import StoreUnavailable
 from jobqueue.job import Job, JobState
-from jobqueue.store import apply, idempotency, migrate, queries, writes
+from jobqueue.store import apply, audit_log, credentials, idempotency, migrate, queries, writes
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.group import GroupCommit
@@ -153,7 +154,36 @@ class SqlStore:
             )
             purged += jobs
             if jobs < _PURGE_CHUNK and keys < _PURGE_CHUNK:
-                return purged
+                break
+        while (
+            await self._run(lambda c: audit_log.purge_before(c, cutoff, _PURGE_CHUNK), write=True)
+            == _PURGE_CHUNK
+        ):
+            pass
+        return purged
+
+    async def add_token(self, record: TokenRecord) -> None:
+        """Store an API token's hash."""
+        await self._run(lambda c: credentials.insert(c, record), write=True)
+
+    async def tokens(self) -> builtins.list[TokenRecord]:
+        """Every API token."""
+        return await self._run(credentials.all_tokens, write=False)
+
+    async def revoke_token(self, name: str) -> bool:
+        """Revoke a token by name."""
+        return await self._run(lambda c: credentials.revoke(c, name, utc_now()), write=True)
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append to the audit log."""
+        if entries:
+            await self._run(lambda c: audit_log.append(c, entries), write=True)
+
+    async def audit(
+        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
+    ) -> AuditPage:
+        """A page of the audit log."""
+        return await self._run(lambda c: audit_log.page(c, limit, cursor, actor), write=False)
 
     async def reserve_idempotency_key(
         self,

@@ -108,3 +108,31 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("store_idempotency_keys_created", "created_at"),
 )
+
+tokens = sa.Table(
+    "store_tokens",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("token_id", sa.Text, nullable=False, unique=True),
+    sa.Column("salt", sa.LargeBinary, nullable=False),
+    sa.Column("digest", sa.LargeBinary, nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+audit = sa.Table(
+    "store_audit",
+    metadata,
+    sa.Column("entry_id", sa.Text, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("token_id", sa.Text),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer),
+    sa.Column("client", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("detail", JsonText),
+    sa.Index("store_audit_at", "at", "entry_id"),
+)

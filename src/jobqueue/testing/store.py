@@ -16,10 +16,11 @@ import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobqueue.errors import InvalidCursor
+from jobqueue.auth.records import AuditEntry, TokenRecord
+from jobqueue.errors import InvalidCursor, TokenExists
 from jobqueue.job import Job, JobState
 from jobqueue.store import JobRecord, Reservation, Store
 from jobqueue.store import events as ev
@@ -597,6 +598,89 @@ async def check_upgrade_twice_is_a_no_op(factory: StoreFactory) -> None:
         assert await store.is_ready()
 
 
+def make_token(name: str, token_id: str, *scopes: str) -> TokenRecord:
+    """A token record as ``jobqueue token create`` makes it (hash fields are opaque bytes)."""
+    return TokenRecord(
+        name,
+        token_id,
+        b"salt-" + token_id.encode(),
+        b"digest-" + name.encode(),
+        frozenset(scopes),
+        ev.utc_now(),
+    )
+
+
+async def check_tokens_are_kept_listed_and_revoked(factory: StoreFactory) -> None:
+    """A token is kept with its scopes and hash, listed by name, revoked once, never reused."""
+    async with factory() as store:
+        await store.add_token(make_token("zeta", "000000000002", "read"))
+        await store.add_token(make_token("alpha", "000000000001", "submit", "read"))
+        listed = await store.tokens()
+        assert [token.name for token in listed] == ["alpha", "zeta"]
+        assert listed[0].scopes == frozenset({"submit", "read"})
+        assert listed[0].salt == b"salt-000000000001"
+        assert listed[0].digest == b"digest-alpha"
+        assert all(token.active for token in listed)
+        assert await store.revoke_token("alpha")
+        assert not await store.revoke_token("alpha")
+        assert not await store.revoke_token("nobody")
+        alpha = (await store.tokens())[0]
+        assert not alpha.active and alpha.revoked_at is not None
+        try:
+            await store.add_token(make_token("alpha", "000000000003", "admin"))
+        except TokenExists:
+            pass
+        else:
+            raise AssertionError("a token name was reused")
+        assert len(await store.tokens()) == 2
+
+
+def make_audit(at: datetime, actor: str = "ops", action: str = "job.cancel") -> AuditEntry:
+    """An audit entry at ``at``."""
+    return AuditEntry(
+        entry_id=f"{at.isoformat()}-{actor}",
+        at=at,
+        actor=actor,
+        token_id="000000000001",
+        action=action,
+        target="job-1",
+        count=1,
+        client="127.0.0.1",
+        status=200,
+    )
+
+
+async def check_audit_pages_newest_first_and_expires(factory: StoreFactory) -> None:
+    """The audit log pages newest first with stable cursors, filters by actor, ignores an
+    entry stored twice, and goes with the retention purge."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    entries = [
+        make_audit(start + timedelta(seconds=i), actor="ops" if i % 2 else "ci") for i in range(7)
+    ]
+    async with factory() as store:
+        await store.record_audit(entries)
+        await store.record_audit(entries[:2])
+        seen, cursor = [], None
+        while True:
+            page = await store.audit(limit=3, cursor=cursor)
+            seen += [entry.entry_id for entry in page.entries]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == [entry.entry_id for entry in reversed(entries)]
+        ops = await store.audit(limit=100, actor="ops")
+        assert [entry.actor for entry in ops.entries] == ["ops"] * 3
+        assert ops.entries[0] == entries[5]
+        try:
+            await store.audit(cursor="not-a-cursor")
+        except InvalidCursor:
+            pass
+        else:
+            raise AssertionError("a foreign audit cursor was accepted")
+        await store.purge_finished(older_than_s=DAY_S)
+        assert (await store.audit(limit=100)).entries == []
+
+
 CHECKS: tuple[Check, ...] = (
     check_unknown_job_is_absent,
     check_submitted_job_is_queued,
@@ -625,5 +709,7 @@ CHECKS: tuple[Check, ...] = (
     check_an_abandoned_reservation_is_taken_over,
     check_requeue_restarts_a_dead_job,
     check_upgrade_twice_is_a_no_op,
+    check_tokens_are_kept_listed_and_revoked,
+    check_audit_pages_newest_first_and_expires,
 )
 """Every check, in the order a backend's tests should run them."""
