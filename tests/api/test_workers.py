@@ -11,6 +11,7 @@ from jobqueue.api.app import create_app
 from jobqueue.brokers import Broker
 from jobqueue.registry import Command, WorkerReport, WorkerState
 from jobqueue.registry.memory import InMemoryRegistry
+from jobqueue.registry.page import DEFAULT_PAGE_WORKERS, MAX_PAGE_BYTES, MAX_PAGE_WORKERS
 from jobqueue.registry.redis import RedisRegistry
 from jobqueue.testing.registry import FakeClock
 from tests.api.conftest import asgi_client
@@ -79,7 +80,7 @@ async def test_workers_lists_every_field_seconds_since_seen_and_state(
 
 async def test_workers_is_empty_without_workers(http: httpx.AsyncClient) -> None:
     response = await http.get("/workers")
-    assert (response.status_code, response.json()) == (200, {"workers": []})
+    assert (response.status_code, response.json()) == (200, {"workers": [], "next_cursor": None})
 
 
 async def test_a_silent_worker_disappears_from_the_list(
@@ -87,19 +88,81 @@ async def test_a_silent_worker_disappears_from_the_list(
 ) -> None:
     await registry.register("w1", REPORT)
     clock.advance(16)
-    assert (await http.get("/workers")).json() == {"workers": []}
+    assert (await http.get("/workers")).json()["workers"] == []
     assert (await http.get("/workers/w1")).status_code == 404
 
 
-async def test_one_worker_by_id_even_with_a_slash_in_it(
+async def test_one_worker_by_an_id_with_a_space_and_accents(
     http: httpx.AsyncClient, registry: InMemoryRegistry
 ) -> None:
-    await registry.register("w/1 é", REPORT)
-    response = await http.get("/workers/w%2F1%20%C3%A9")
+    await registry.register("w 1 é", REPORT)
+    response = await http.get("/workers/w%201%20%C3%A9")
     assert response.status_code == 200
-    assert response.json()["worker_id"] == "w/1 é"
-    assert (await http.post("/workers/w%2F1%20%C3%A9/drain")).status_code == 202
-    assert (await registry.heartbeat("w/1 é", REPORT)).command is Command.DRAIN
+    assert response.json()["worker_id"] == "w 1 é"
+    assert (await http.post("/workers/w%201%20%C3%A9/drain")).status_code == 202
+    assert (await registry.heartbeat("w 1 é", REPORT)).command is Command.DRAIN
+
+
+async def test_a_command_path_is_never_read_as_a_worker_id(
+    http: httpx.AsyncClient, registry: InMemoryRegistry
+) -> None:
+    await registry.register("0", REPORT)
+    drain = await http.get("/workers/0/drain")
+    assert (drain.status_code, drain.headers["allow"]) == (405, "POST")
+    assert drain.json()["error"]["code"] == "method_not_allowed"
+    assert (await http.get("/workers/0/drain/more")).status_code == 404
+    assert (await http.get("/workers/0%2Fdrain")).status_code == 405  # the same path, decoded
+    assert (await registry.get("0")) is not None
+    assert (await registry.heartbeat("0", REPORT)).command is None
+
+
+async def test_workers_come_in_pages_by_id_following_the_cursor(
+    http: httpx.AsyncClient, registry: InMemoryRegistry
+) -> None:
+    ids = [f"w{n}" for n in range(5)]
+    for worker_id in reversed(ids):
+        await registry.register(worker_id, REPORT)
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 2} | ({} if cursor is None else {"cursor": cursor})
+        page = (await http.get("/workers", params=params)).json()
+        seen += [worker["worker_id"] for worker in page["workers"]]
+        pages, cursor = pages + 1, page["next_cursor"]
+        if cursor is None:
+            break
+        assert cursor == seen[-1]
+    assert (seen, pages) == (ids, 3)
+    everything = (await http.get("/workers")).json()
+    assert [w["worker_id"] for w in everything["workers"]] == ids
+    assert everything["next_cursor"] is None
+
+
+async def test_a_page_of_workers_has_a_default_and_a_maximum(
+    http: httpx.AsyncClient, registry: InMemoryRegistry
+) -> None:
+    for n in range(DEFAULT_PAGE_WORKERS + 1):
+        await registry.register(f"w{n:04d}", REPORT)
+    page = (await http.get("/workers")).json()
+    assert (len(page["workers"]), page["next_cursor"]) == (DEFAULT_PAGE_WORKERS, "w0099")
+    rest = (await http.get("/workers", params={"cursor": "w0099"})).json()
+    assert [w["worker_id"] for w in rest["workers"]] == ["w0100"]
+    for params in ({"limit": 0}, {"limit": MAX_PAGE_WORKERS + 1}, {"cursor": ""}):
+        refused = await http.get("/workers", params=params)
+        assert refused.status_code == 422, params
+        assert refused.json()["error"]["code"] == "invalid_request"
+
+
+async def test_a_page_of_large_workers_stops_within_its_byte_limit(
+    http: httpx.AsyncClient, registry: InMemoryRegistry
+) -> None:
+    big = WorkerReport(job_types=tuple(f"{n:0200d}" for n in range(1000)))
+    for n in range(25):  # about 5 MB of reports
+        await registry.register(f"w{n:02d}", big)
+    first = await http.get("/workers")
+    page = first.json()
+    assert 0 < len(page["workers"]) < 25
+    assert len(first.content) <= MAX_PAGE_BYTES + 100
+    assert page["next_cursor"] == page["workers"][-1]["worker_id"]
 
 
 async def test_an_unknown_worker_is_a_json_404(http: httpx.AsyncClient) -> None:

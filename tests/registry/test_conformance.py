@@ -16,7 +16,11 @@ CHECKS = pytest.mark.parametrize("check", REGISTRY_CHECKS, ids=lambda check: che
 
 @CHECKS
 async def test_in_memory_registry_conforms(check: RegistryCheck) -> None:
-    await check(lambda ttl_s, clock: InMemoryRegistry(ttl_s=ttl_s, clock=clock, wall_clock=clock))
+    await check(
+        lambda ttl_s, clock, max_workers: InMemoryRegistry(
+            ttl_s=ttl_s, clock=clock, wall_clock=clock, max_workers=max_workers
+        )
+    )
 
 
 @pytest.mark.redis
@@ -24,7 +28,7 @@ async def test_in_memory_registry_conforms(check: RegistryCheck) -> None:
 async def test_redis_registry_conforms(
     check: RegistryCheck, make_redis_registry: MakeRedisRegistry
 ) -> None:
-    def make(ttl_s: float, clock: Callable[[], float]) -> Registry:
-        return make_redis_registry(ttl_s=ttl_s, clock=clock)
+    def make(ttl_s: float, clock: Callable[[], float], max_workers: int) -> Registry:
+        return make_redis_registry(ttl_s=ttl_s, clock=clock, max_workers=max_workers)
 
     await check(make)

@@ -77,7 +77,9 @@ def build_control_plane(
     Each sidecar is an async context manager: entered before HTTP serves, exited after HTTP
     drained and before the store and the broker close.
     """
-    registry = registry_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s)
+    registry = registry_from_url(
+        settings.registry_url or "", ttl_s=settings.worker_ttl_s, max_workers=settings.max_workers
+    )
     logger.info("worker registry: %s", redact_url(settings.registry_url or "in memory"))
     cancels = None if tracking is None else StoreCancels(tracking.store, tracking.cancels)
     sidecars: list[AbstractAsyncContextManager[object]] = [] if cancels is None else [cancels]

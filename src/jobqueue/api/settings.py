@@ -24,6 +24,7 @@ class ApiSettings:
     registry_url: str | None = None
     store_url: str | None = None
     worker_ttl_s: float = config.WORKER_TTL_S
+    max_workers: int = config.MAX_WORKERS
     registry_sweep_s: float = config.REGISTRY_SWEEP_S
     shutdown_grace_s: float = config.SHUTDOWN_GRACE_S
     retention_s: float = config.RETENTION_S
@@ -37,6 +38,8 @@ class ApiSettings:
             raise ConfigError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
         if self.max_batch < 1:
             raise ConfigError(f"max_batch must be at least 1, got {self.max_batch}")
+        if self.max_workers < 1:
+            raise ConfigError(f"max_workers must be at least 1, got {self.max_workers}")
         config.parse_addr(self.http_addr, config.env("http_addr"))
         config.parse_addr(self.grpc_addr, config.env("grpc_addr"))
         if self.retention_s <= 0:

@@ -14,8 +14,8 @@ from typing import Any
 from jobqueue import codec
 from jobqueue.api.errors import MalformedBody, UnsupportedMediaType
 from jobqueue.errors import InvalidJob
-from jobqueue.handlers import MAX_TYPE_LENGTH
 from jobqueue.job import Job, utc_now
+from jobqueue.names import job_type_problem
 
 JOB_FIELDS = ("type", "payload", "max_attempts")
 BATCH_JOB_FIELDS = (*JOB_FIELDS, "idempotency_key")
@@ -138,13 +138,9 @@ def _checked_type(value: Any, where: str) -> str:
         raise InvalidJob(f"{where}: is required")
     if not isinstance(value, str):
         raise InvalidJob(f"{where}: must be a string, got {_json_kind(value)}")
-    if not value.strip():
-        raise InvalidJob(f"{where}: must not be empty")
-    if len(value) > MAX_TYPE_LENGTH:
-        raise InvalidJob(f"{where}: must be at most {MAX_TYPE_LENGTH} characters, got {len(value)}")
-    for index, char in enumerate(value):
-        if unicodedata.category(char) in _TYPE_FORBIDDEN_CATEGORIES:
-            raise InvalidJob(f"{where}: control character {_quote(char)} at position {index}")
+    problem = job_type_problem(value)
+    if problem is not None:
+        raise InvalidJob(f"{where}: {problem}")
     return value
 
 

@@ -1,19 +1,46 @@
-"""Fleet routes: list and show live workers, and send them pause, resume and drain."""
+"""Fleet routes: list and show live workers, and send them pause, resume and drain.
+
+``GET /workers`` answers a page: the first ``limit`` workers by id after ``cursor`` (a worker
+id), and never more than ``MAX_PAGE_BYTES`` of them, with the ``next_cursor`` to pass for the
+next page (null on the last). A worker id is one path segment: ids with a ``/`` are refused at
+registration, so ``/workers/{id}/drain`` can never name a worker called ``{id}/drain``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from jobqueue import codec
 from jobqueue.api.schemas import ErrorOut, error_responses, json_response
 from jobqueue.errors import NotFound
-from jobqueue.registry import Command, Registry, WorkerInfo, WorkerState
+from jobqueue.registry import MAX_WORKER_ID_CHARS, Command, Registry, WorkerInfo, WorkerState
+from jobqueue.registry.page import DEFAULT_PAGE_WORKERS, MAX_PAGE_WORKERS, fitting
 
-WorkerId = Annotated[str, Path(description="The worker's id, as it registered.")]
+WorkerId = Annotated[
+    str,
+    Path(
+        description="The worker's id, as it registered (1 to 128 printable characters, no '/').",
+        min_length=1,
+        max_length=MAX_WORKER_ID_CHARS,
+    ),
+]
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_PAGE_WORKERS, description="Most workers in the page."),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_WORKER_ID_CHARS,
+        description="List the workers whose id sorts after this one: a page's next_cursor.",
+    ),
+]
 
 _REGISTRY_DOWN: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "The worker registry (Redis) is unavailable."}
@@ -49,9 +76,12 @@ class WorkerOut(BaseModel):
 
 
 class WorkerListOut(BaseModel):
-    """Every live worker, ordered by id."""
+    """A page of live workers, ordered by id; pass ``next_cursor`` as ``cursor`` for the next."""
 
     workers: list[WorkerOut]
+    next_cursor: str | None = Field(
+        description="The last worker id of this page when more follow; null on the last page."
+    )
 
 
 class CommandOut(BaseModel):
@@ -65,14 +95,15 @@ def workers_router(registry: Registry) -> APIRouter:
     """The ``/workers`` routes over ``registry``."""
     router = APIRouter(prefix="/workers", tags=["workers"])
 
-    @router.get("", response_model=WorkerListOut, responses=_REGISTRY_DOWN)
-    async def list_workers() -> Response:
-        """Every live worker with everything it reported, seconds since seen, and its state."""
-        workers = await registry.workers()
-        return json_response({"workers": [info.to_dict() for info in workers]})
+    @router.get("", response_model=WorkerListOut, responses=error_responses(422) | _REGISTRY_DOWN)
+    async def list_workers(limit: Limit = DEFAULT_PAGE_WORKERS, cursor: Cursor = None) -> Response:
+        """Live workers by id, a page at a time, with everything each reported, seconds since
+        seen, and its state."""
+        workers = await registry.workers(cursor or "", limit + 1)
+        return _page(workers, limit)
 
     @router.get(
-        "/{worker_id:path}",
+        "/{worker_id}",
         response_model=WorkerOut,
         responses=error_responses(404) | _REGISTRY_DOWN,
     )
@@ -82,7 +113,7 @@ def workers_router(registry: Registry) -> APIRouter:
 
     for command in Command:
         router.add_api_route(
-            f"/{{worker_id:path}}/{command}",
+            f"/{{worker_id}}/{command}",
             _command_route(registry, command),
             methods=["POST"],
             status_code=202,
@@ -117,6 +148,17 @@ def _command_route(registry: Registry, command: Command) -> Callable[[str], Awai
         "(the last command sent before it wins)."
     )
     return send
+
+
+def _page(workers: list[WorkerInfo], limit: int) -> Response:
+    """The JSON page of the first ``limit`` of ``workers`` (one more was asked for, to know
+    whether more follow), cut short to stay within ``MAX_PAGE_BYTES``."""
+    encoded = [codec.dumps(info.to_dict()) for info in workers[:limit]]
+    count = fitting([len(item) for item in encoded])
+    more = count < len(workers)
+    cursor = workers[count - 1].worker_id if more else None
+    body = b'{"workers":[' + b",".join(encoded[:count]) + b'],"next_cursor":'
+    return Response(body + codec.dumps(cursor) + b"}", media_type="application/json")
 
 
 async def _live(registry: Registry, worker_id: str) -> WorkerInfo:

@@ -43,6 +43,14 @@ def api(
         float,
         typer.Option(envvar=config.env("worker_ttl_s"), help="Forget a worker unseen this long."),
     ] = config.WORKER_TTL_S,
+    max_workers: Annotated[
+        int,
+        typer.Option(
+            envvar=config.env("max_workers"),
+            min=1,
+            help="Most workers registered at once; past it a new worker id is refused.",
+        ),
+    ] = config.MAX_WORKERS,
     registry_sweep_s: Annotated[
         float,
         typer.Option(
@@ -121,6 +129,7 @@ def api(
         log_level=log_level.upper(),
         registry_url=registry_url or None,
         worker_ttl_s=worker_ttl_s,
+        max_workers=max_workers,
         registry_sweep_s=registry_sweep_s,
         shutdown_grace_s=shutdown_grace_s,
         store_url=store_url or None,

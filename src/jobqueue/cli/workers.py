@@ -1,7 +1,8 @@
 """The ``jobqueue workers`` commands: the live fleet as a table, and pause, resume, drain.
 
 They ask a running API over HTTP (``GET /workers``, ``POST /workers/{id}/pause``...), the same
-routes a dashboard uses: the registry lives in the API process (or in the Redis it shares).
+routes a dashboard uses: the registry lives in the API process (or in the Redis it shares). The
+list follows ``GET /workers``'s pages to the last.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ SubApiUrl = Annotated[
     typer.Option(envvar=config.env("api_url"), help="Base URL of a running jobqueue API."),
 ]
 WorkerId = Annotated[str, typer.Argument(help="The worker's id, as `jobqueue workers` shows it.")]
+PAGE_WORKERS = 1000
 
 workers_app = typer.Typer(
     help="The live workers: list them, or pause, resume or drain one.",
@@ -58,12 +60,24 @@ def list_workers(
     if ctx.invoked_subcommand is not None:
         ctx.obj = api_url  # `jobqueue workers --api-url URL pause ID` means URL
         return
-    workers: list[dict[str, Any]] = request(api_url, "GET", "/workers")["workers"]
+    workers = every_worker(api_url)
     if as_json:
         for worker in workers:
             typer.echo(to_json(worker))
         return
     print_table(workers_table(workers, terminal_width()))
+
+
+def every_worker(api_url: str) -> list[dict[str, Any]]:
+    """Every live worker, ordered by id, from as many pages of ``GET /workers`` as there are."""
+    workers: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": PAGE_WORKERS}
+    while True:
+        page = request(api_url, "GET", "/workers", params=params)
+        workers += page["workers"]
+        if not page.get("next_cursor"):
+            return workers
+        params = {"limit": PAGE_WORKERS, "cursor": page["next_cursor"]}
 
 
 def _send(ctx: typer.Context, command: Command, worker_id: str, api_url: str | None) -> None:

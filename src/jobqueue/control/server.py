@@ -2,8 +2,12 @@
 
 Wire-compatible with the original: ``Register`` answers ``status "ok"`` and ``Heartbeat``
 answers ``status "alive"``. Unlike the original, a heartbeat from an id the registry does not
-know registers it again (so workers reappear after an API restart), and nonsense (an empty or
-over-long id, a negative load) is refused with ``INVALID_ARGUMENT``.
+know registers it again (so workers reappear after an API restart), and nonsense (an empty,
+over-long or unprintable id, an over-long host, version, queue or job type, too many job types,
+an unknown state, a negative load) is refused with ``INVALID_ARGUMENT`` naming the field. A new
+worker past the registry's limit is refused with ``RESOURCE_EXHAUSTED``. ``ListWorkers``
+answers the first workers by id, at most ``MAX_PAGE_WORKERS`` and ``MAX_PAGE_BYTES`` of them,
+with ``truncated`` set when more exist.
 
 Cancellations reach workers in the replies: a ``CancelSource`` (the API's, over the job store)
 names, for each heartbeat, the jobs among those the worker holds that were asked to stop, and
@@ -31,6 +35,7 @@ from jobqueue.config import GRPC_ADDR, REGISTRY_SWEEP_S
 from jobqueue.control import worker_pb2 as pb
 from jobqueue.control import worker_pb2_grpc as pb_grpc
 from jobqueue.control.messages import (
+    check_cursor,
     command_to_message,
     fleet_message,
     report_from_message,
@@ -41,10 +46,12 @@ from jobqueue.errors import (
     InvalidWorker,
     JobqueueError,
     NotFound,
+    RegistryFull,
     RegistryUnavailable,
 )
-from jobqueue.registry import Registry, WorkerReport
+from jobqueue.registry import Registry, WorkerReport, check_worker_id
 from jobqueue.registry.fleet import Fleet
+from jobqueue.registry.page import MAX_PAGE_WORKERS, fitting
 
 __all__ = [
     "GRPC_STATUS",
@@ -67,6 +74,7 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 GRPC_STATUS: dict[type[JobqueueError], grpc.StatusCode] = {
     InvalidWorker: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
+    RegistryFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
     RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
     ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
     JobqueueError: grpc.StatusCode.INTERNAL,
@@ -133,7 +141,7 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         return await _answer(context, self._heartbeat(request))
 
     async def ListWorkers(self, request: pb.Empty, context: Context) -> pb.WorkerList:
-        """Every live worker."""
+        """The first live workers by id, as many as fit one reply (``truncated`` if not all)."""
         return await _answer(context, self._list())
 
     async def Deregister(
@@ -147,6 +155,7 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         return await _answer(context, self._get(request))
 
     async def _register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
+        check_worker_id(request.worker_id)
         report = report_from_message(request.load, request.details)
         self._check_broker(request.worker_id, report)
         if await self._registry.register(request.worker_id, report):
@@ -159,6 +168,8 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         return reply
 
     async def _heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
+        check_worker_id(request.worker_id)
+        check_cursor(request.cancels_cursor)
         report = report_from_message(request.load, request.details)
         self._check_broker(request.worker_id, report)
         result = await self._registry.heartbeat(request.worker_id, report)
@@ -187,16 +198,20 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         )
 
     async def _list(self) -> pb.WorkerList:
-        workers = await self._registry.workers()
-        return pb.WorkerList(workers=[worker_message(info) for info in workers])
+        workers = await self._registry.workers(limit=MAX_PAGE_WORKERS + 1)
+        messages = [worker_message(info) for info in workers[:MAX_PAGE_WORKERS]]
+        count = fitting([message.ByteSize() for message in messages])
+        return pb.WorkerList(workers=messages[:count], truncated=count < len(workers))
 
     async def _deregister(self, request: pb.DeregisterRequest) -> pb.DeregisterResponse:
+        check_worker_id(request.worker_id)
         if await self._registry.deregister(request.worker_id, drained=request.drained):
             left = "drained and left" if request.drained else "deregistered"
             logger.info("worker %s %s", request.worker_id, left)
         return pb.DeregisterResponse(status="ok")
 
     async def _get(self, request: pb.GetWorkerRequest) -> pb.Worker:
+        check_worker_id(request.worker_id)
         info = await self._registry.get(request.worker_id)
         if info is None:
             raise NotFound(f"no live worker with id {request.worker_id!r}")

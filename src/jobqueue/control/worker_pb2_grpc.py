@@ -80,7 +80,8 @@ class WorkerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkers(self, request, context):
-        """Original: every live worker.
+        """Original: the live workers, ordered by id: at most 1,000 and 3 MiB of them (see
+        WorkerList.truncated; GET /workers pages through all of them).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -44,7 +44,9 @@ class WorkerServiceStub:
     id the registry does not know registers it again. The reply may carry a command.
     """
     ListWorkers: _grpc.UnaryUnaryMultiCallable[_worker_pb2.Empty, _worker_pb2.WorkerList]
-    """Original: every live worker."""
+    """Original: the live workers, ordered by id: at most 1,000 and 3 MiB of them (see
+    WorkerList.truncated; GET /workers pages through all of them).
+    """
     Deregister: _grpc.UnaryUnaryMultiCallable[_worker_pb2.DeregisterRequest, _worker_pb2.DeregisterResponse]
     """A worker leaving on a graceful stop. Answers status "ok", also for an id already gone."""
     GetWorker: _grpc.UnaryUnaryMultiCallable[_worker_pb2.GetWorkerRequest, _worker_pb2.Worker]
@@ -60,7 +62,9 @@ class WorkerServiceAsyncStub(WorkerServiceStub):
     id the registry does not know registers it again. The reply may carry a command.
     """
     ListWorkers: _aio.UnaryUnaryMultiCallable[_worker_pb2.Empty, _worker_pb2.WorkerList]  # type: ignore[assignment]
-    """Original: every live worker."""
+    """Original: the live workers, ordered by id: at most 1,000 and 3 MiB of them (see
+    WorkerList.truncated; GET /workers pages through all of them).
+    """
     Deregister: _aio.UnaryUnaryMultiCallable[_worker_pb2.DeregisterRequest, _worker_pb2.DeregisterResponse]  # type: ignore[assignment]
     """A worker leaving on a graceful stop. Answers status "ok", also for an id already gone."""
     GetWorker: _aio.UnaryUnaryMultiCallable[_worker_pb2.GetWorkerRequest, _worker_pb2.Worker]  # type: ignore[assignment]
@@ -91,7 +95,9 @@ class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _worker_pb2.Empty,
         context: _ServicerContext,
     ) -> _typing.Union[_worker_pb2.WorkerList, _abc.Awaitable[_worker_pb2.WorkerList]]:
-        """Original: every live worker."""
+        """Original: the live workers, ordered by id: at most 1,000 and 3 MiB of them (see
+        WorkerList.truncated; GET /workers pages through all of them).
+        """
 
     @_abc_1.abstractmethod
     def Deregister(

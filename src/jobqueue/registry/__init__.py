@@ -16,8 +16,13 @@ from for ``ttl_s`` seconds is expired. Its contract, checked for every backend b
 - A worker that deregisters as ``drained`` stays listed, in state ``drained`` and taking no
   command, for ``DRAINED_KEEP_S`` or until the same id registers again: an operator sees that
   it left on request rather than vanished.
-- Ids and reports are validated: an empty id, an id over ``MAX_WORKER_ID_CHARS`` characters, a
-  negative load or count raise :class:`~jobqueue.errors.InvalidWorker`.
+- Ids and reports are validated: an empty id, an id over ``MAX_WORKER_ID_CHARS`` characters, an
+  id with an unprintable character or a ``/``, a negative load or count raise
+  :class:`~jobqueue.errors.InvalidWorker`.
+- A registry holds at most ``max_workers`` live workers: past it, registering (or a heartbeat
+  from) a new id raises :class:`~jobqueue.errors.RegistryFull`; a known worker refreshes as ever.
+- ``workers(after, limit)`` lists a page: the live workers whose id sorts after ``after``, in
+  order of id, at most ``limit``; so a listing's cost is its page's, however large the fleet.
 - A backend that cannot reach its store raises :class:`~jobqueue.errors.RegistryUnavailable`.
 """
 
@@ -31,8 +36,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from jobqueue.brokers import redact_url
-from jobqueue.config import WORKER_TTL_S
-from jobqueue.errors import ConfigError, InvalidWorker
+from jobqueue.config import MAX_WORKERS, WORKER_TTL_S
+from jobqueue.errors import ConfigError, InvalidWorker, RegistryFull
+from jobqueue.names import MAX_WORKER_ID_CHARS, worker_id_problem
 
 __all__ = [
     "DRAINED_KEEP_S",
@@ -47,9 +53,9 @@ __all__ = [
     "check_worker_id",
     "drained_report",
     "from_url",
+    "registry_full",
 ]
 
-MAX_WORKER_ID_CHARS = 200
 MAX_LIST_ITEMS = 10_000
 DRAINED_KEEP_S = 3600.0
 
@@ -179,13 +185,19 @@ class HeartbeatResult:
 
 
 def check_worker_id(worker_id: str) -> None:
-    """Raise InvalidWorker unless the id is 1 to ``MAX_WORKER_ID_CHARS`` characters."""
-    if not worker_id:
-        raise InvalidWorker("worker_id must not be empty")
-    if len(worker_id) > MAX_WORKER_ID_CHARS:
-        raise InvalidWorker(
-            f"worker_id must be at most {MAX_WORKER_ID_CHARS} characters, got {len(worker_id)}"
-        )
+    """Raise InvalidWorker unless the id is 1 to ``MAX_WORKER_ID_CHARS`` printable characters,
+    none a ``/`` (see :func:`jobqueue.names.worker_id_problem`)."""
+    problem = worker_id_problem(worker_id)
+    if problem is not None:
+        raise InvalidWorker(f"worker_id: {problem}")
+
+
+def registry_full(max_workers: int) -> RegistryFull:
+    """The error for a new worker past the registry's limit."""
+    return RegistryFull(
+        f"the worker registry holds its limit of {max_workers} workers: "
+        "a new worker id is refused until one leaves or expires"
+    )
 
 
 class Registry(Protocol):
@@ -200,7 +212,8 @@ class Registry(Protocol):
         """Record the worker as seen now with ``report``; True when it was not known before.
 
         Registering a known worker refreshes it and keeps its registration time and any waiting
-        command. Raises InvalidWorker for a bad id.
+        command. Raises InvalidWorker for a bad id, RegistryFull for a new id when
+        ``max_workers`` live workers are registered.
         """
         ...
 
@@ -209,7 +222,7 @@ class Registry(Protocol):
 
         An unknown id is registered (``known`` is False in the result). The command returned
         is removed, so the next heartbeat does not get it again. Raises InvalidWorker for a bad
-        id.
+        id, RegistryFull as :meth:`register` does.
         """
         ...
 
@@ -225,8 +238,9 @@ class Registry(Protocol):
         """The live worker with this id, or None (unknown or expired)."""
         ...
 
-    async def workers(self) -> list[WorkerInfo]:
-        """Every live worker, ordered by id; expired ones are never included."""
+    async def workers(self, after: str = "", limit: int | None = None) -> list[WorkerInfo]:
+        """The live workers whose id sorts after ``after`` (every one for ``""``), ordered by
+        id, at most ``limit`` (None: no limit); expired ones are never included."""
         ...
 
     async def send_command(self, worker_id: str, command: Command) -> bool:
@@ -246,17 +260,20 @@ class Registry(Protocol):
         ...
 
 
-def from_url(url: str = "", ttl_s: float = WORKER_TTL_S) -> Registry:
-    """Build the registry a URL names: empty or ``memory://`` in process, ``redis://`` shared."""
+def from_url(
+    url: str = "", ttl_s: float = WORKER_TTL_S, max_workers: int = MAX_WORKERS
+) -> Registry:
+    """Build the registry a URL names: empty or ``memory://`` in process, ``redis://`` shared;
+    it holds at most ``max_workers`` live workers."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
     if scheme in ("", "memory"):
         from jobqueue.registry.memory import InMemoryRegistry
 
-        return InMemoryRegistry(ttl_s=ttl_s)
+        return InMemoryRegistry(ttl_s=ttl_s, max_workers=max_workers)
     if scheme in ("redis", "rediss", "unix"):
         from jobqueue.registry.redis import RedisRegistry
 
-        return RedisRegistry.from_url(url, ttl_s=ttl_s)
+        return RedisRegistry.from_url(url, ttl_s=ttl_s, max_workers=max_workers)
     raise ConfigError(
         f"unsupported registry URL {redact_url(url)!r}: use redis://host:port/db or leave it empty"
     )

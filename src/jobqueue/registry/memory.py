@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from jobqueue.config import WORKER_TTL_S
+from jobqueue.config import MAX_WORKERS, WORKER_TTL_S
 from jobqueue.registry import (
     DRAINED_KEEP_S,
     Command,
@@ -15,6 +16,7 @@ from jobqueue.registry import (
     WorkerReport,
     check_worker_id,
     drained_report,
+    registry_full,
 )
 
 __all__ = ["InMemoryRegistry"]
@@ -35,7 +37,8 @@ class InMemoryRegistry:
 
     ``clock`` (monotonic seconds) decides expiry and ``wall_clock`` (Unix seconds) stamps the
     times shown to people; tests pass controlled clocks. Every method runs without awaiting,
-    so each one is atomic on the event loop.
+    so each one is atomic on the event loop. At most ``max_workers`` are held: a new id past
+    that raises RegistryFull.
     """
 
     def __init__(
@@ -43,10 +46,12 @@ class InMemoryRegistry:
         ttl_s: float = WORKER_TTL_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        max_workers: int = MAX_WORKERS,
     ) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
         self._wall_clock = wall_clock
+        self._max_workers = max_workers
         self._entries: dict[str, _Entry] = {}
 
     @property
@@ -85,10 +90,17 @@ class InMemoryRegistry:
         entry = self._live(self._entries.get(worker_id))
         return None if entry is None else self._info(worker_id, entry)
 
-    async def workers(self) -> list[WorkerInfo]:
-        """Every live worker, ordered by id."""
-        live = [(wid, e) for wid, e in self._entries.items() if self._live(e) is not None]
-        return [self._info(wid, entry) for wid, entry in sorted(live, key=lambda item: item[0])]
+    async def workers(self, after: str = "", limit: int | None = None) -> list[WorkerInfo]:
+        """The live workers whose id sorts after ``after``, ordered by id, at most ``limit``."""
+        ids = sorted(self._entries)
+        page: list[WorkerInfo] = []
+        for worker_id in ids[bisect.bisect_right(ids, after) if after else 0 :]:
+            if limit is not None and len(page) >= limit:
+                break
+            entry = self._live(self._entries[worker_id])
+            if entry is not None:
+                page.append(self._info(worker_id, entry))
+        return page
 
     async def send_command(self, worker_id: str, command: Command) -> bool:
         """Leave a command for the worker's next heartbeat; False when it is not live."""
@@ -100,10 +112,7 @@ class InMemoryRegistry:
 
     async def sweep(self) -> int:
         """Remove the expired workers; how many were removed."""
-        expired = [wid for wid, e in self._entries.items() if self._live(e) is None]
-        for worker_id in expired:
-            del self._entries[worker_id]
-        return len(expired)
+        return self._remove_expired()
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -112,6 +121,8 @@ class InMemoryRegistry:
         """Store the worker as seen now; the live entry it replaced, if any."""
         check_worker_id(worker_id)
         previous = self._live(self._entries.get(worker_id))
+        if previous is None:
+            self._make_room()
         if previous is not None and previous.kept_until is not None:
             previous = None  # a drained worker coming back is a new registration
         now_unix = self._wall_clock()
@@ -123,6 +134,19 @@ class InMemoryRegistry:
             command=None if previous is None else previous.command,
         )
         return previous
+
+    def _make_room(self) -> None:
+        """Raise RegistryFull unless a new worker fits, expired entries not counted."""
+        if len(self._entries) >= self._max_workers:
+            self._remove_expired()  # only when full: a sweep is a pass over every entry
+        if len(self._entries) >= self._max_workers:
+            raise registry_full(self._max_workers)
+
+    def _remove_expired(self) -> int:
+        expired = [wid for wid, e in self._entries.items() if self._live(e) is None]
+        for worker_id in expired:
+            del self._entries[worker_id]
+        return len(expired)
 
     def _live(self, entry: _Entry | None) -> _Entry | None:
         if entry is None:

@@ -20,6 +20,7 @@ does not stay in Redis forever.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import math
 from collections.abc import AsyncIterator, Callable
@@ -33,7 +34,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from jobqueue.brokers import redact_url
-from jobqueue.config import WORKER_TTL_S
+from jobqueue.config import MAX_WORKERS, WORKER_TTL_S
 from jobqueue.errors import RegistryUnavailable
 from jobqueue.registry import (
     DRAINED_KEEP_S,
@@ -44,6 +45,7 @@ from jobqueue.registry import (
     WorkerState,
     check_worker_id,
     drained_report,
+    registry_full,
 )
 
 __all__ = ["DEFAULT_KEY_PREFIX", "RedisRegistry"]
@@ -67,11 +69,16 @@ local function live(id)
 end
 """
 
-# KEYS: seen, worker hash, command. ARGV: now, ttl, id, report, take command?, expire ms.
+# KEYS: seen, worker hash, command. ARGV: now, ttl, id, report, take command?, expire ms,
+# max workers. A new id when the live workers number max workers is refused: {-1, ''}.
 _RECORD = (
     _NOW
     + """
 local known = live(ARGV[3]) and redis.call('EXISTS', KEYS[2]) == 1
+if not known then
+  local count = redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.6f', now - ttl), '+inf')
+  if count >= tonumber(ARGV[7]) then return {-1, ''} end
+end
 local stamp = string.format('%.6f', now)
 if not known then
   redis.call('DEL', KEYS[2], KEYS[3])
@@ -111,16 +118,24 @@ return was_live and 1 or 0
 """
 )
 
-# KEYS: seen. ARGV: now, ttl, key prefix. One flat reply: parsing thousands of replies to a
-# pipeline of HGETALLs costs the client far more than this script costs Redis.
+# KEYS: seen. ARGV: now, ttl. The ids of the live workers, in no order.
+_LIVE_IDS = (
+    _NOW
+    + """
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.6f', now - ttl), '+inf')
+"""
+)
+
+# KEYS: seen. ARGV: now, ttl, key prefix, the ids wanted. One flat reply: parsing thousands of
+# replies to a pipeline of HGETALLs costs the client far more than this script costs Redis.
 _LIST = (
     _NOW
     + """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.6f', now - ttl), '+inf')
 local rows = {}
-for _, id in ipairs(ids) do
+for n = 4, #ARGV do
+  local id = ARGV[n]
   local w = redis.call('HMGET', ARGV[3] .. 'worker:' .. id, 'report', 'last_seen', 'registered_at')
-  if w[1] then
+  if w[1] and live(id) then
     local command = redis.call('GET', ARGV[3] .. 'command:' .. id) or ''
     table.insert(rows, id)
     table.insert(rows, w[1])
@@ -148,7 +163,8 @@ return #expired
 
 
 class RedisRegistry:
-    """Workers in Redis, shared by every API process that uses the same URL and key prefix."""
+    """Workers in Redis, shared by every API process that uses the same URL and key prefix;
+    at most ``max_workers`` live ones (a new id past that raises RegistryFull)."""
 
     def __init__(
         self,
@@ -157,9 +173,11 @@ class RedisRegistry:
         key_prefix: str = DEFAULT_KEY_PREFIX,
         clock: Callable[[], float] | None = None,
         url: str = "redis://",
+        max_workers: int = MAX_WORKERS,
     ) -> None:
         self._redis = client
         self._ttl_s = ttl_s
+        self._max_workers = max_workers
         self._prefix = key_prefix
         self._clock = clock
         self._url = redact_url(url)
@@ -171,6 +189,7 @@ class RedisRegistry:
         self._deregister = client.register_script(_DEREGISTER)
         self._sweep = client.register_script(_SWEEP)
         self._list = client.register_script(_LIST)
+        self._live_ids = client.register_script(_LIVE_IDS)
 
     @classmethod
     def from_url(
@@ -179,6 +198,7 @@ class RedisRegistry:
         ttl_s: float = WORKER_TTL_S,
         key_prefix: str = DEFAULT_KEY_PREFIX,
         clock: Callable[[], float] | None = None,
+        max_workers: int = MAX_WORKERS,
     ) -> RedisRegistry:
         """Connect lazily to the Redis server ``url`` names (``redis://host:port/db``).
 
@@ -197,7 +217,14 @@ class RedisRegistry:
             socket_connect_timeout=SOCKET_TIMEOUT_S,
         )
         client = aioredis.Redis.from_pool(pool)
-        return cls(client, ttl_s=ttl_s, key_prefix=key_prefix, clock=clock, url=url)
+        return cls(
+            client,
+            ttl_s=ttl_s,
+            key_prefix=key_prefix,
+            clock=clock,
+            url=url,
+            max_workers=max_workers,
+        )
 
     @property
     def ttl_s(self) -> float:
@@ -238,11 +265,21 @@ class RedisRegistry:
             return None
         return self._info(worker_id, fields, command, now)
 
-    async def workers(self) -> list[WorkerInfo]:
-        """Every live worker, ordered by id."""
+    async def workers(self, after: str = "", limit: int | None = None) -> list[WorkerInfo]:
+        """The live workers whose id sorts after ``after``, ordered by id, at most ``limit``.
+
+        The ids are ordered here, not by Lua, whose string order follows the server's locale.
+        """
         async with self._errors():
+            ids = sorted(
+                await self._live_ids(keys=[self._seen_key], args=[self._now_arg(), self._ttl_s])
+            )
+            start = bisect.bisect_right(ids, after) if after else 0
+            page = ids[start:] if limit is None else ids[start : start + limit]
+            if not page:
+                return []
             now_text, rows = await self._list(
-                keys=[self._seen_key], args=[self._now_arg(), self._ttl_s, self._prefix]
+                keys=[self._seen_key], args=[self._now_arg(), self._ttl_s, self._prefix, *page]
             )
         now = float(now_text)
         infos = [
@@ -307,9 +344,12 @@ class RedisRegistry:
             orjson.dumps(report.to_dict()),
             "1" if take_command else "0",
             self._expire_ms,
+            self._max_workers,
         ]
         async with self._errors():
             known, command = await self._record.call(self._keys(worker_id), args)
+        if known == -1:
+            raise registry_full(self._max_workers)
         return bool(known), str(command)
 
     def _info(

@@ -1,12 +1,14 @@
 """The registry conformance suite: the checks every Registry backend must pass.
 
-Each check is a public async function taking a factory ``make(ttl_s, clock) -> Registry`` that
-builds a fresh, empty registry driven by the controlled ``clock`` (Unix seconds). A backend's
-tests run every check in :data:`REGISTRY_CHECKS`::
+Each check is a public async function taking a factory ``make(ttl_s, clock, max_workers) ->
+Registry`` that builds a fresh, empty registry driven by the controlled ``clock`` (Unix
+seconds), holding at most ``max_workers``. A backend's tests run every check in
+:data:`REGISTRY_CHECKS`::
 
     @pytest.mark.parametrize("check", REGISTRY_CHECKS, ids=lambda check: check.__name__)
     async def test_registry_conforms(check: RegistryCheck) -> None:
-        await check(lambda ttl_s, clock: InMemoryRegistry(ttl_s, clock, clock))
+        await check(lambda ttl_s, clock, max_workers: InMemoryRegistry(
+            ttl_s, clock, clock, max_workers=max_workers))
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import contextlib
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from jobqueue.errors import InvalidWorker
+from jobqueue.config import MAX_WORKERS
+from jobqueue.errors import InvalidWorker, RegistryFull
 from jobqueue.registry import (
     DRAINED_KEEP_S,
     MAX_WORKER_ID_CHARS,
@@ -59,14 +62,16 @@ class FakeClock:
         self.now += seconds
 
 
-RegistryFactory = Callable[[float, Callable[[], float]], Registry]
+RegistryFactory = Callable[[float, Callable[[], float], int], Registry]
 RegistryCheck = Callable[[RegistryFactory], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def _registry(make: RegistryFactory) -> AsyncIterator[tuple[Registry, FakeClock]]:
+async def _registry(
+    make: RegistryFactory, max_workers: int = MAX_WORKERS
+) -> AsyncIterator[tuple[Registry, FakeClock]]:
     clock = FakeClock()
-    registry = make(TTL_S, clock)
+    registry = make(TTL_S, clock, max_workers)
     try:
         yield registry, clock
     finally:
@@ -279,10 +284,22 @@ async def check_workers_are_ordered_by_id(make: RegistryFactory) -> None:
         assert [w.worker_id for w in await registry.workers()] == ["a", "b", "c"]
 
 
+BAD_WORKER_IDS = (
+    "",
+    "x" * (MAX_WORKER_ID_CHARS + 1),
+    "a\nforged log line",
+    "a b\x1b[31mred",
+    "tab\there",
+    "node/2",
+    "..",
+)
+
+
 async def check_bad_worker_ids_are_refused(make: RegistryFactory) -> None:
-    """An empty or over-long id raises InvalidWorker and stores nothing; the longest one passes."""
+    """An empty, over-long or unprintable id, or one with a ``/``, raises InvalidWorker and
+    stores nothing; the longest one passes."""
     async with _registry(make) as (registry, _clock):
-        for bad in ("", "x" * (MAX_WORKER_ID_CHARS + 1)):
+        for bad in BAD_WORKER_IDS:
             for call in (registry.register, registry.heartbeat):
                 try:
                     await call(bad, REPORT)
@@ -297,14 +314,68 @@ async def check_bad_worker_ids_are_refused(make: RegistryFactory) -> None:
 
 
 async def check_unusual_ids_round_trip(make: RegistryFactory) -> None:
-    """Ids with spaces, colons, slashes and non-ASCII letters are stored and listed as given."""
+    """Ids with spaces, colons and non-ASCII letters are stored and listed as given."""
     async with _registry(make) as (registry, _clock):
-        ids = sorted(["node 1:worker/2", "wörker-ü", "a:b:command:c"])
+        ids = sorted(["node 1:worker.2", "wörker-ü", "a:b:command:c"])
         for worker_id in ids:
             await registry.register(worker_id, REPORT)
         assert [w.worker_id for w in await registry.workers()] == ids
         assert await registry.send_command(ids[0], Command.PAUSE) is True
         assert (await registry.heartbeat(ids[0], REPORT)).command is Command.PAUSE
+
+
+async def _refused(call: Awaitable[object]) -> bool:
+    try:
+        await call
+    except RegistryFull:
+        return True
+    return False
+
+
+async def check_a_new_id_past_the_limit_is_refused(make: RegistryFactory) -> None:
+    """With ``max_workers`` live workers, a new id's register and heartbeat raise RegistryFull
+    and store nothing; the known workers register and heartbeat as ever."""
+    async with _registry(make, max_workers=3) as (registry, _clock):
+        for worker_id in ("a", "b", "c"):
+            await registry.register(worker_id, REPORT)
+        assert await _refused(registry.register("d", REPORT))
+        assert await _refused(registry.heartbeat("d", REPORT))
+        assert await registry.register("a", REPORT) is False
+        assert (await registry.heartbeat("b", REPORT)).known is True
+        assert [w.worker_id for w in await registry.workers()] == ["a", "b", "c"]
+
+
+async def check_expired_and_deregistered_workers_make_room(make: RegistryFactory) -> None:
+    """A worker that expired (swept or not) or deregistered no longer counts towards the limit."""
+    async with _registry(make, max_workers=2) as (registry, clock):
+        await registry.register("old", REPORT)
+        await registry.register("leaving", REPORT)
+        await registry.deregister("leaving")
+        assert await registry.register("new", REPORT) is True
+        clock.advance(TTL_S + 1)
+        await registry.register("newer", REPORT)
+        assert await registry.register("newest", REPORT) is True
+        assert await _refused(registry.register("one-too-many", REPORT))
+
+
+async def check_workers_come_in_pages_by_id(make: RegistryFactory) -> None:
+    """``workers(after, limit)`` is the next ``limit`` live workers by id after ``after`` (an id
+    or any string); expired ones are left out."""
+    async with _registry(make) as (registry, clock):
+        await registry.register("gone", REPORT)
+        clock.advance(TTL_S)
+        for worker_id in ("c", "a", "e", "b", "d"):
+            await registry.register(worker_id, REPORT)
+
+        async def page(after: str, limit: int | None) -> list[str]:
+            return [w.worker_id for w in await registry.workers(after, limit)]
+
+        assert await page("", 2) == ["a", "b"]
+        assert await page("b", 2) == ["c", "d"]
+        assert await page("d", 2) == ["e"]
+        assert await page("e", 2) == []
+        assert await page("bb", None) == ["c", "d", "e"]
+        assert await page("", None) == ["a", "b", "c", "d", "e"]
 
 
 REGISTRY_CHECKS: tuple[RegistryCheck, ...] = (
@@ -326,4 +397,7 @@ REGISTRY_CHECKS: tuple[RegistryCheck, ...] = (
     check_workers_are_ordered_by_id,
     check_bad_worker_ids_are_refused,
     check_unusual_ids_round_trip,
+    check_a_new_id_past_the_limit_is_refused,
+    check_expired_and_deregistered_workers_make_room,
+    check_workers_come_in_pages_by_id,
 )
