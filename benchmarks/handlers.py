@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from jobqueue import Handlers, JobContext
@@ -51,3 +52,19 @@ async def stamp(payload: Any, ctx: JobContext) -> None:
         _stamp_fd = os.open(_STAMP_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     sent_ns = payload.get("sent_ns", 0) if isinstance(payload, dict) else 0
     os.write(_stamp_fd, f"{ctx.job_id} {started_ns} {sent_ns} {ctx.worker_id}\n".encode())
+
+
+@handlers.job("slow_once", max_attempts=3)
+def slow_once(payload: dict[str, Any], ctx: JobContext) -> None:
+    """Work ``payload["first_ms"]`` the first time any worker starts the job, none after; record.
+
+    Who started what is kept beside the done file, so a second run on another worker (or after
+    a reconnect) knows it is not the first.
+    """
+    started = f"{_DONE_FILE}.started"
+    seen = os.path.exists(started) and ctx.job_id in Path(started).read_text().split()
+    if not seen:
+        with open(started, "a") as marks:
+            marks.write(f"{ctx.job_id}\n")
+        time.sleep(payload.get("first_ms", 0) / 1000)
+    _record(ctx.job_id)

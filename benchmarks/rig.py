@@ -84,6 +84,7 @@ class Rig:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
     profilers: dict[Path, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # for every process started
     _counted_bytes: int = 0  # of the stamp file, by ``stamp_count``
     _counted_lines: int = 0
 
@@ -130,7 +131,7 @@ class Rig:
             env["JOBQUEUE_STORE_URL"] = store
         if self.options.status is not None:
             env["JOBQUEUE_STATUS"] = "true" if self.options.status else "false"
-        return env
+        return {**env, **self.extra_env}
 
     def start(self, name: str, args: list[str], broker_url: str) -> subprocess.Popen[bytes]:
         """Start ``python -m jobqueue ARGS``; stopped (SIGTERM) when the rig closes."""

@@ -1,6 +1,6 @@
 """Submit jobs over HTTP while a worker is SIGKILLed every few seconds; count what was lost.
 
-    python -m benchmarks.chaos --jobs 10000 --kill-every-s 2 --workers 2
+    python -m benchmarks.chaos.kills --jobs 10000 --kill-every-s 2 --workers 2
 
 Every ``--kill-every-s`` one worker of the fleet (in turn) is killed with SIGKILL mid-job and a
 new one started at once.

@@ -55,6 +55,10 @@ __all__ = ["REDELIVERIES_HEADER", "RabbitmqBroker"]
 REDELIVERIES_HEADER = "x-jobqueue-redeliveries"
 BLOCKED_RETRY_AFTER_S = 5
 REDELIVERY_BACKOFF_S = 1.0
+# The longest wait between reconnect attempts. Attempts against a node that is down are
+# refused at once and cost it little, so the cap is low: a broker back from a restart is
+# found within a second even by a process that has nothing to send.
+RECONNECT_MAX_S = 1.0
 
 
 class RabbitmqBroker:
@@ -71,7 +75,7 @@ class RabbitmqBroker:
         *,
         confirm_timeout_s: float = 10.0,
         connect_timeout_s: float = 5.0,
-        reconnect_max_s: float = 10.0,
+        reconnect_max_s: float = RECONNECT_MAX_S,
     ) -> None:
         self.names = Names(queue)
         self._url = url
@@ -142,6 +146,7 @@ class RabbitmqBroker:
     async def _open_channel(self) -> Channel:
         conn = self._link.conn
         if conn is None or not conn.is_open:
+            self._link.connect_soon()
             raise self._not_connected()
         return await Channel.open(conn, self._confirm_timeout_s)
 
@@ -176,6 +181,7 @@ class RabbitmqBroker:
     def _ready_publisher(self) -> Publisher:
         conn, publisher = self._link.conn, self._publisher
         if conn is None or not conn.is_open or publisher is None or not publisher.channel.is_open:
+            self._link.connect_soon()
             raise self._not_connected()
         if conn.blocked_reason is not None:
             raise _blocked_error(conn.blocked_reason)

@@ -14,6 +14,9 @@ from jobqueue.errors import BrokerError
 Setup = Callable[[Connection], Awaitable[None]]
 
 FIRST_RETRY_DELAY_S = 0.1
+# Between two attempts however urgent: a stream of publishes against a broker that is down
+# must not become a stream of connection attempts.
+DEMAND_GAP_S = 0.05
 
 
 class Link:
@@ -41,6 +44,7 @@ class Link:
         self._reconnect_max_s = reconnect_max_s
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
+        self._wanted = asyncio.Event()
         self.conn: Connection | None = None
 
     @property
@@ -67,6 +71,15 @@ class Link:
         if self._closing or (self._reconnecting and not self._reconnecting.done()):
             return
         self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    def connect_soon(self) -> None:
+        """Cut the reconnect loop's wait short: an operation needs the connection now.
+
+        The backoff spares a broker that is down; once it is back, the first publish that
+        finds the link down brings the next attempt forward instead of waiting out the delay.
+        """
+        if self._reconnecting is not None and not self._reconnecting.done():
+            self._wanted.set()
 
     def reset(self, reason: str) -> None:
         """Drop the connection after a channel failed; the reconnect loop takes over."""
@@ -102,7 +115,7 @@ class Link:
         delay_s = FIRST_RETRY_DELAY_S
         while not self._closing:
             # Jitter keeps a fleet of workers from reconnecting in lockstep after a restart.
-            await asyncio.sleep(delay_s * random.uniform(0.5, 1.0))
+            await self._pause(delay_s * random.uniform(0.5, 1.0))
             try:
                 await self.open()
             except BrokerError as exc:
@@ -111,3 +124,11 @@ class Link:
                 continue
             log.info("RabbitMQ connection to %s restored", self._where)
             return
+
+    async def _pause(self, delay_s: float) -> None:
+        """Wait ``delay_s``, or less once :meth:`connect_soon` asks (never under the gap)."""
+        await asyncio.sleep(min(DEMAND_GAP_S, delay_s))
+        self._wanted.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, delay_s - DEMAND_GAP_S)):
+                await self._wanted.wait()
