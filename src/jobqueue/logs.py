@@ -1,17 +1,50 @@
-"""Logging for every command: one line per record, time, level, logger, message."""
+"""Logging for every command: one line per record, time, level, logger, message.
+
+What clients and workers send reaches log lines (worker ids, job types, errors), so the
+formatter writes every control character of a message as an escape (``\\x1b``, ``\\n``): no
+one can forge a log line or drive the terminal that shows the log. A traceback the formatter
+appends keeps its lines, each escaped the same way.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from types import TracebackType
 
 from jobqueue.errors import ConfigError
+from jobqueue.escape import escape_controls
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 QUIET_LOGGERS = ("asyncio", "httpx", "httpcore")
 # pika logs every failed connection attempt at ERROR in six lines; the broker reports each in one.
+# alembic logs seven "setup plugin" lines on every start; the store logs its upgrades itself.
 SILENT_UNLESS_DEBUG = ("pika",)
+WARNINGS_UNLESS_DEBUG = ("alembic",)
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+class EscapingFormatter(logging.Formatter):
+    """A formatter whose lines hold no control character: each is written as an escape."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line for the record, its message escaped."""
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        """The traceback, line by line, each escaped."""
+        return _escape_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        """The stack, line by line, each escaped."""
+        return _escape_lines(super().formatStack(stack_info))
+
+
+def _escape_lines(text: str) -> str:
+    return "\n".join(escape_controls(line) for line in text.split("\n"))
 
 
 def setup_logging(level: str) -> None:
@@ -23,8 +56,13 @@ def setup_logging(level: str) -> None:
     name = level.strip().upper()
     if name not in LEVELS:
         raise ConfigError(f"log level must be one of {', '.join(LEVELS)}, got {level!r}")
-    logging.basicConfig(level=name, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter(LOG_FORMAT))
+    logging.basicConfig(level=name, handlers=[handler], force=True)
+    debugging = name == "DEBUG"
     for quiet in QUIET_LOGGERS:
         logging.getLogger(quiet).setLevel(max(logging.WARNING, logging.getLevelName(name)))
     for silent in SILENT_UNLESS_DEBUG:
-        logging.getLogger(silent).setLevel(logging.DEBUG if name == "DEBUG" else logging.CRITICAL)
+        logging.getLogger(silent).setLevel(logging.DEBUG if debugging else logging.CRITICAL)
+    for chatty in WARNINGS_UNLESS_DEBUG:
+        logging.getLogger(chatty).setLevel(logging.DEBUG if debugging else logging.WARNING)

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Any
 
-# Cc: C0 and C1 controls (ESC starts every ANSI sequence, C1's CSI is one on its own), DEL.
-# Cf: invisible formatting such as bidi overrides, which reorder what follows on the line.
-# Zl, Zp: line and paragraph separators, which some terminals treat as new lines.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+from jobqueue.escape import escape_char as _escape
+from jobqueue.escape import is_unsafe as _is_unsafe
 
 
 def _json_escape(char: str) -> str:
     """A JSON escape: ``\\uXXXX``, a surrogate pair past the Basic Multilingual Plane."""
     units = char.encode("utf-16-be")
     return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
-
-
-def _is_unsafe(char: str) -> bool:
-    return unicodedata.category(char) in _UNSAFE_CATEGORIES
 
 
 def printable(text: str, keep_newlines: bool = False) -> str:

@@ -8,6 +8,8 @@ one, and mirror the change in ``tables.py`` (a test checks that both agree).
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -16,6 +18,8 @@ from alembic.script import ScriptDirectory
 
 VERSION_TABLE = "store_schema_version"
 SCRIPT_LOCATION = "jobqueue.store:migrations"
+
+log = logging.getLogger("jobqueue.store")
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -28,8 +32,13 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def upgrade_to_head(connection: sa.Connection) -> None:
-    """Apply every revision not yet applied, inside the connection's transaction."""
+    """Apply every revision not yet applied, inside the connection's transaction; an upgrade
+    is logged in one line (alembic's own lines are left to ``--log-level debug``)."""
+    before = current_revision(connection)
     command.upgrade(alembic_config(connection), "head")
+    after = current_revision(connection)
+    if after != before:
+        log.info("job store schema upgraded from %s to %s", before or "nothing", after)
 
 
 def current_revision(connection: sa.Connection) -> str | None:
