@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from jobqueue.brokers import redact_url
+from jobqueue.brokers import redact_text, redact_url
 from jobqueue.errors import JobqueueError
 
 logger = logging.getLogger("jobqueue.api")
@@ -53,8 +53,7 @@ class Outage:
     def reason(self, exc: BaseException) -> str:
         """Why an attempt failed, in one line, password redacted."""
         text = str(exc) if isinstance(exc, JobqueueError) else f"{type(exc).__name__}: {exc}"
-        text = text.replace(self._url, redact_url(self._url))
-        return " ".join(text.split())
+        return " ".join(redact_text(text, self._url).split())
 
     def failed(self, exc: BaseException, plan: str = BACKGROUND) -> None:
         """Note a failed attempt; log it, and ``plan``, if it is the first or the interval has

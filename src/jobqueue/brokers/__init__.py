@@ -17,6 +17,7 @@ A backend moves job messages; it does not run them. Its contract, checked for ev
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -177,13 +178,63 @@ class SkipsTypes(Protocol):
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe for logs and errors."""
+    """The URL with any password replaced by ``***``, safe for logs and errors.
+
+    The password is everything from the user's ``:`` to the *last* ``@`` of the authority, so
+    one holding ``@`` is hidden whole. An ``@`` after the authority (a password holding ``/``,
+    ``?`` or ``#`` unencoded, which parsers read as a path) hides everything before the last
+    ``@`` of the URL, user included: a URL that cannot be read for sure is never shown as it
+    is. ``password=`` in the query is hidden too.
+    """
+    return _redacted(url)[0]
+
+
+def redact_text(text: str, url: str) -> str:
+    """``text`` (an error about ``url``, from a library that may quote parts of it) with the
+    URL redacted and every piece of its secrets replaced by ``***``."""
+    shown, secrets = _redacted(url)
+    text = text.replace(url, shown)
+    for secret in secrets:
+        for piece in sorted({secret, *_SECRET_SEPARATORS.split(secret)}, key=len, reverse=True):
+            if len(piece) >= _MIN_SECRET_PIECE:
+                text = text.replace(piece, "***")
+    return text
+
+
+_QUERY_SECRET = re.compile(r"(?i)([?&;](?:password|passwd|pwd|pass)=)([^&;#]*)")
+_SECRET_SEPARATORS = re.compile(r"[:/?#@&;=]")
+_MIN_SECRET_PIECE = 3  # shorter pieces would blank out ordinary words in the text
+
+
+def _redacted(url: str) -> tuple[str, list[str]]:
+    """The URL with its secrets masked, and the secrets."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    userinfo, _, hostpart = rest.partition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{hostpart}" if ":" in userinfo else url
+    if not sep:
+        scheme, rest = "", url
+    secrets = [match.group(2) for match in _QUERY_SECRET.finditer(rest) if match.group(2)]
+    at = _userinfo_end(rest)
+    if at >= 0:
+        userinfo, hostpart = rest[:at], rest[at + 1 :]
+        user, colon, password = userinfo.partition(":")
+        if at > _authority_end(rest):  # the authority ended before the '@': read nothing
+            masked, secret = "***", userinfo
+        else:
+            masked, secret = (f"{user}:***", password) if colon else (userinfo, "")
+        secrets += [secret] if secret else []
+        rest = f"{masked}@{hostpart}"
+    return scheme + sep + _QUERY_SECRET.sub(r"\1***", rest), secrets
+
+
+def _authority_end(rest: str) -> int:
+    """Where the authority (``user:password@host:port``) of a URL's rest ends."""
+    ends = [index for index in (rest.find(c) for c in "/?#") if index >= 0]
+    return min(ends, default=len(rest))
+
+
+def _userinfo_end(rest: str) -> int:
+    """The ``@`` that ends the userinfo, taken to be the last one of the URL (one after the
+    authority means a password broke it); -1 for none, or for an empty authority."""
+    return -1 if _authority_end(rest) == 0 else rest.rfind("@")
 
 
 def broker_identity(url: str) -> str:

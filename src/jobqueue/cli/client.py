@@ -8,6 +8,7 @@ import httpx
 import typer
 
 from jobqueue import config
+from jobqueue.brokers import redact_text, redact_url
 from jobqueue.errors import JobqueueError, NotFound
 
 API_URL = "http://127.0.0.1:8080"
@@ -44,7 +45,8 @@ def request(
         )
     except httpx.HTTPError as exc:
         hint = f"; {unreachable_hint}" if unreachable_hint else ""
-        raise JobqueueError(f"cannot reach the API at {api_url}: {exc}{hint}") from None
+        why = redact_text(str(exc), api_url)
+        raise JobqueueError(f"cannot reach the API at {redact_url(api_url)}: {why}{hint}") from None
     if response.is_success:
         answer: dict[str, Any] = response.json()
         return answer

@@ -33,9 +33,9 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
-from jobqueue.brokers import redact_url
+from jobqueue.brokers import redact_text, redact_url
 from jobqueue.config import MAX_WORKERS, WORKER_TTL_S
-from jobqueue.errors import RegistryUnavailable
+from jobqueue.errors import ConfigError, RegistryUnavailable
 from jobqueue.registry import (
     DRAINED_KEEP_S,
     Command,
@@ -180,6 +180,7 @@ class RedisRegistry:
         self._max_workers = max_workers
         self._prefix = key_prefix
         self._clock = clock
+        self._full_url = url
         self._url = redact_url(url)
         self._seen_key = f"{key_prefix}seen"
         # Redis expiry is a backstop for a fleet nobody sweeps; it needs Redis's own clock.
@@ -208,14 +209,18 @@ class RedisRegistry:
         url, key_prefix = _split_key_prefix(url, key_prefix)
         # A burst of heartbeats waits for a free connection instead of failing: the default
         # pool raises "Too many connections" past its limit.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=SOCKET_TIMEOUT_S,
-            decode_responses=True,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            socket_connect_timeout=SOCKET_TIMEOUT_S,
-        )
+        try:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=SOCKET_TIMEOUT_S,
+                decode_responses=True,
+                socket_timeout=SOCKET_TIMEOUT_S,
+                socket_connect_timeout=SOCKET_TIMEOUT_S,
+            )
+        except ValueError as exc:  # the URL's port, database or options; the text may quote it
+            why = redact_text(str(exc), url)
+            raise ConfigError(f"invalid registry URL {redact_url(url)!r}: {why}") from None
         client = aioredis.Redis.from_pool(pool)
         return cls(
             client,
@@ -408,7 +413,8 @@ class RedisRegistry:
         try:
             yield
         except RedisError as exc:
-            raise RegistryUnavailable(f"worker registry at {self._url} failed: {exc}") from exc
+            why = redact_text(str(exc), self._full_url)
+            raise RegistryUnavailable(f"worker registry at {self._url} failed: {why}") from exc
 
 
 _Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]

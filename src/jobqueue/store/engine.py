@@ -64,7 +64,7 @@ def parse_url(url: str) -> StoreTarget:
 def _sqlite_target(url: str) -> StoreTarget:
     path = make_url(url).database
     if not path or path == ":memory:":
-        raise ConfigError(f"store URL {url!r} names no file: use sqlite:///path.db")
+        raise ConfigError(f"store URL {redact_url(url)!r} names no file: use sqlite:///path.db")
     return StoreTarget(url, "sqlite", URL.create("sqlite+pysqlite", database=path))
 
 

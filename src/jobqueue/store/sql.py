@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from jobqueue.auth.records import AuditEntry, AuditPage, TokenRecord
+from jobqueue.brokers import redact_text
 from jobqueue.errors import StoreUnavailable
 from jobqueue.job import Job, JobState
 from jobqueue.store import apply, audit_log, credentials, idempotency, migrate, queries, writes
@@ -229,6 +230,7 @@ class SqlStore:
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = redact_text(reason, self._target.url)
         return StoreUnavailable(f"store {self._target.display_url} is unavailable: {reason}")
 
     def _start(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobqueue.brokers import redact_url
 from jobqueue.errors import ConfigError
 
 _FORMS = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
@@ -17,15 +18,16 @@ def database_path(url: str) -> Path:
     percent-decoding, no in-memory database (it could not be shared between processes).
     """
     scheme, sep, rest = url.partition("://")
+    shown = redact_url(url)
     if not sep or scheme.lower() != "sqlite":
-        raise ConfigError(f"not a SQLite URL: {url!r}; {_FORMS}")
+        raise ConfigError(f"not a SQLite URL: {shown!r}; {_FORMS}")
     if not rest.startswith("/"):
-        raise ConfigError(f"SQLite URL {url!r} has a host part; {_FORMS}")
+        raise ConfigError(f"SQLite URL {shown!r} has a host part; {_FORMS}")
     path = rest[1:]
     if not path or path.endswith("/"):
-        raise ConfigError(f"SQLite URL {url!r} names no database file; {_FORMS}")
+        raise ConfigError(f"SQLite URL {shown!r} names no database file; {_FORMS}")
     if "?" in path or "#" in path:
-        raise ConfigError(f"SQLite URL {url!r} has a query or fragment, which is not supported")
+        raise ConfigError(f"SQLite URL {shown!r} has a query or fragment, which is not supported")
     if path == ":memory:":
         raise ConfigError("an in-memory SQLite database cannot be shared by processes; name a file")
     return Path(path)
