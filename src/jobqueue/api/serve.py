@@ -53,6 +53,8 @@ from jobqueue.registry import from_url as registry_from_url
 from jobqueue.store import Store, default_store_url
 from jobqueue.store import from_url as store_from_url
 from jobqueue.store.transport import EVENTS_MAX_REDELIVERIES, events_queue
+from jobqueue.tls import ServerTls, server_tls
+from jobqueue.tls.credentials import server_credentials
 
 logger = logging.getLogger("jobqueue.api")
 
@@ -69,7 +71,10 @@ class ControlPlane:
 
 
 def build_control_plane(
-    settings: ApiSettings, broker: Broker, tracking: Tracking | None = None
+    settings: ApiSettings,
+    broker: Broker,
+    tracking: Tracking | None = None,
+    tls: ServerTls | None = None,
 ) -> ControlPlane:
     """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP;
     with ``tracking``, also the status events consumer and the retention purge.
@@ -84,8 +89,11 @@ def build_control_plane(
     cancels = None if tracking is None else StoreCancels(tracking.store, tracking.cancels)
     sidecars: list[AbstractAsyncContextManager[object]] = [] if cancels is None else [cancels]
     broker_id = broker_identity(settings.broker_url)
+    credentials = None if tls is None else server_credentials(tls)
     sidecars.append(
-        serving(registry, settings.grpc_addr, settings.registry_sweep_s, cancels, broker_id)
+        serving(
+            registry, settings.grpc_addr, settings.registry_sweep_s, cancels, broker_id, credentials
+        )
     )
     if tracking is not None:
         events_broker = from_url(
@@ -106,11 +114,12 @@ def store_url(settings: ApiSettings) -> str:
 async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> None:
     """Run the API until SIGTERM/SIGINT (or until the server is told to exit), then stop cleanly."""
     host, port = parse_addr(settings.http_addr, env("http_addr"))
+    tls = server_tls(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
     broker = from_url(settings.broker_url, settings.queue)
     tracking = Tracking(store_from_url(store_url(settings)))
-    control = build_control_plane(settings, broker, tracking)
+    control = build_control_plane(settings, broker, tracking, tls)
     app = create_app(broker, control.registry, settings=settings, tracking=tracking)
-    server = http_server(app, settings)
+    server = http_server(app, settings, tls)
     sock = bind_socket(host, port)
     async with AsyncExitStack() as stack:
         stack.callback(sock.close)
@@ -137,9 +146,12 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
     logger.info("API stopped")
 
 
-def http_server(app: FastAPI, settings: ApiSettings) -> uvicorn.Server:
-    """The uvicorn server for ``app``: serve it with ``server.serve(sockets=[bind_socket(...)])``
-    and stop it by setting ``server.should_exit``. It installs no signal handlers."""
+def http_server(
+    app: FastAPI, settings: ApiSettings, tls: ServerTls | None = None
+) -> uvicorn.Server:
+    """The uvicorn server for ``app`` (HTTPS with ``tls``): serve it with
+    ``server.serve(sockets=[bind_socket(...)])`` and stop it by setting ``server.should_exit``.
+    It installs no signal handlers."""
     config = uvicorn.Config(
         app,
         lifespan="off",
@@ -149,6 +161,8 @@ def http_server(app: FastAPI, settings: ApiSettings) -> uvicorn.Server:
         proxy_headers=False,
         http="httptools",
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        ssl_certfile=None if tls is None else tls.cert_path,
+        ssl_keyfile=None if tls is None else tls.key_path,
     )
     return _Server(config)
 

@@ -23,6 +23,9 @@ class ApiSettings:
     log_level: str = config.LOG_LEVEL
     registry_url: str | None = None
     store_url: str | None = None
+    tls_cert: str | None = None  # with tls_key: HTTPS and gRPC over TLS
+    tls_key: str | None = None
+    tls_client_ca: str | None = None  # gRPC then requires client certificates it signed
     worker_ttl_s: float = config.WORKER_TTL_S
     max_workers: int = config.MAX_WORKERS
     registry_sweep_s: float = config.REGISTRY_SWEEP_S

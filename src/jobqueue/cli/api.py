@@ -9,6 +9,7 @@ import typer
 from jobqueue import config
 from jobqueue.api.settings import OUTAGE_LOG_INTERVAL_S, ApiSettings
 from jobqueue.cli.options import BrokerUrl, Queue, run_fast
+from jobqueue.cli.tls_options import TlsCert, TlsClientCa, TlsKey
 from jobqueue.logs import setup_logging
 
 
@@ -72,6 +73,9 @@ def api(
             "a RabbitMQ broker).",
         ),
     ] = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    tls_client_ca: TlsClientCa = None,
     retention_s: Annotated[
         float,
         typer.Option(
@@ -133,6 +137,9 @@ def api(
         registry_sweep_s=registry_sweep_s,
         shutdown_grace_s=shutdown_grace_s,
         store_url=store_url or None,
+        tls_cert=tls_cert or None,
+        tls_key=tls_key or None,
+        tls_client_ca=tls_client_ca or None,
         retention_s=retention_s,
         purge_interval_s=purge_interval_s,
         wait_for_broker_s=wait_for_broker,

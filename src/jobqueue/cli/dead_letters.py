@@ -57,12 +57,18 @@ class DeadLetters(Protocol):
 class ApiDeadLetters:
     """The dead-letter queue through a running API's ``/dlq`` routes."""
 
-    def __init__(self, api_url: str) -> None:
+    def __init__(self, api_url: str, tls_ca: str | None = None) -> None:
         self.api_url = api_url
+        self.tls_ca = tls_ca
 
     def _call(self, method: str, path: str, **params: Any) -> dict[str, Any]:
         return request(
-            self.api_url, method, "/dlq" + path, params=params or None, unreachable_hint=DIRECT_HINT
+            self.api_url,
+            method,
+            "/dlq" + path,
+            params=params or None,
+            unreachable_hint=DIRECT_HINT,
+            tls_ca=self.tls_ca,
         )
 
     def list(self, limit: int) -> list[dict[str, Any]]:
@@ -138,11 +144,16 @@ class BrokerDeadLetters:
 
 
 def dead_letters(
-    api_url: str, broker_url: str | None, queue: str, store_url: str | None
+    api_url: str,
+    broker_url: str | None,
+    queue: str,
+    store_url: str | None,
+    tls_ca: str | None = None,
 ) -> DeadLetters:
-    """Direct access to ``broker_url`` when one is given, else the API at ``api_url``."""
+    """Direct access to ``broker_url`` when one is given, else the API at ``api_url`` (its
+    certificate verified against ``tls_ca``, if given)."""
     if broker_url is None:
-        return ApiDeadLetters(api_url)
+        return ApiDeadLetters(api_url, tls_ca)
     return BrokerDeadLetters(broker_url, queue, store_url)
 
 

@@ -19,6 +19,7 @@ from jobqueue.cli.dead_letters import DeadLetters, dead_letters
 from jobqueue.cli.status import preview
 from jobqueue.cli.table import KEEP, Column, field_table, fit_table, print_table, terminal_width
 from jobqueue.cli.terminal import first_line, printable, to_json
+from jobqueue.cli.tls_options import TlsCa
 from jobqueue.errors import ConfigError
 
 DirectBrokerUrl = Annotated[
@@ -77,6 +78,7 @@ def list_dead(
         ),
     ] = False,
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
 ) -> None:
@@ -85,7 +87,7 @@ def list_dead(
     On a narrow terminal the table keeps the id, the reason, the type and the error (cut
     short), and drops the time and attempts; `show` and --json have every field.
     """
-    dead_jobs = dead_letters(api_url, broker_url, queue, None).list(limit)
+    dead_jobs = dead_letters(api_url, broker_url, queue, None, tls_ca).list(limit)
     if as_json:
         for dead in dead_jobs:
             typer.echo(to_json(dead))
@@ -107,11 +109,12 @@ def show(
         ),
     ] = False,
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
 ) -> None:
     """Show one dead job: the job, why it died, the traceback."""
-    detail = dead_letters(api_url, broker_url, queue, None).show(job_id)
+    detail = dead_letters(api_url, broker_url, queue, None, tls_ca).show(job_id)
     if as_json:
         typer.echo(to_json(detail))
         return
@@ -123,6 +126,7 @@ def replay(
     job_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The dead job's id.")] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead job.")] = False,
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
     store_url: StoreUrl = None,
@@ -130,7 +134,7 @@ def replay(
     """Queue a dead job (or, with --all, every dead job) again with its attempts reset."""
     if replay_all == (job_id is not None):
         raise ConfigError("give either a dead job's id or --all")
-    letters = dead_letters(api_url, broker_url, queue, store_url)
+    letters = dead_letters(api_url, broker_url, queue, store_url, tls_ca)
     if job_id is None:
         typer.echo(f"replayed {letters.replay_all()} dead job(s)")
     else:
@@ -142,11 +146,12 @@ def replay(
 def purge(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
 ) -> None:
     """Delete every dead job, for good."""
-    letters = dead_letters(api_url, broker_url, queue, None)
+    letters = dead_letters(api_url, broker_url, queue, None, tls_ca)
     if not yes:
         _confirm_purge(letters, queue if broker_url else None)
     typer.echo(f"purged {letters.purge()} dead job(s)")

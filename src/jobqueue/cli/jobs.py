@@ -13,6 +13,7 @@ from jobqueue.cli.client import API_URL, ApiUrl, request
 from jobqueue.cli.status import preview
 from jobqueue.cli.table import KEEP, Column, fit_table, print_table, terminal_width
 from jobqueue.cli.terminal import first_line, to_json
+from jobqueue.cli.tls_options import TlsCa
 from jobqueue.job import JobState
 
 JOB_COLUMNS = (
@@ -44,6 +45,7 @@ def jobs(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Show at most this many.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Continue a listing (next cursor).")] = None,
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -65,7 +67,7 @@ def jobs(
         params["type"] = job_type
     if cursor is not None:
         params["cursor"] = cursor
-    page = request(api_url, "GET", "/jobs", params=params)
+    page = request(api_url, "GET", "/jobs", params=params, tls_ca=tls_ca)
     if as_json:
         for job in page["jobs"]:
             typer.echo(to_json(job))

@@ -13,6 +13,7 @@ from rich.table import Table
 from jobqueue.cli.client import API_URL, ApiUrl, request
 from jobqueue.cli.table import field_table
 from jobqueue.cli.terminal import to_json
+from jobqueue.cli.tls_options import TlsCa
 
 JobId = Annotated[str, typer.Argument(help="The job's id, as the submission answered it.")]
 RESULT_PREVIEW_CHARS = 2000
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
 def status(
     job_id: JobId,
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     wait_s: Annotated[
         float,
         typer.Option("--wait", min=0, max=60, help="Wait up to this many seconds to finish."),
@@ -41,18 +43,20 @@ def status(
     ] = False,
 ) -> None:
     """Show a job: state, attempts, times, worker, progress, and its result or error."""
-    job = fetch_job(api_url, job_id, wait_s)
+    job = fetch_job(api_url, job_id, wait_s, tls_ca)
     if as_json:
         typer.echo(to_json(job))
         return
     Console().print(job_table(job))
 
 
-def fetch_job(api_url: str, job_id: str, wait_s: float = 0.0) -> dict[str, Any]:
+def fetch_job(
+    api_url: str, job_id: str, wait_s: float = 0.0, tls_ca: str | None = None
+) -> dict[str, Any]:
     """``GET /jobs/{id}`` (long-polling up to ``wait_s``); NotFound for an unknown id."""
     params = {"wait": wait_s} if wait_s > 0 else None
     path = f"/jobs/{quote(job_id, safe='')}"
-    return request(api_url, "GET", path, params=params, timeout_s=wait_s + 10.0)
+    return request(api_url, "GET", path, params=params, timeout_s=wait_s + 10.0, tls_ca=tls_ca)
 
 
 def job_table(job: dict[str, Any]) -> Table:

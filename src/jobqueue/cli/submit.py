@@ -15,6 +15,7 @@ from jobqueue import codec
 from jobqueue.cli.client import API_URL, ApiUrl, request
 from jobqueue.cli.status import fetch_job, job_table
 from jobqueue.cli.terminal import printable, to_json
+from jobqueue.cli.tls_options import TlsCa
 from jobqueue.errors import InvalidJob, JobqueueError
 
 FINAL_STATES = ("succeeded", "dead", "cancelled")
@@ -33,6 +34,7 @@ def submit(
         str, typer.Argument(metavar="JSON", help="The payload, as JSON (default {}).")
     ] = "{}",
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Show progress until the job finishes.")
     ] = False,
@@ -48,13 +50,13 @@ def submit(
     ] = None,
 ) -> None:
     """Submit a job; with --wait, follow it and exit 1 unless it succeeds."""
-    job = post_job(api_url, job_type, _payload(payload), idempotency_key, max_attempts)
+    job = post_job(api_url, job_type, _payload(payload), idempotency_key, max_attempts, tls_ca)
     if not wait:
         typer.echo(to_json(job))
         return
     console = Console(stderr=True)
     console.print(Text(f"job {printable(job['id'])} submitted"))
-    final = follow(api_url, job["id"], console, timeout_s)
+    final = follow(api_url, job["id"], console, timeout_s, tls_ca)
     Console().print(job_table(final))
     if final["state"] != "succeeded":
         raise typer.Exit(1)
@@ -73,6 +75,7 @@ def post_job(
     payload: Any,
     idempotency_key: str | None = None,
     max_attempts: int | None = None,
+    tls_ca: str | None = None,
 ) -> dict[str, Any]:
     """``POST /jobs``; the job as the API answered it."""
     body: dict[str, Any] = {"type": job_type, "payload": payload}
@@ -81,11 +84,16 @@ def post_job(
     headers = {"Content-Type": "application/json"}
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
-    return request(api_url, "POST", "/jobs", body=codec.dumps(body), headers=headers)
+    body_bytes = codec.dumps(body)
+    return request(api_url, "POST", "/jobs", body=body_bytes, headers=headers, tls_ca=tls_ca)
 
 
 def follow(
-    api_url: str, job_id: str, console: Console, timeout_s: float | None = None
+    api_url: str,
+    job_id: str,
+    console: Console,
+    timeout_s: float | None = None,
+    tls_ca: str | None = None,
 ) -> dict[str, Any]:
     """Long-poll the job, showing a progress bar, until it is final; its last state."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -98,7 +106,7 @@ def follow(
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("queued", total=None)
         while True:
-            job = fetch_job(api_url, job_id, POLL_WAIT_S)
+            job = fetch_job(api_url, job_id, POLL_WAIT_S, tls_ca)
             bar.update(task, description=_description(job), **_completion(job))
             if job["state"] in FINAL_STATES:
                 return job

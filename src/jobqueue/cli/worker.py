@@ -13,9 +13,11 @@ import typer
 from jobqueue import config
 from jobqueue.brokers import Broker, broker_identity, from_url
 from jobqueue.cli.options import BrokerUrl, Queue, run_fast
+from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
+from jobqueue.tls import ClientTls, client_tls
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.control import control_link
 from jobqueue.worker.status import StatusReporter
@@ -63,6 +65,9 @@ def worker(
             help="host:port of the API's gRPC service to register with ('' for none).",
         ),
     ] = config.API_GRPC,
+    tls_ca: WorkerTlsCa = None,
+    tls_cert: WorkerTlsCert = None,
+    tls_key: WorkerTlsKey = None,
     heartbeat_interval_s: Annotated[
         float, typer.Option(envvar=config.env("heartbeat_interval_s"), help="Between heartbeats.")
     ] = config.HEARTBEAT_INTERVAL_S,
@@ -129,6 +134,7 @@ def worker(
         raise ConfigError(f"heartbeat interval must be positive, got {heartbeat_interval_s}s")
     if api_grpc:
         config.parse_addr(api_grpc, "--api-grpc")
+    tls = client_tls(tls_ca, tls_cert, tls_key) if api_grpc else None
     handlers = load_handlers(app_spec)
     broker = broker_identity(broker_url)
     node = Worker(
@@ -147,17 +153,27 @@ def worker(
         unserved_timeout_s=unserved_timeout_s,
         broker_identity=broker,
     )
-    control = control_link(node, api_grpc, heartbeat_interval_s) if api_grpc else None
+    control = control_link(node, api_grpc, heartbeat_interval_s, tls) if api_grpc else None
     types = ",".join(handlers.types())
     log.info(
         "worker %s started: queue=%s concurrency=%d types=%s broker=%s status=%s",
         *(node.worker_id, queue, concurrency, types, broker),
         "on" if status else "off",
     )
+    _log_tls(api_grpc, tls)
     run_fast(_serve(node, control))
     if node.refusal is not None:
         raise ConfigError(f"the API refused this worker: {node.refusal}")
     _exit_past_abandoned_threads(node)
+
+
+def _log_tls(api_grpc: str, tls: ClientTls | None) -> None:
+    """Say how the control plane is reached: a TLS handshake that fails looks like an API
+    that does not answer."""
+    if tls is not None:
+        verified = "its CA from --tls-ca" if tls.ca is not None else "the default roots"
+        presented = ", presenting a client certificate" if tls.cert is not None else ""
+        log.info("control plane %s over TLS, verified with %s%s", api_grpc, verified, presented)
 
 
 def _broker(url: str, queue: str, sqlite_lease_s: float | None) -> Broker:

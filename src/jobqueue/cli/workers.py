@@ -18,6 +18,7 @@ from jobqueue import config
 from jobqueue.cli.client import API_URL, ApiUrl, request
 from jobqueue.cli.table import KEEP, Column, fit_table, print_table, terminal_width
 from jobqueue.cli.terminal import printable, to_json
+from jobqueue.cli.tls_options import TlsCa
 from jobqueue.registry import Command
 
 SubApiUrl = Annotated[
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
 def list_workers(
     ctx: typer.Context,
     api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -58,9 +60,9 @@ def list_workers(
     the other columns as it must (the version first); --json has every field.
     """
     if ctx.invoked_subcommand is not None:
-        ctx.obj = api_url  # `jobqueue workers --api-url URL pause ID` means URL
+        ctx.obj = (api_url, tls_ca)  # `jobqueue workers --api-url URL pause ID` means URL
         return
-    workers = every_worker(api_url)
+    workers = every_worker(api_url, tls_ca)
     if as_json:
         for worker in workers:
             typer.echo(to_json(worker))
@@ -68,40 +70,50 @@ def list_workers(
     print_table(workers_table(workers, terminal_width()))
 
 
-def every_worker(api_url: str) -> list[dict[str, Any]]:
+def every_worker(api_url: str, tls_ca: str | None = None) -> list[dict[str, Any]]:
     """Every live worker, ordered by id, from as many pages of ``GET /workers`` as there are."""
     workers: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": PAGE_WORKERS}
     while True:
-        page = request(api_url, "GET", "/workers", params=params)
+        page = request(api_url, "GET", "/workers", params=params, tls_ca=tls_ca)
         workers += page["workers"]
         if not page.get("next_cursor"):
             return workers
         params = {"limit": PAGE_WORKERS, "cursor": page["next_cursor"]}
 
 
-def _send(ctx: typer.Context, command: Command, worker_id: str, api_url: str | None) -> None:
-    api_url = api_url or ctx.obj or API_URL
-    request(api_url, "POST", f"/workers/{quote(worker_id, safe='')}/{command}")
+def _send(
+    ctx: typer.Context, command: Command, worker_id: str, api_url: str | None, tls_ca: str | None
+) -> None:
+    group_url, group_ca = ctx.obj or (None, None)
+    api_url = api_url or group_url or API_URL
+    path = f"/workers/{quote(worker_id, safe='')}/{command}"
+    request(api_url, "POST", path, tls_ca=tls_ca or group_ca)
     typer.echo(f"{command} sent to {printable(worker_id)}: it applies it with its next heartbeat")
 
 
 @workers_app.command("pause")
-def pause(ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None) -> None:
+def pause(
+    ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None, tls_ca: TlsCa = None
+) -> None:
     """Ask a worker to stop taking jobs (jobs in flight keep running)."""
-    _send(ctx, Command.PAUSE, worker_id, api_url)
+    _send(ctx, Command.PAUSE, worker_id, api_url, tls_ca)
 
 
 @workers_app.command("resume")
-def resume(ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None) -> None:
+def resume(
+    ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None, tls_ca: TlsCa = None
+) -> None:
     """Ask a paused worker to take jobs again."""
-    _send(ctx, Command.RESUME, worker_id, api_url)
+    _send(ctx, Command.RESUME, worker_id, api_url, tls_ca)
 
 
 @workers_app.command("drain")
-def drain(ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None) -> None:
+def drain(
+    ctx: typer.Context, worker_id: WorkerId, api_url: SubApiUrl = None, tls_ca: TlsCa = None
+) -> None:
     """Ask a worker to finish its jobs in flight and exit."""
-    _send(ctx, Command.DRAIN, worker_id, api_url)
+    _send(ctx, Command.DRAIN, worker_id, api_url, tls_ca)
 
 
 WORKER_COLUMNS = (

@@ -59,8 +59,10 @@ class ControlClient:
         on_cancel: Callable[[list[str]], None] | None = None,
         on_fleet: Callable[[ServedTypes], None] | None = None,
         on_refused: Callable[[str], None] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self._target = target
+        self._credentials = credentials  # None: plaintext (see jobqueue.tls.credentials)
         self._stats = stats
         self._on_command = on_command
         self._on_cancel = on_cancel
@@ -84,13 +86,15 @@ class ControlClient:
         # gRPC's own reconnect backoff grows to two minutes; cap it so that a restarted API
         # is found again within one heartbeat.
         max_backoff_ms = max(100, min(1000, int(self._interval_s * 1000)))
-        self._channel = grpc.aio.insecure_channel(
-            self._target,
-            options=[
-                ("grpc.initial_reconnect_backoff_ms", 100),
-                ("grpc.min_reconnect_backoff_ms", 100),
-                ("grpc.max_reconnect_backoff_ms", max_backoff_ms),
-            ],
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", max_backoff_ms),
+        ]
+        self._channel = (
+            grpc.aio.insecure_channel(self._target, options=options)
+            if self._credentials is None
+            else grpc.aio.secure_channel(self._target, self._credentials, options=options)
         )
         self._stub = pb_grpc.WorkerServiceStub(self._channel)
         self._task = asyncio.create_task(self._run(), name="jobqueue-control-client")

@@ -241,9 +241,11 @@ class ControlServer:
         sweep_s: float = REGISTRY_SWEEP_S,
         cancels: CancelSource | None = None,
         broker: str = "",
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self.registry = registry
         self._addr = addr
+        self._credentials = credentials  # None: plaintext (see jobqueue.tls.credentials)
         self._sweep_s = sweep_s
         self._cancels = cancels
         self._broker = broker
@@ -262,7 +264,11 @@ class ControlServer:
         service = WorkerService(self.registry, self._cancels, self._broker)
         pb_grpc.add_WorkerServiceServicer_to_server(service, server)
         try:
-            port = server.add_insecure_port(self._addr)
+            port = (
+                server.add_insecure_port(self._addr)
+                if self._credentials is None
+                else server.add_secure_port(self._addr, self._credentials)
+            )
         except RuntimeError as exc:
             raise ConfigError(f"cannot listen for gRPC on {self._addr}: {exc}") from exc
         if port == 0:
@@ -270,7 +276,8 @@ class ControlServer:
         await server.start()
         self._server, self.port = server, port
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="jobqueue-registry-sweep")
-        logger.info("gRPC WorkerService listening on %s", self._bound_addr())
+        tls = "" if self._credentials is None else " (TLS)"
+        logger.info("gRPC WorkerService listening on %s%s", self._bound_addr(), tls)
         return port
 
     async def stop(self, grace_s: float = 1.0) -> None:
@@ -319,10 +326,12 @@ async def serving(
     sweep_s: float = REGISTRY_SWEEP_S,
     cancels: CancelSource | None = None,
     broker: str = "",
+    credentials: grpc.ServerCredentials | None = None,
 ) -> AsyncIterator[ControlServer]:
-    """Serve the control plane over ``registry``; on exit stop the server, close the registry."""
+    """Serve the control plane over ``registry`` (over TLS with ``credentials``); on exit stop
+    the server, close the registry."""
     try:
-        async with ControlServer(registry, addr, sweep_s, cancels, broker) as server:
+        async with ControlServer(registry, addr, sweep_s, cancels, broker, credentials) as server:
             yield server
     finally:
         await registry.close()

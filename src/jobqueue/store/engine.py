@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -28,6 +29,9 @@ WRITE_OPTION = "jobqueue_write"
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+# libpq's TLS parameters, which asyncpg takes in a DSN only (as keywords it refuses them).
+_LIBPQ_SSL_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl")
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class StoreTarget:
     dialect: str
     driver_url: URL
     schema: str | None = None
+    ssl_dsn: str | None = None  # libpq's TLS parameters as a DSN for asyncpg, if any were given
 
     @property
     def display_url(self) -> str:
@@ -75,8 +80,24 @@ def _postgres_target(url: str) -> StoreTarget:
         schema = schema[-1]
     if schema is not None and not _SCHEMA_NAME.match(schema):
         raise ConfigError(f"store URL {redact_url(url)!r}: schema {schema!r} is not a plain name")
-    driver_url = parsed.difference_update_query(["schema"]).set(drivername="postgresql+asyncpg")
-    return StoreTarget(url, "postgresql", driver_url, schema)
+    driver_url = parsed.difference_update_query(["schema", *_LIBPQ_SSL_PARAMS])
+    driver_url = driver_url.set(drivername="postgresql+asyncpg")
+    return StoreTarget(url, "postgresql", driver_url, schema, _ssl_dsn(url, parsed))
+
+
+def _ssl_dsn(url: str, parsed: URL) -> str | None:
+    """``sslmode=require`` and the like as a DSN of their own, which asyncpg reads beside its
+    keyword arguments; ``None`` when the URL has none."""
+    params = {name: parsed.query[name] for name in _LIBPQ_SSL_PARAMS if name in parsed.query}
+    if not params:
+        return None
+    if any(isinstance(value, tuple) for value in params.values()):
+        raise ConfigError(f"store URL {redact_url(url)!r} gives a TLS parameter twice")
+    if params.get("sslmode", "prefer") not in _SSL_MODES:
+        raise ConfigError(
+            f"store URL {redact_url(url)!r}: sslmode must be one of {', '.join(_SSL_MODES)}"
+        )
+    return "postgresql://?" + urlencode(params)
 
 
 def postgres_engine(target: StoreTarget) -> AsyncEngine:
@@ -84,6 +105,8 @@ def postgres_engine(target: StoreTarget) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if target.schema is not None:
         connect_args["server_settings"] = {"search_path": target.schema}
+    if target.ssl_dsn is not None:
+        connect_args["dsn"] = target.ssl_dsn
     return create_async_engine(
         target.driver_url, connect_args=connect_args, pool_size=5, max_overflow=10
     )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from jobqueue.tls import ClientTls
 from jobqueue.worker.worker import ControlLink, Worker
 
 
-def control_link(worker: Worker, target: str, interval_s: float) -> ControlLink:
-    """Register ``worker`` with the API's gRPC service at ``target`` (``host:port``) and
-    heartbeat its stats every ``interval_s``; the pause/resume/drain commands the replies carry
-    go to :meth:`Worker.command`, the jobs they cancel to :meth:`Worker.cancel_jobs`, what the
-    fleet serves to :meth:`Worker.fleet_seen`, and a refusal to :meth:`Worker.refuse`. Jobs run
-    whether or not the API can be reached."""
+def control_link(
+    worker: Worker, target: str, interval_s: float, tls: ClientTls | None = None
+) -> ControlLink:
+    """Register ``worker`` with the API's gRPC service at ``target`` (``host:port``; over TLS
+    with ``tls``) and heartbeat its stats every ``interval_s``; the pause/resume/drain commands
+    the replies carry go to :meth:`Worker.command`, the jobs they cancel to
+    :meth:`Worker.cancel_jobs`, what the fleet serves to :meth:`Worker.fleet_seen`, and a
+    refusal to :meth:`Worker.refuse`. Jobs run whether or not the API can be reached."""
     from jobqueue.control.client import ControlClient  # gRPC is loaded only by workers using it
+    from jobqueue.tls.credentials import channel_credentials
 
     return ControlClient(
         target,
@@ -21,4 +25,5 @@ def control_link(worker: Worker, target: str, interval_s: float) -> ControlLink:
         on_cancel=worker.cancel_jobs,
         on_fleet=worker.fleet_seen,
         on_refused=worker.refuse,
+        credentials=None if tls is None else channel_credentials(tls),
     )

@@ -13,7 +13,7 @@ import pika.exceptions
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.adapters.utils import connection_workflow
 
-from jobqueue.brokers import redact_url
+from jobqueue.brokers import redact_text, redact_url
 from jobqueue.errors import BrokerUnavailable, ConfigError
 
 log = logging.getLogger("jobqueue.rabbitmq")
@@ -60,13 +60,20 @@ def connection_parameters(url: str, label: str, connect_timeout_s: float) -> Any
     """pika parameters for ``url``, with our timeouts and a connection name for the broker UI."""
     try:
         params = pika.URLParameters(url)
-    except Exception:
-        raise ConfigError(f"invalid broker URL {redact_url(url)!r}") from None
+    except Exception as exc:  # pika's own ValueErrors, and amqps's ssl_options files
+        why = redact_text(_why(exc), url)  # pika's messages quote pieces of the URL
+        raise ConfigError(f"invalid broker URL {redact_url(url)!r}: {why}") from None
     params.socket_timeout = connect_timeout_s
     params.stack_timeout = connect_timeout_s
     params.connection_attempts = 1
     params.client_properties = {"connection_name": f"jobqueue {label}"}
     return params
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:  # a CA, certificate or key file of ssl_options
+        return exc.strerror if exc.filename is None else f"{exc.filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
 
 
 class _CoalescingConnection(AsyncioConnection):  # type: ignore[misc]
