@@ -118,3 +118,21 @@ class Retry(JobqueueError):
 
 class Reject(JobqueueError):
     """Raised by a handler to dead-letter the job now, without further attempts."""
+
+
+# What an edge tells a client instead of the message: these errors' texts name the deployment
+# (a broker's address, a store's file, a registry's host), which the log keeps for operators.
+_PUBLIC_MESSAGES: dict[type[JobqueueError], str] = {
+    BrokerUnavailable: "broker unavailable",
+    StoreUnavailable: "job store unavailable",
+    RegistryUnavailable: "worker registry unavailable",
+    BrokerError: "the broker failed the operation",
+}
+
+
+def public_message(exc: JobqueueError) -> str:
+    """The message a client may see for ``exc``: its own, unless it names the deployment."""
+    for cls in type(exc).__mro__:
+        if cls in _PUBLIC_MESSAGES:
+            return _PUBLIC_MESSAGES[cls]
+    return str(exc)

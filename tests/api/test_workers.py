@@ -211,4 +211,7 @@ async def test_an_unreachable_registry_is_a_json_503(broker: Broker) -> None:
     finally:
         await registry.close()
     assert response.status_code == 503
-    assert response.json()["error"]["code"] == "registry_unavailable"
+    assert response.json()["error"] == {
+        "code": "registry_unavailable",
+        "message": "worker registry unavailable",
+    }

@@ -216,6 +216,7 @@ async def test_an_unreachable_redis_registry_is_unavailable() -> None:
             await stub.Heartbeat(pb.HeartbeatRequest(worker_id="w1"), timeout=TIMEOUT_S)
     await registry.close()
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert caught.value.details() == "worker registry unavailable"
 
 
 async def test_a_taken_address_is_a_config_error(server: ControlServer) -> None:

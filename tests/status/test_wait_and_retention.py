@@ -102,7 +102,10 @@ async def test_a_store_that_is_down_does_not_stop_submissions(system: System) ->
     assert accepted.status_code == 202  # durable in the broker: its events will record it
     assert (await system.broker.depth()).ready == 1
     assert lookup.status_code == 503
-    assert lookup.json()["error"]["code"] == "store_unavailable"
+    assert lookup.json()["error"] == {
+        "code": "store_unavailable",
+        "message": "job store unavailable",
+    }
     assert lookup.headers["Retry-After"] == "1"
     assert keyed.status_code == 503  # a key cannot be honoured without the store
     await system.store.connect()

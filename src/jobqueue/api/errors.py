@@ -32,6 +32,7 @@ from jobqueue.errors import (
     TokenExists,
     Unauthenticated,
     UnknownJobType,
+    public_message,
 )
 
 logger = logging.getLogger(__name__)
@@ -97,14 +98,16 @@ def error_response(
 async def _jobqueue_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, JobqueueError)
     status, code = status_for(exc)
+    message = public_message(exc)
     if status >= 500:
         logger.error("request failed: %s: %s", type(exc).__name__, exc)
+        message = message if message != str(exc) else "internal server error"
     headers = None
     if isinstance(exc, BrokerUnavailable):
         headers = {"Retry-After": str(max(1, exc.retry_after_s))}
     elif isinstance(exc, StoreUnavailable | IdempotencyInFlight):
         headers = {"Retry-After": "1"}
-    return error_response(status, code, str(exc), headers)
+    return error_response(status, code, message, headers)
 
 
 def _http_message(request: Request, exc: StarletteHTTPException) -> str:

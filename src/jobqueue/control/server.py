@@ -48,6 +48,7 @@ from jobqueue.errors import (
     NotFound,
     RegistryFull,
     RegistryUnavailable,
+    public_message,
 )
 from jobqueue.registry import Registry, WorkerReport, check_worker_id
 from jobqueue.registry.fleet import Fleet
@@ -95,9 +96,11 @@ async def _answer(context: Context, work: Awaitable[_T]) -> _T:
         return await work
     except JobqueueError as exc:
         code = status_for(exc)
+        message = public_message(exc)
         if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
             logger.error("gRPC call failed: %s: %s", type(exc).__name__, exc)
-        await context.abort(code, str(exc))
+            message = message if message != str(exc) else "internal server error"
+        await context.abort(code, message)
     except Exception:
         logger.exception("unexpected error in a gRPC call")
         await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
