@@ -69,7 +69,7 @@ def create_app(
     """
     settings = settings or ApiSettings()
     store = tracking.store if tracking is not None else None
-    shortcuts = Shortcuts(settings.max_body_bytes)
+    shortcuts = Shortcuts(settings.max_body_bytes, settings.load.submit_rate)
     app = JobqueueApi(
         shortcuts,
         title="jobqueue",

@@ -39,10 +39,12 @@ from fastapi import FastAPI
 
 from jobqueue.api.app import create_app
 from jobqueue.api.cancels import StoreCancels
+from jobqueue.api.connection import guarded_protocol
 from jobqueue.api.events import consuming
 from jobqueue.api.outage import Outage
 from jobqueue.api.retention import purging
 from jobqueue.api.settings import ApiSettings
+from jobqueue.api.shedding import in_flight_limit
 from jobqueue.api.tracking import Tracking
 from jobqueue.brokers import Broker, broker_identity, from_url, redact_url
 from jobqueue.config import env, parse_addr
@@ -153,13 +155,13 @@ def http_server(
     ``server.serve(sockets=[bind_socket(...)])`` and stop it by setting ``server.should_exit``.
     It installs no signal handlers."""
     config = uvicorn.Config(
-        app,
+        in_flight_limit(app, settings.load.max_in_flight),  # outermost: shortcuts included
         lifespan="off",
         log_config=None,
         access_log=False,
         # Nothing reads the client's address, so X-Forwarded-* need not be parsed per request.
         proxy_headers=False,
-        http="httptools",
+        http=guarded_protocol(settings.load),  # httptools, with a connection cap and deadlines
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
         ssl_certfile=None if tls is None else tls.cert_path,
         ssl_keyfile=None if tls is None else tls.key_path,

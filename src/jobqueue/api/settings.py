@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jobqueue import config
+from jobqueue.api.load import LoadSettings
 from jobqueue.errors import ConfigError
 
 OUTAGE_LOG_INTERVAL_S = 30.0
@@ -35,6 +36,7 @@ class ApiSettings:
     wait_for_broker_s: float | None = None  # None: start at once, connecting in the background
     outage_log_interval_s: float = OUTAGE_LOG_INTERVAL_S
     unserved_types: str = "warn"  # or "reject": a job type no live worker serves is a 422
+    load: LoadSettings = field(default_factory=LoadSettings)  # request and connection caps
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:

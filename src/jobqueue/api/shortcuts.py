@@ -11,22 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from jobqueue.api.errors import answer_error
 from jobqueue.api.limits import BodyLimitMiddleware, LimitExceeded
+from jobqueue.api.load import Rate
+from jobqueue.api.ratelimit import rate_limited
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class Shortcuts:
-    """``POST`` endpoints by path, each served whole by this ASGI app."""
+    """``POST`` endpoints by path, each served whole by this ASGI app, behind the submission
+    rate limit (when there is a ``submit_rate``) and the body limit."""
 
-    def __init__(self, max_body_bytes: int) -> None:
+    def __init__(self, max_body_bytes: int, submit_rate: Rate | None = None) -> None:
         self._endpoints: dict[str, Endpoint] = {}
-        self._limited = BodyLimitMiddleware(self._serve, max_body_bytes)
+        self._limited = rate_limited(BodyLimitMiddleware(self._serve, max_body_bytes), submit_rate)
 
     def add(self, path: str, endpoint: Endpoint) -> None:
         """Serve ``POST path`` by ``endpoint``."""
@@ -51,6 +54,8 @@ class Shortcuts:
             response = await self._endpoints[scope["path"]](request)
         except LimitExceeded:
             raise  # the body limit answers it
+        except ClientDisconnect:
+            return  # gone before its body was whole (or too slow to send it): nobody to answer
         except Exception as exc:
             response = await answer_error(request, exc)
         await response(scope, receive, send)

@@ -8,6 +8,14 @@ import typer
 
 from jobqueue import config
 from jobqueue.api.settings import OUTAGE_LOG_INTERVAL_S, ApiSettings
+from jobqueue.cli.load_options import (
+    BodyTimeout,
+    HeaderTimeout,
+    MaxConnections,
+    MaxInFlight,
+    SubmitRate,
+    load_settings,
+)
 from jobqueue.cli.options import BrokerUrl, Queue, run_fast
 from jobqueue.cli.tls_options import TlsCert, TlsClientCa, TlsKey
 from jobqueue.logs import setup_logging
@@ -113,6 +121,11 @@ def api(
             "'reject' (422).",
         ),
     ] = "warn",
+    max_in_flight: MaxInFlight = config.MAX_IN_FLIGHT,
+    max_connections: MaxConnections = config.MAX_CONNECTIONS,
+    header_timeout_s: HeaderTimeout = config.HEADER_TIMEOUT_S,
+    body_timeout_s: BodyTimeout = config.BODY_TIMEOUT_S,
+    submit_rate: SubmitRate = "off",
     log_level: Annotated[
         str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
     ] = config.LOG_LEVEL,
@@ -145,6 +158,9 @@ def api(
         wait_for_broker_s=wait_for_broker,
         outage_log_interval_s=outage_log_interval_s,
         unserved_types=unserved_types,
+        load=load_settings(
+            max_in_flight, max_connections, header_timeout_s, body_timeout_s, submit_rate
+        ),
     )
     run_fast(serve_api(settings))
 
