@@ -21,19 +21,21 @@ from benchmarks.rig import Rig
 CONSUMER_TIMEOUT_MS = 2000
 
 
-def fleet_on(rig: Rig, node: PrivateNode, name: str, *worker_args: str) -> Fleet:
+def fleet_on(
+    rig: Rig, node: PrivateNode, name: str, *worker_args: str, queue_type: str = "classic"
+) -> Fleet:
     """An API and one worker (concurrency 4) on a fresh queue of the node."""
     rig.options.amqp_url = node.url  # where its queues are deleted at the end
     fleet = Fleet(rig, node.url, rig.queue(name))
-    fleet.start_api()
-    fleet.start_worker("worker", "--concurrency", "4", *worker_args)
+    fleet.start_api("--queue-type", queue_type)
+    fleet.start_worker("worker", "--concurrency", "4", "--queue-type", queue_type, *worker_args)
     return fleet
 
 
-def broker_restart(rig: Rig, node: PrivateNode, pace: Pace) -> Verdict:
+def broker_restart(rig: Rig, node: PrivateNode, pace: Pace, queue_type: str = "classic") -> Verdict:
     """RabbitMQ stops and starts while clients submit; ``recovery_s`` is the time from the
     node accepting connections again to the API's first 202."""
-    fleet = fleet_on(rig, node, "restart")
+    fleet = fleet_on(rig, node, "restart", queue_type=queue_type)
     with fleet.traffic(clients=pace.clients, every_s=pace.every_s) as traffic:
         traffic.wait_accepted(pace.before)
         down_s = time.monotonic()
@@ -44,7 +46,7 @@ def broker_restart(rig: Rig, node: PrivateNode, pace: Pace) -> Verdict:
         traffic.wait_accepted(pace.after)
     fleet.settle(traffic.accepted(), pace.settle_s)
     return fleet.verdict(
-        "broker restart",
+        "broker restart" + ("" if queue_type == "classic" else f" ({queue_type} queues)"),
         traffic,
         recovery_s=_round(traffic.first_accepted_after(back[0])),
         **_outage(traffic.between(down_s, back[0]), "during the outage"),

@@ -10,6 +10,7 @@ ENV_PREFIX = "JOBQUEUE_"
 
 BROKER_URL = "sqlite:///jobqueue.db"
 QUEUE = "jobs"
+QUEUE_TYPE = "classic"  # or "quorum" (RabbitMQ)
 HTTP_ADDR = "127.0.0.1:8080"
 GRPC_ADDR = "127.0.0.1:50051"
 API_GRPC = "127.0.0.1:50051"

@@ -27,10 +27,11 @@ def assert_every_accepted_job_ran_once_or_more(verdict: Verdict, rig: Rig) -> No
     assert verdict.duplicates <= PREFETCH, verdict
 
 
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
 def test_a_broker_restart_answers_503_with_retry_after_and_accepts_again_within_a_second(
-    private_rabbitmq: PrivateNode, fault_rig: Rig
+    private_rabbitmq: PrivateNode, fault_rig: Rig, queue_type: str
 ) -> None:
-    verdict = rabbit.broker_restart(fault_rig, private_rabbitmq, FAST)
+    verdict = rabbit.broker_restart(fault_rig, private_rabbitmq, FAST, queue_type)
 
     assert_every_accepted_job_ran_once_or_more(verdict, fault_rig)
     assert set(verdict.statuses) == {202, 503}, verdict

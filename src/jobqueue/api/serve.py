@@ -102,6 +102,7 @@ def build_control_plane(
             settings.broker_url,
             events_queue(settings.queue),
             max_redeliveries=EVENTS_MAX_REDELIVERIES,
+            queue_type=settings.queue_type,
         )
         sidecars.append(consuming(events_broker, tracking.store, tracking.watch))
         sidecars.append(purging(tracking.store, settings.retention_s, settings.purge_interval_s))
@@ -117,7 +118,7 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
     """Run the API until SIGTERM/SIGINT (or until the server is told to exit), then stop cleanly."""
     host, port = parse_addr(settings.http_addr, env("http_addr"))
     tls = server_tls(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
-    broker = from_url(settings.broker_url, settings.queue)
+    broker = from_url(settings.broker_url, settings.queue, queue_type=settings.queue_type)
     tracking = Tracking(store_from_url(store_url(settings)))
     control = build_control_plane(settings, broker, tracking, tls)
     app = create_app(broker, control.registry, settings=settings, tracking=tracking)

@@ -17,6 +17,7 @@ class ApiSettings:
 
     broker_url: str = config.BROKER_URL
     queue: str = config.QUEUE
+    queue_type: str = config.QUEUE_TYPE
     http_addr: str = config.HTTP_ADDR
     grpc_addr: str = config.GRPC_ADDR
     max_body_bytes: int = config.MAX_BODY_BYTES

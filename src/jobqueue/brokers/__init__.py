@@ -252,17 +252,26 @@ def from_url(
     url: str,
     queue: str = DEFAULT_QUEUE,
     max_redeliveries: int = DEFAULT_MAX_REDELIVERIES,
+    queue_type: str = "classic",
 ) -> Broker:
-    """Build the backend a URL names: ``sqlite:///path`` or ``amqp://user:pass@host:port/vhost``."""
+    """Build the backend a URL names: ``sqlite:///path`` or ``amqp://user:pass@host:port/vhost``.
+
+    ``queue_type`` (``classic`` or ``quorum``) is RabbitMQ's; the embedded broker has one kind.
+    """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
         from jobqueue.brokers.sqlite import SqliteBroker
+
+        if queue_type != "classic":
+            raise ConfigError(f"queue type {queue_type!r} needs RabbitMQ (amqp://...)")
 
         return SqliteBroker(url, queue=queue, max_redeliveries=max_redeliveries)
     if scheme in ("amqp", "amqps"):
         from jobqueue.brokers.rabbitmq import RabbitmqBroker
 
-        return RabbitmqBroker(url, queue=queue, max_redeliveries=max_redeliveries)
+        return RabbitmqBroker(
+            url, queue=queue, max_redeliveries=max_redeliveries, queue_type=queue_type
+        )
     raise ConfigError(
         f"unsupported broker URL {redact_url(url)!r}: use sqlite:///path or amqp://host"
     )

@@ -7,7 +7,8 @@ first call to ``deliveries``; an API process that only publishes never opens it.
 
 Topology (declare-compatible with the original Go system): ``{queue}`` durable, dead-lettering
 to exchange ``{queue}.dlx`` with key ``{queue}.dlq``; ``{queue}.dlq`` bound there; retry delays
-in the TTL queues ``{queue}.retry.{ms}`` (see ``amqp.topology.RETRY_LADDER_MS``).
+in the TTL queues ``{queue}.retry.{ms}`` (see ``amqp.topology.RETRY_LADDER_MS``). With
+``queue_type="quorum"`` the same queues are quorum queues (see ``amqp.topology``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from jobqueue.brokers.amqp.dlq import DeadLetters, attempts_in, death_headers, m
 from jobqueue.brokers.amqp.link import Link
 from jobqueue.brokers.amqp.publisher import Outgoing, Publisher
 from jobqueue.brokers.amqp.topology import (
+    CLASSIC,
+    QUEUE_TYPES,
     Names,
     declare_retry_tier,
     declare_topology,
@@ -47,7 +50,7 @@ from jobqueue.brokers.amqp.topology import (
     properties,
     retry_tier_ms,
 )
-from jobqueue.errors import BrokerError, BrokerUnavailable
+from jobqueue.errors import BrokerError, BrokerUnavailable, ConfigError
 from jobqueue.job import Job
 
 __all__ = ["REDELIVERIES_HEADER", "RabbitmqBroker"]
@@ -76,8 +79,12 @@ class RabbitmqBroker:
         confirm_timeout_s: float = 10.0,
         connect_timeout_s: float = 5.0,
         reconnect_max_s: float = RECONNECT_MAX_S,
+        queue_type: str = CLASSIC,
     ) -> None:
+        if queue_type not in QUEUE_TYPES:
+            raise ConfigError(f"queue type must be classic or quorum, got {queue_type!r}")
         self.names = Names(queue)
+        self.queue_type = queue_type
         self._url = url
         self._where = redact_url(url)
         self._max_redeliveries = max_redeliveries
@@ -130,7 +137,7 @@ class RabbitmqBroker:
 
     async def _set_up_publishing(self, conn: Connection) -> None:
         admin = await Channel.open(conn, self._confirm_timeout_s)
-        await declare_topology(admin, self.names)
+        await declare_topology(admin, self.names, self.queue_type)
         publisher = await Publisher.open(conn, self._confirm_timeout_s)
         for channel in (admin, publisher.channel):
             channel.on_close.append(functools.partial(self._on_channel_closed, channel))
@@ -193,7 +200,9 @@ class RabbitmqBroker:
         """Yield deliveries until ``stop_consuming``, reconnecting by itself when needed."""
         if self._consumer is not None and not self._consumer.stopped:
             raise BrokerError("this broker is already consuming")
-        consumer = self._consumer = Consumer(self.names, prefetch, self._confirm_timeout_s)
+        consumer = self._consumer = Consumer(
+            self.names, prefetch, self._confirm_timeout_s, self.queue_type
+        )
         await self._start_consuming(consumer)
         try:
             while (incoming := consumer.take() or await consumer.get()) is not None:
@@ -314,7 +323,7 @@ class RabbitmqBroker:
             admin = self._admin
             if admin is None or not admin.is_open:
                 raise self._not_connected()
-            await declare_retry_tier(admin, self.names, tier_ms)
+            await declare_retry_tier(admin, self.names, tier_ms, self.queue_type)
             self._retry_tiers.add(tier_ms)
         return self.names.retry(tier_ms)
 

@@ -16,7 +16,7 @@ from jobqueue.cli.load_options import (
     SubmitRate,
     load_settings,
 )
-from jobqueue.cli.options import BrokerUrl, Queue, run_fast
+from jobqueue.cli.options import BrokerUrl, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import TlsCert, TlsClientCa, TlsKey
 from jobqueue.logs import setup_logging
 
@@ -30,6 +30,7 @@ def api(
     ctx: typer.Context,
     broker_url: BrokerUrl = config.BROKER_URL,
     queue: Queue = config.QUEUE,
+    queue_type: QueueType = config.QUEUE_TYPE,
     http_addr: Annotated[
         str, typer.Option(envvar=config.env("http_addr"), help="host:port the HTTP API binds.")
     ] = config.HTTP_ADDR,
@@ -139,6 +140,7 @@ def api(
     settings = ApiSettings(
         broker_url=broker_url,
         queue=queue,
+        queue_type=queue_type,
         http_addr=http_addr,
         grpc_addr=grpc_addr,
         max_body_bytes=max_body_bytes,

@@ -15,6 +15,13 @@ BrokerUrl = Annotated[
     str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
 ]
 Queue = Annotated[str, typer.Option(envvar=config.env("queue"), help="The jobs queue.")]
+QueueType = Annotated[
+    str,
+    typer.Option(
+        envvar=config.env("queue_type"),
+        help="RabbitMQ queues: classic (as the original) or quorum (replicated, for a cluster).",
+    ),
+]
 
 
 def run_fast(main: Coroutine[Any, Any, None]) -> None:

@@ -12,7 +12,7 @@ import typer
 
 from jobqueue import config
 from jobqueue.brokers import Broker, broker_identity, from_url
-from jobqueue.cli.options import BrokerUrl, Queue, run_fast
+from jobqueue.cli.options import BrokerUrl, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
@@ -41,6 +41,7 @@ def worker(
     ] = DEFAULT_APP,
     broker_url: BrokerUrl = config.BROKER_URL,
     queue: Queue = config.QUEUE,
+    queue_type: QueueType = config.QUEUE_TYPE,
     concurrency: Annotated[
         int, typer.Option(envvar=config.env("concurrency"), help="Jobs run at once (prefetch).")
     ] = config.CONCURRENCY,
@@ -138,7 +139,7 @@ def worker(
     handlers = load_handlers(app_spec)
     broker = broker_identity(broker_url)
     node = Worker(
-        _broker(broker_url, queue, sqlite_lease_s),
+        _broker(broker_url, queue, sqlite_lease_s, queue_type),
         handlers,
         concurrency=concurrency,
         retry=RetryPolicy(retry_base_s, retry_cap_s),
@@ -146,7 +147,7 @@ def worker(
         worker_id=worker_id,
         queue=queue,
         burst=burst,
-        status=_status_reporter(broker_url, queue) if status else None,
+        status=_status_reporter(broker_url, queue, queue_type) if status else None,
         max_result_bytes=max_result_bytes,
         job_log_level=logging.INFO if log_jobs else logging.DEBUG,
         prefetch=prefetch,
@@ -176,19 +177,21 @@ def _log_tls(api_grpc: str, tls: ClientTls | None) -> None:
         log.info("control plane %s over TLS, verified with %s%s", api_grpc, verified, presented)
 
 
-def _broker(url: str, queue: str, sqlite_lease_s: float | None) -> Broker:
+def _broker(url: str, queue: str, sqlite_lease_s: float | None, queue_type: str) -> Broker:
     if sqlite_lease_s is None or not url.lower().startswith("sqlite:"):
-        return from_url(url, queue=queue)
+        return from_url(url, queue=queue, queue_type=queue_type)
     from jobqueue.brokers.sqlite import SqliteBroker
 
     return SqliteBroker(url, queue=queue, lease_s=sqlite_lease_s)
 
 
-def _status_reporter(url: str, queue: str) -> StatusReporter:
+def _status_reporter(url: str, queue: str, queue_type: str) -> StatusReporter:
     """Status events go to the events queue beside the jobs queue, on the same broker."""
     from jobqueue.store.transport import EVENTS_MAX_REDELIVERIES, events_queue
 
-    events = from_url(url, queue=events_queue(queue), max_redeliveries=EVENTS_MAX_REDELIVERIES)
+    events = from_url(
+        url, events_queue(queue), max_redeliveries=EVENTS_MAX_REDELIVERIES, queue_type=queue_type
+    )
     return StatusReporter(events)
 
 

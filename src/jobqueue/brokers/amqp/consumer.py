@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import pika.exceptions
 
 from jobqueue.brokers.amqp.connection import Channel, Connection, log
-from jobqueue.brokers.amqp.topology import Names, declare_topology
+from jobqueue.brokers.amqp.topology import CLASSIC, Names, declare_topology
 from jobqueue.errors import BrokerUnavailable
 
 COMPACT_SLACK = 1024
@@ -138,8 +138,11 @@ class Consumer:
     dropping those whose channel has died meanwhile (they are redelivered anyway).
     """
 
-    def __init__(self, names: Names, prefetch: int, timeout_s: float) -> None:
+    def __init__(
+        self, names: Names, prefetch: int, timeout_s: float, queue_type: str = CLASSIC
+    ) -> None:
         self._names = names
+        self._queue_type = queue_type
         self._prefetch = prefetch
         self._timeout_s = timeout_s
         self._inbox: deque[Incoming] = deque()
@@ -153,7 +156,7 @@ class Consumer:
     async def attach(self, conn: Connection) -> None:
         """Open a channel on ``conn`` and start consuming on it (unless stopped)."""
         channel = await Channel.open(conn, self._timeout_s)
-        await declare_topology(channel, self._names)
+        await declare_topology(channel, self._names, self._queue_type)
         await channel.call("basic_qos", prefetch_count=self._prefetch)
         if self.stopped:
             await channel.close()

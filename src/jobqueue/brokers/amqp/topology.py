@@ -1,4 +1,10 @@
-"""Queue and exchange names, the retry delay ladder, their declarations and message properties."""
+"""Queue and exchange names, the retry delay ladder, their declarations and message properties.
+
+Queues are classic by default, declared exactly as the original system declares them. With
+``queue_type="quorum"`` every queue (jobs, retry tiers, dead letters) is a quorum queue: replicated
+across a cluster's nodes, dead-lettering at least once, and the jobs queue carries
+``x-delivery-limit`` as a backstop against a message that is never settled.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,15 @@ RETRY_LADDER_MS = (
     86_400_000,
 )
 
+CLASSIC, QUORUM = "classic", "quorum"
+QUEUE_TYPES = (CLASSIC, QUORUM)
+# RabbitMQ's own count of a quorum message's deliveries, past which it dead-letters the message
+# to {queue}.dlq (reason delivery_limit). Our count (``max_redeliveries``, 5 by default) acts
+# first: a redelivery is republished as a fresh copy. RabbitMQ's counts only what ours misses,
+# a consumer that never counts (the original's workers) or hand-backs while publishing is
+# blocked (one a second during an alarm), so it sits well above ours.
+QUORUM_DELIVERY_LIMIT = 20
+
 CONTENT_TYPE = "application/json"
 PERSISTENT = 2
 
@@ -76,21 +91,47 @@ class Names:
         return [self.retry(tier_ms) for tier_ms in RETRY_LADDER_MS]
 
 
-async def declare_topology(channel: Channel, names: Names) -> None:
-    """Declare the queue, dead-letter exchange and dead-letter queue, as the original does."""
-    queue_args = {"x-dead-letter-exchange": names.dlx, "x-dead-letter-routing-key": names.dlq}
+def type_arguments(
+    queue_type: str, *, dead_letters: bool = False, delivery_limit: bool = False
+) -> dict[str, Any]:
+    """The arguments a queue of ``queue_type`` adds: none for a classic one.
+
+    A quorum queue that dead-letters does it at least once (which needs ``reject-publish``):
+    an expired retry or a poison message is removed only once its copy is confirmed.
+    """
+    if queue_type == CLASSIC:
+        return {}
+    arguments: dict[str, Any] = {"x-queue-type": QUORUM}
+    if dead_letters:
+        arguments |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+    if delivery_limit:
+        arguments["x-delivery-limit"] = QUORUM_DELIVERY_LIMIT
+    return arguments
+
+
+async def declare_topology(channel: Channel, names: Names, queue_type: str = CLASSIC) -> None:
+    """Declare the queue, dead-letter exchange and dead-letter queue (classic: as the original
+    does)."""
+    queue_args = {
+        "x-dead-letter-exchange": names.dlx,
+        "x-dead-letter-routing-key": names.dlq,
+        **type_arguments(queue_type, dead_letters=True, delivery_limit=True),
+    }
     await _declare_queue(channel, names.queue, queue_args)
     await channel.call("exchange_declare", names.dlx, exchange_type="direct", durable=True)
-    await _declare_queue(channel, names.dlq, None)
+    await _declare_queue(channel, names.dlq, type_arguments(queue_type) or None)
     await channel.call("queue_bind", names.dlq, names.dlx, routing_key=names.dlq)
 
 
-async def declare_retry_tier(channel: Channel, names: Names, tier_ms: int) -> str:
+async def declare_retry_tier(
+    channel: Channel, names: Names, tier_ms: int, queue_type: str = CLASSIC
+) -> str:
     """Declare the TTL queue for ``tier_ms`` and return its name."""
     queue_args = {
         "x-message-ttl": tier_ms,
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": names.queue,
+        **type_arguments(queue_type, dead_letters=True),
     }
     name = names.retry(tier_ms)
     await _declare_queue(channel, name, queue_args)
@@ -105,7 +146,8 @@ async def _declare_queue(channel: Channel, name: str, arguments: dict[str, Any] 
             raise
         raise BrokerError(
             f"queue {name!r} already exists with other settings than jobqueue needs "
-            f"({exc}); delete it or use another queue name"
+            f"({exc}); delete it or use another queue name (a queue's type, classic or "
+            "quorum, cannot change in place)"
         ) from None
 
 
