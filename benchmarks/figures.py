@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from benchmarks.drain import drain_rabbitmq, drain_sqlite, drain_sqlite_two
 from benchmarks.endtoend import end_to_end
+from benchmarks.flood import (
+    flood_http,
+    flood_http_off,
+    flood_http_rabbitmq,
+    flood_http_rabbitmq_off,
+)
 from benchmarks.latency import latency_rabbitmq, latency_sqlite
 from benchmarks.memory import memory
 from benchmarks.report import MetricSpec, Spec, at_least, at_most
@@ -168,6 +174,42 @@ FIGURES += (
         "no-op drain, 1 worker, status events on vs off, embedded SQLite (broker and store)",
         status_sqlite,
         STATUS_METRICS,
+    ),
+)
+
+FLOOD_METRICS = (
+    MetricSpec("p50_ms", "p50 ms", None, 1),
+    MetricSpec("p99_ms", "p99 ms", None, 1),
+    MetricSpec("max_ms", "max ms", None, 1),
+    MetricSpec("accepted", "202 answers"),
+    MetricSpec("shed", "503 overloaded answers"),
+    MetricSpec("rate_limited", "429 answers"),
+    MetricSpec("unexpected", "other answers, hangs and broken connections", at_most(0)),
+    MetricSpec("hangs", "hangs (no answer within the client's timeout)"),
+    MetricSpec("lost", "202 answers whose job is not in the broker", at_most(0)),
+    MetricSpec("api_peak_rss_mib", "API peak RSS MiB", None, 1),
+    MetricSpec("accepted_per_s", "jobs accepted/s"),
+)
+FLOOD = "2,000 clients x 5 POST /jobs at once"
+FIGURES += (
+    Spec("flood-http", f"{FLOOD}, embedded SQLite, load limits on", flood_http, FLOOD_METRICS),
+    Spec(
+        "flood-http-off",
+        f"{FLOOD}, embedded SQLite, caps on requests and connections off",
+        flood_http_off,
+        FLOOD_METRICS,
+    ),
+    Spec(
+        "flood-http-rabbitmq",
+        f"{FLOOD}, RabbitMQ, load limits on",
+        flood_http_rabbitmq,
+        FLOOD_METRICS,
+    ),
+    Spec(
+        "flood-http-rabbitmq-off",
+        f"{FLOOD}, RabbitMQ, caps on requests and connections off",
+        flood_http_rabbitmq_off,
+        FLOOD_METRICS,
     ),
 )
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,9 @@ class Options:
     e2e_jobs: int = 20_000
     e2e_workers: int = 2
     memory_jobs: int = 300_000  # the API's caches fill for the first 150,000 or so
+    flood_clients: int = 2000
+    flood_jobs: int = 5  # accepted jobs each client wants, one request after another
+    flood_timeout_s: float = 60.0  # a request unanswered this long is a hang
     concurrency: int | None = None  # the worker's own default when None
     log_level: str = "INFO"  # the product's default: per-job log lines are part of the cost
     amqp_url: str = DEFAULT_AMQP_URL
@@ -70,6 +73,8 @@ class Options:
             latency_rate=50.0,
             e2e_jobs=300,
             memory_jobs=600,
+            flood_clients=200,
+            flood_jobs=2,
         )
 
 
@@ -163,11 +168,14 @@ class Rig:
         text = self.log(name).read_text(errors="replace") if self.log(name).exists() else ""
         return " | ".join(text.strip().splitlines()[-lines:])
 
-    def start_api(self, broker_url: str, queue: str) -> tuple[str, str, subprocess.Popen[bytes]]:
-        """A ``jobqueue api`` process, ready; its base URL and gRPC address."""
+    def start_api(
+        self, broker_url: str, queue: str, extra: Sequence[str] = ()
+    ) -> tuple[str, str, subprocess.Popen[bytes]]:
+        """A ``jobqueue api`` process (with ``extra`` arguments), ready; its base URL and gRPC
+        address."""
         http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
         args = ["api", "--broker-url", broker_url, "--queue", queue]
-        args += ["--http-addr", http, "--grpc-addr", grpc]
+        args += ["--http-addr", http, "--grpc-addr", grpc, *extra]
         process = self.start("api", args, broker_url)
         self.wait_ready(f"http://{http}", process, "api")
         return f"http://{http}", grpc, process
@@ -381,6 +389,11 @@ def bare(role: str, url: str, queue: str, count: int, prefetch: int = 8) -> dict
 def load(args: list[str], timeout_s: float = 600) -> dict[str, Any]:
     """Run the HTTP load generator with ``args``; its result."""
     return _run_json("benchmarks.loadgen", args, timeout_s)
+
+
+def flood(args: list[str], timeout_s: float = 900) -> dict[str, Any]:
+    """Run the flood generator with ``args``; its result."""
+    return _run_json("benchmarks.floodgen", args, timeout_s)
 
 
 def worker_prefetch(options: Options) -> int:
