@@ -625,7 +625,8 @@ async def check_tokens_are_kept_listed_and_revoked(factory: StoreFactory) -> Non
         assert not await store.revoke_token("alpha")
         assert not await store.revoke_token("nobody")
         alpha = (await store.tokens())[0]
-        assert not alpha.active and alpha.revoked_at is not None
+        assert not alpha.active
+        assert alpha.revoked_at is not None
         try:
             await store.add_token(make_token("alpha", "000000000003", "admin"))
         except TokenExists:
