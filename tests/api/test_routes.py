@@ -100,3 +100,26 @@ async def test_schema_shows_only_post_on_jobs_batch(tracked_client: httpx.AsyncC
 
     assert list(paths["/jobs/batch"]) == ["post"]
     assert sorted(paths["/jobs/{job_id}"]) == ["delete", "get"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/jobs", "GET, POST"),
+        ("PUT", "/jobs", "GET, POST"),
+        ("PUT", "/jobs/0190a0c2-0000-7000-8000-000000000000", "DELETE, GET"),
+        ("POST", "/jobs/some-id", "DELETE, GET"),
+        ("PUT", "/jobs/batch", "POST"),
+        ("OPTIONS", "/dlq", "DELETE, GET"),
+        ("DELETE", "/dlq/some-id/replay", "POST"),
+        ("OPTIONS", "/healthz", "GET"),
+    ],
+)
+async def test_a_405_allows_every_method_the_path_serves(
+    tracked_client: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await tracked_client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    message = response.json()["error"]["message"]
+    assert message == f"method {method} is not allowed on {path} (allowed: {allowed})"

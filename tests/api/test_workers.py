@@ -215,3 +215,21 @@ async def test_an_unreachable_registry_is_a_json_503(broker: Broker) -> None:
         "code": "registry_unavailable",
         "message": "worker registry unavailable",
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/workers/w1", "GET"),
+        ("GET", "/workers/w1/pause", "POST"),
+        ("OPTIONS", "/workers/w1/resume", "POST"),
+        ("DELETE", "/workers/w1/drain", "POST"),
+        ("POST", "/workers", "GET"),
+    ],
+)
+async def test_a_405_on_a_worker_path_allows_what_it_serves(
+    http: httpx.AsyncClient, registry: InMemoryRegistry, method: str, path: str, allowed: str
+) -> None:
+    await registry.register("w1", REPORT)
+    response = await http.request(method, path)
+    assert (response.status_code, response.headers["allow"]) == (405, allowed)

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from jobqueue.api.allow import allowed_methods
 from jobqueue.errors import (
     BrokerError,
     BrokerUnavailable,
@@ -117,7 +118,7 @@ def _http_message(request: Request, exc: StarletteHTTPException) -> str:
     if exc.status_code == 404:
         return f"no such resource: {request.method} {request.url.path}"
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = allowed_methods(request) or (exc.headers or {}).get("Allow", "")
         return f"method {request.method} is not allowed on {request.url.path} (allowed: {allowed})"
     return phrase
 
@@ -126,6 +127,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request) or ""}
+        headers["Allow"] = headers["Allow"] or (exc.headers or {}).get("Allow", "")
     return error_response(exc.status_code, code, _http_message(request, exc), headers)
 
 

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from jobqueue.api.allow import refuses_methods
 from jobqueue.api.schemas import (
     BatchOut,
     JobOut,
@@ -136,6 +137,7 @@ def jobs_router(
     return router
 
 
+@refuses_methods
 async def _post_only(_request: Request) -> Response:
     raise HTTPException(405, headers={"Allow": "POST"})
 
