@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
-
-from benchmarks.process import free_port
 
 # The Debian package's rabbitmqctl switches to the rabbitmq user (and its cookie); the scripts
 # under /usr/lib/rabbitmq/bin run as whoever calls them, which a private node needs.
@@ -22,6 +22,23 @@ RABBITMQ_LIB_BIN = Path("/usr/lib/rabbitmq/bin")
 # A channel checks its consumers' timeouts on its tick (60 s by default); a short tick lets a
 # test see a short consumer_timeout fire.
 TICK_INTERVAL_MS = 500
+# The node's ports lie below Linux's ephemeral range (32768 and up): while the node is down, a
+# client's connection attempt to a port inside that range can be given that very port as its
+# own and connect to itself, and the node then cannot listen on it again.
+PORT_RANGE = (20000, 32000)
+
+
+def listen_port() -> int:
+    """A free port on 127.0.0.1 below the ephemeral range."""
+    for _ in range(200):
+        port = random.randint(*PORT_RANGE)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
 class PrivateNode:
@@ -32,7 +49,7 @@ class PrivateNode:
 
     def __init__(self, base: Path) -> None:
         self.name = f"jqtest-{secrets.token_hex(4)}@localhost"
-        self.port = free_port()
+        self.port = listen_port()
         self.user, self.password = "jqtest", f"pw-{secrets.token_hex(8)}"
         self.url = f"amqp://{self.user}:{self.password}@127.0.0.1:{self.port}/"
         self.startup_s = 0.0
@@ -49,7 +66,7 @@ class PrivateNode:
             "HOME": str(base / "home"),
             "RABBITMQ_NODENAME": self.name,
             "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_DIST_PORT": str(listen_port()),
             "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
             "RABBITMQ_LOG_BASE": str(base / "log"),
             "RABBITMQ_PID_FILE": str(base / "node.pid"),
