@@ -18,7 +18,7 @@ JSON = {"Content-Type": "application/json"}
 
 
 def jobqueue(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run a ``jobqueue`` command in ``tmp_path``."""
     return subprocess.run(
@@ -27,7 +27,7 @@ def jobqueue(
         text=True,
         cwd=tmp_path,
         env={**os.environ, **(env or {})},
-        timeout=60,
+        timeout=timeout_s,
         check=False,
     )
 
