@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from jobqueue.api.allow import refuses_methods
 from jobqueue.api.schemas import (
+    NO_CONTROL_CHARACTERS,
     BatchOut,
     JobOut,
     JobRequest,
@@ -33,6 +34,7 @@ from jobqueue.api.settings import ApiSettings
 from jobqueue.api.shortcuts import Shortcuts
 from jobqueue.api.submission import Submitter
 from jobqueue.api.validation import (
+    MAX_IDEMPOTENCY_KEY_CHARS,
     check_content_type,
     check_idempotency_key,
     idempotency_keys,
@@ -53,6 +55,9 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Retry-safe submission: the same key and body answer the original job.",
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+        pattern=NO_CONTROL_CHARACTERS,
     ),
 ]
 

@@ -15,6 +15,13 @@ from jobqueue import codec
 from jobqueue.api.validation import MAX_ATTEMPTS_LIMIT
 from jobqueue.handlers import MAX_TYPE_LENGTH
 
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
+"""A pattern for the strings that may hold no control character (job types, keys), as far as
+a JSON Schema pattern can say it; the API checks Unicode's categories themselves."""
+_TEXT = "[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]"
+JOB_TYPE_PATTERN = f"^{_TEXT}*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]{_TEXT}*$"
+"""A job type: no control character, and not blank."""
+
 
 class JobRequest(BaseModel):
     """A job to submit."""
@@ -24,6 +31,7 @@ class JobRequest(BaseModel):
     type: str = Field(
         min_length=1,
         max_length=MAX_TYPE_LENGTH,
+        pattern=JOB_TYPE_PATTERN,
         description="Job type: which handler runs it. No control characters.",
         examples=["email"],
     )
@@ -47,6 +55,7 @@ class BatchJobRequest(JobRequest):
         default=None,
         min_length=1,
         max_length=255,
+        pattern=NO_CONTROL_CHARACTERS,
         description="Retry-safe submission: a job submitted before under this key (with the "
         "same type, payload and max_attempts) is answered, not queued again.",
     )

@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from jobqueue.api.errors import JobFinished
-from jobqueue.api.schemas import error_responses, json_response
+from jobqueue.api.schemas import JOB_TYPE_PATTERN, error_responses, json_response
 from jobqueue.api.tracking import Tracking
 from jobqueue.errors import NotFound
+from jobqueue.handlers import MAX_TYPE_LENGTH
 from jobqueue.job import JobState
 from jobqueue.store import JobRecord
 
@@ -83,9 +84,20 @@ def status_router(tracking: Tracking) -> APIRouter:
     @router.get("", response_model=JobPageOut, responses=error_responses(400, 422, 503))
     async def list_jobs(
         state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
-        type: Annotated[str | None, Query(description="Only jobs of this type.")] = None,
+        type: Annotated[
+            str | None,
+            Query(
+                description="Only jobs of this type.",
+                min_length=1,
+                max_length=MAX_TYPE_LENGTH,
+                pattern=JOB_TYPE_PATTERN,
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 50,
-        cursor: Annotated[str | None, Query(description="next_cursor of a previous page.")] = None,
+        cursor: Annotated[
+            str | None,
+            Query(description="next_cursor of a previous page.", min_length=1),
+        ] = None,
     ) -> Response:
         """Jobs newest first, filtered by state and type, a page at a time."""
         page = await store.list(state, type, limit, cursor)
@@ -99,6 +111,7 @@ def status_router(tracking: Tracking) -> APIRouter:
             float,
             Query(
                 ge=0,
+                le=MAX_WAIT_S,
                 description=f"Wait up to this many seconds (at most {MAX_WAIT_S:g}) "
                 "for the job to finish before answering.",
             ),
