@@ -53,7 +53,7 @@ def disk_full(folder: Path, mounted: bool, pid: int) -> Iterator[None]:
         yield
     finally:
         if mounted:
-            ballast.unlink()
+            ballast.unlink(missing_ok=True)
         else:
             limit = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
             resource.prlimit(pid, resource.RLIMIT_FSIZE, limit)
@@ -147,15 +147,16 @@ def _in_commit(pid: int, calls: set[int], database: Path) -> bool:
 
 
 def _fill(ballast: Path) -> None:
-    with ballast.open("wb") as out:
-        chunk = b"\0" * 65536
-        try:
+    """Write ``ballast`` until the filesystem has no room left (even for its first byte)."""
+    chunk = b"\0" * 65536
+    try:
+        with ballast.open("wb") as out:
             while True:
                 out.write(chunk)
                 out.flush()
-        except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
 
 
 def _statuses(traffic: Traffic, start_s: float, end_s: float) -> dict[int, int]:
