@@ -9,6 +9,7 @@ JobqueueError
 ├── InvalidWorker          a worker registration or heartbeat that breaks the rules (id, counts)
 ├── RegistryFull           the worker registry holds its limit of workers: a new id is refused
 ├── RegistryUnavailable    the worker registry's store (Redis) cannot be reached
+├── SessionTaken           a worker id live with another registration's session secret
 ├── StoreUnavailable       the job state store (SQLite, PostgreSQL) cannot be reached
 ├── InvalidCursor          a listing cursor that was not made by the store
 ├── BrokerError            the broker refused or failed an operation
@@ -58,6 +59,11 @@ class RegistryFull(JobqueueError):
 
 class RegistryUnavailable(JobqueueError):
     """The worker registry's store cannot be reached."""
+
+
+class SessionTaken(JobqueueError):
+    """A registration for a worker id that is live with a session, without that session's
+    secret."""
 
 
 class StoreUnavailable(JobqueueError):

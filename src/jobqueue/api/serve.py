@@ -49,6 +49,7 @@ from jobqueue.api.tracking import Tracking
 from jobqueue.brokers import Broker, broker_identity, from_url, redact_url
 from jobqueue.config import env, parse_addr
 from jobqueue.control.server import serving
+from jobqueue.control.sessions import from_url as sessions_from_url
 from jobqueue.errors import BrokerUnavailable, ConfigError, StoreUnavailable
 from jobqueue.registry import Registry
 from jobqueue.registry import from_url as registry_from_url
@@ -94,7 +95,13 @@ def build_control_plane(
     credentials = None if tls is None else server_credentials(tls)
     sidecars.append(
         serving(
-            registry, settings.grpc_addr, settings.registry_sweep_s, cancels, broker_id, credentials
+            registry,
+            settings.grpc_addr,
+            settings.registry_sweep_s,
+            cancels,
+            broker_id,
+            credentials,
+            sessions=sessions_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s),
         )
     )
     if tracking is not None:

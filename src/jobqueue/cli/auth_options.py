@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from jobqueue import config
 from jobqueue.auth.settings import AuthSettings
+from jobqueue.errors import ConfigError
 
 TokensFile = Annotated[
     str | None,
@@ -54,3 +56,27 @@ def auth_settings(
             cidr.strip() for cidr in tokenless_workers.split(",") if cidr.strip()
         ),
     )
+
+
+TokenFile = Annotated[
+    str | None,
+    typer.Option(
+        envvar=config.env("token_file"),
+        help="A file holding the API token sent to the gRPC service (else JOBQUEUE_TOKEN).",
+    ),
+]
+
+
+def worker_token(token_file: str | None) -> str | None:
+    """The token a worker sends: the first line of ``token_file``, else ``JOBQUEUE_TOKEN``
+    (a variable only, as for the other commands); None without either."""
+    if token_file:
+        try:
+            text = Path(token_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read token file {token_file}: {exc.strerror}") from None
+        token = text.strip().partition("\n")[0].strip()
+        if not token:
+            raise ConfigError(f"token file {token_file} holds no token")
+        return token
+    return os.environ.get(config.env("token"), "").strip() or None

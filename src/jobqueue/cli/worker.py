@@ -12,6 +12,7 @@ import typer
 
 from jobqueue import config
 from jobqueue.brokers import Broker, broker_identity, from_url
+from jobqueue.cli.auth_options import TokenFile, worker_token
 from jobqueue.cli.options import BrokerUrl, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
@@ -69,6 +70,7 @@ def worker(
     tls_ca: WorkerTlsCa = None,
     tls_cert: WorkerTlsCert = None,
     tls_key: WorkerTlsKey = None,
+    token_file: TokenFile = None,
     heartbeat_interval_s: Annotated[
         float, typer.Option(envvar=config.env("heartbeat_interval_s"), help="Between heartbeats.")
     ] = config.HEARTBEAT_INTERVAL_S,
@@ -154,7 +156,8 @@ def worker(
         unserved_timeout_s=unserved_timeout_s,
         broker_identity=broker,
     )
-    control = control_link(node, api_grpc, heartbeat_interval_s, tls) if api_grpc else None
+    token = worker_token(token_file) if api_grpc else None
+    control = control_link(node, api_grpc, heartbeat_interval_s, tls, token) if api_grpc else None
     types = ",".join(handlers.types())
     log.info(
         "worker %s started: queue=%s concurrency=%d types=%s broker=%s status=%s",

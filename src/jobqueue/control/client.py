@@ -9,6 +9,12 @@ deadline.
 
 Replies may name jobs to cancel; they go to ``on_cancel``. The client keeps the cursor the
 server sends with them, so each reply carries only the cancellations it has not sent yet.
+
+Every call carries the worker's API token (``authorization: Bearer TOKEN`` metadata, on a
+plaintext channel too) when it has one. The client registers with ``sessions`` and keeps the
+secret the API answers, in memory only, to send with every heartbeat and the deregistration:
+no other client can then heartbeat (taking its commands) or deregister in its name. When the API
+lost the session, the next heartbeat registers the worker again with that secret.
 """
 
 from __future__ import annotations
@@ -34,6 +40,14 @@ __all__ = ["ControlClient"]
 logger = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 2.0
+_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.UNAUTHENTICATED,  # no token, or one the API does not know
+        grpc.StatusCode.PERMISSION_DENIED,  # a token without 'worker', or a wrong session secret
+        grpc.StatusCode.ALREADY_EXISTS,  # the id is live with another registration's session
+    }
+)
 FIRST_RETRY_S = 0.1
 
 
@@ -60,8 +74,13 @@ class ControlClient:
         on_fleet: Callable[[ServedTypes], None] | None = None,
         on_refused: Callable[[str], None] | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
     ) -> None:
         self._target = target
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+        self._session_secret = ""  # from the last Register reply; never logged
         self._credentials = credentials  # None: plaintext (see jobqueue.tls.credentials)
         self._stats = stats
         self._on_command = on_command
@@ -76,6 +95,7 @@ class ControlClient:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._reachable = True  # only the transitions are logged
+        self._last_refusal = ""
         self.registered = False
         self.refusal: str | None = None  # why the API refused the worker, if it did
 
@@ -168,11 +188,15 @@ class ControlClient:
         assert self._stub is not None
         stats = self._stats()
         request = pb.RegisterRequest(
-            worker_id=stats.worker_id, load=stats.in_flight, details=details_from_stats(stats)
+            worker_id=stats.worker_id,
+            load=stats.in_flight,
+            details=details_from_stats(stats),
+            sessions=True,
+            session_secret=self._session_secret,
         )
         try:
             reply = await self._stub.Register(
-                request, timeout=self._rpc_timeout_s, wait_for_ready=True
+                request, timeout=self._rpc_timeout_s, wait_for_ready=True, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
             if not self._refused(exc):
@@ -180,6 +204,7 @@ class ControlClient:
             return False
         self._reached(f"registered as {stats.worker_id} with {self._target}")
         self.registered = True
+        self._session_secret = reply.session_secret
         self._cancel(reply.cancel_job_ids, reply.cancels_cursor)
         self._fleet(reply)
         return True
@@ -192,10 +217,11 @@ class ControlClient:
             load=stats.in_flight,
             details=details_from_stats(stats),
             cancels_cursor=self._cancels_cursor,
+            session_secret=self._session_secret,
         )
         try:
             reply = await self._stub.Heartbeat(
-                request, timeout=self._rpc_timeout_s, wait_for_ready=True
+                request, timeout=self._rpc_timeout_s, wait_for_ready=True, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
             if not self._refused(exc):
@@ -231,15 +257,24 @@ class ControlClient:
 
     async def _deregister(self, drained: bool) -> None:
         assert self._stub is not None
-        request = pb.DeregisterRequest(worker_id=self._stats().worker_id, drained=drained)
+        request = pb.DeregisterRequest(
+            worker_id=self._stats().worker_id,
+            drained=drained,
+            session_secret=self._session_secret,
+        )
         try:
-            await self._stub.Deregister(request, timeout=self._rpc_timeout_s)
+            await self._stub.Deregister(
+                request, timeout=self._rpc_timeout_s, metadata=self._metadata
+            )
         except grpc.aio.AioRpcError as exc:
             logger.warning("could not deregister: %s", _describe(exc))
 
     def _unreachable(self, what: str, exc: grpc.aio.AioRpcError) -> None:
-        if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-            logger.error("control plane refused %s: %s", what, exc.details())
+        if exc.code() in _REFUSALS:
+            problem = _describe(exc)
+            if problem != self._last_refusal:  # retried every interval: said once
+                logger.error("control plane refused %s: %s", what, problem)
+            self._last_refusal = problem
         elif self._reachable:
             logger.warning(
                 "control plane at %s unreachable (%s): jobs keep running, retrying",
@@ -249,6 +284,7 @@ class ControlClient:
         self._reachable = False
 
     def _reached(self, message: str) -> None:
+        self._last_refusal = ""
         if not self._reachable or not self.registered:
             logger.info("%s", message)
         self._reachable = True

@@ -9,6 +9,12 @@ worker past the registry's limit is refused with ``RESOURCE_EXHAUSTED``. ``ListW
 answers the first workers by id, at most ``MAX_PAGE_WORKERS`` and ``MAX_PAGE_BYTES`` of them,
 with ``truncated`` set when more exist.
 
+A worker that registers with ``sessions`` gets a secret for that registration
+(``jobqueue.control.sessions``): a Heartbeat or Deregister for its id without it is refused with
+``PERMISSION_DENIED`` and changes nothing, a Register for its id while it is live with
+``ALREADY_EXISTS``. With a ``gate`` (``jobqueue.auth.grpc``), every call needs a token granting
+``worker``, or comes token-less from a listed network.
+
 Cancellations reach workers in the replies: a ``CancelSource`` (the API's, over the job store)
 names, for each heartbeat, the jobs among those the worker holds that were asked to stop, and
 the jobs cancelled while queued since the cursor the worker sent back.
@@ -41,13 +47,16 @@ from jobqueue.control.messages import (
     report_from_message,
     worker_message,
 )
+from jobqueue.control.sessions import InMemorySessionStore, Sessions
 from jobqueue.errors import (
     ConfigError,
     InvalidWorker,
     JobqueueError,
     NotFound,
+    PermissionDenied,
     RegistryFull,
     RegistryUnavailable,
+    SessionTaken,
     public_message,
 )
 from jobqueue.registry import Registry, WorkerReport, check_worker_id
@@ -76,6 +85,8 @@ GRPC_STATUS: dict[type[JobqueueError], grpc.StatusCode] = {
     InvalidWorker: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
     RegistryFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    SessionTaken: grpc.StatusCode.ALREADY_EXISTS,
     RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
     ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
     JobqueueError: grpc.StatusCode.INTERNAL,
@@ -122,15 +133,21 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
     ``broker`` is the API's own broker (:func:`jobqueue.brokers.broker_identity`): a worker
     that reports another embedded broker file (or an embedded broker beside the API's
     RabbitMQ, or the reverse) is refused with ``FAILED_PRECONDITION``: it would consume jobs
-    nobody submits while being counted as serving its types.
+    nobody submits while being counted as serving its types. ``sessions`` holds the
+    registrations' secrets (in memory, for the registry's TTL, when not given).
     """
 
     def __init__(
-        self, registry: Registry, cancels: CancelSource | None = None, broker: str = ""
+        self,
+        registry: Registry,
+        cancels: CancelSource | None = None,
+        broker: str = "",
+        sessions: Sessions | None = None,
     ) -> None:
         self._registry = registry
         self._cancels = cancels
         self._broker = broker
+        self._sessions = sessions or Sessions(InMemorySessionStore(ttl_s=registry.ttl_s))
         self._fleet = Fleet(registry)
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
@@ -161,9 +178,12 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         check_worker_id(request.worker_id)
         report = report_from_message(request.load, request.details)
         self._check_broker(request.worker_id, report)
+        secret = await self._sessions.open(
+            request.worker_id, request.session_secret, request.sessions
+        )
         if await self._registry.register(request.worker_id, report):
             logger.info("worker %s registered", request.worker_id)
-        reply = pb.RegisterResponse(status="ok")
+        reply = pb.RegisterResponse(status="ok", session_secret=secret)
         reply.fleet.CopyFrom(fleet_message(await self._fleet.served(report.queue)))
         if self._cancels is not None:
             ids, reply.cancels_cursor = await self._cancels.cancels_for((), "")
@@ -175,6 +195,7 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         check_cursor(request.cancels_cursor)
         report = report_from_message(request.load, request.details)
         self._check_broker(request.worker_id, report)
+        await self._sessions.admit(request.worker_id, request.session_secret)
         result = await self._registry.heartbeat(request.worker_id, report)
         if not result.known:
             logger.info("worker %s registered again by its heartbeat", request.worker_id)
@@ -208,6 +229,7 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
 
     async def _deregister(self, request: pb.DeregisterRequest) -> pb.DeregisterResponse:
         check_worker_id(request.worker_id)
+        await self._sessions.end(request.worker_id, request.session_secret)
         if await self._registry.deregister(request.worker_id, drained=request.drained):
             left = "drained and left" if request.drained else "deregistered"
             logger.info("worker %s %s", request.worker_id, left)
@@ -234,7 +256,8 @@ class ControlServer:
 
     ``addr`` is ``host:port``; port 0 picks a free port, readable as :attr:`port` after
     :meth:`start`. The sweep runs every ``sweep_s`` seconds to free expired workers' storage
-    (reads already leave them out).
+    (reads already leave them out). ``gate`` checks every call's token; ``sessions`` holds
+    the registrations' secrets (in memory when not given).
     """
 
     def __init__(
@@ -245,8 +268,13 @@ class ControlServer:
         cancels: CancelSource | None = None,
         broker: str = "",
         credentials: grpc.ServerCredentials | None = None,
+        *,
+        gate: grpc.aio.ServerInterceptor | None = None,
+        sessions: Sessions | None = None,
     ) -> None:
         self.registry = registry
+        self._gate = gate
+        self._sessions = sessions
         self._addr = addr
         self._credentials = credentials  # None: plaintext (see jobqueue.tls.credentials)
         self._sweep_s = sweep_s
@@ -262,9 +290,10 @@ class ControlServer:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
+            interceptors=() if self._gate is None else (self._gate,),
         )
-        service = WorkerService(self.registry, self._cancels, self._broker)
+        service = WorkerService(self.registry, self._cancels, self._broker, self._sessions)
         pb_grpc.add_WorkerServiceServicer_to_server(service, server)
         try:
             port = (
@@ -330,14 +359,22 @@ async def serving(
     cancels: CancelSource | None = None,
     broker: str = "",
     credentials: grpc.ServerCredentials | None = None,
+    *,
+    gate: grpc.aio.ServerInterceptor | None = None,
+    sessions: Sessions | None = None,
 ) -> AsyncIterator[ControlServer]:
-    """Serve the control plane over ``registry`` (over TLS with ``credentials``); on exit stop
-    the server, close the registry."""
+    """Serve the control plane over ``registry`` (over TLS with ``credentials``; each call
+    checked by ``gate``; the registrations' secrets in ``sessions``); on exit stop the server,
+    close the registry and the sessions."""
     try:
-        async with ControlServer(registry, addr, sweep_s, cancels, broker, credentials) as server:
+        async with ControlServer(
+            registry, addr, sweep_s, cancels, broker, credentials, gate=gate, sessions=sessions
+        ) as server:
             yield server
     finally:
         await registry.close()
+        if sessions is not None:
+            await sessions.close()
 
 
 async def start_control_server(

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1djobqueue/control/worker.proto\x12\x06worker\"\xf3\x01\n\rWorkerDetails\x12\x13\n\x0b\x63oncurrency\x18\x01 \x01(\x05\x12\x11\n\tjob_types\x18\x02 \x03(\t\x12\r\n\x05queue\x18\x03 \x01(\t\x12\x0c\n\x04host\x18\x04 \x01(\t\x12\x0b\n\x03pid\x18\x05 \x01(\x05\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x17\n\x0fstarted_at_unix\x18\x07 \x01(\x01\x12\x11\n\tprocessed\x18\x08 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\t \x01(\x03\x12\x0f\n\x07job_ids\x18\n \x03(\t\x12\"\n\x05state\x18\x0b \x01(\x0e\x32\x13.worker.WorkerState\x12\x0e\n\x06\x62roker\x18\x0c \x01(\t\"1\n\nFleetTypes\x12\x11\n\tjob_types\x18\x01 \x03(\t\x12\x10\n\x08\x61ny_type\x18\x02 \x01(\x08\"Z\n\x0fRegisterRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12&\n\x07\x64\x65tails\x18\x02 \x01(\x0b\x32\x15.worker.WorkerDetails\x12\x0c\n\x04load\x18\x03 \x01(\x05\"u\n\x10RegisterResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61ncel_job_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x63\x61ncels_cursor\x18\x03 \x01(\t\x12!\n\x05\x66leet\x18\x04 \x01(\x0b\x32\x12.worker.FleetTypes\"s\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0c\n\x04load\x18\x02 \x01(\x05\x12&\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x15.worker.WorkerDetails\x12\x16\n\x0e\x63\x61ncels_cursor\x18\x04 \x01(\t\"\x98\x01\n\x11HeartbeatResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12 \n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x0f.worker.Command\x12\x16\n\x0e\x63\x61ncel_job_ids\x18\x03 \x03(\t\x12\x16\n\x0e\x63\x61ncels_cursor\x18\x04 \x01(\t\x12!\n\x05\x66leet\x18\x05 \x01(\x0b\x32\x12.worker.FleetTypes\"\x07\n\x05\x45mpty\"\xe3\x01\n\x06Worker\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x16\n\x0elast_seen_unix\x18\x02 \x01(\x03\x12\x0c\n\x04load\x18\x03 \x01(\x05\x12&\n\x07\x64\x65tails\x18\x04 \x01(\x0b\x32\x15.worker.WorkerDetails\x12\x12\n\nseen_ago_s\x18\x05 \x01(\x01\x12\x1a\n\x12registered_at_unix\x18\x06 \x01(\x01\x12(\n\x0fpending_command\x18\x07 \x01(\x0e\x32\x0f.worker.Command\x12\x1e\n\x16last_seen_unix_precise\x18\x08 \x01(\x01\"@\n\nWorkerList\x12\x1f\n\x07workers\x18\x01 \x03(\x0b\x32\x0e.worker.Worker\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"7\n\x11\x44\x65registerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64rained\x18\x02 \x01(\x08\"$\n\x12\x44\x65registerResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\"%\n\x10GetWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t*\x92\x01\n\x0bWorkerState\x12\x1c\n\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13WORKER_STATE_ACTIVE\x10\x01\x12\x17\n\x13WORKER_STATE_PAUSED\x10\x02\x12\x19\n\x15WORKER_STATE_DRAINING\x10\x03\x12\x18\n\x14WORKER_STATE_DRAINED\x10\x04*U\n\x07\x43ommand\x12\x10\n\x0c\x43OMMAND_NONE\x10\x00\x12\x11\n\rCOMMAND_PAUSE\x10\x01\x12\x12\n\x0e\x43OMMAND_RESUME\x10\x02\x12\x11\n\rCOMMAND_DRAIN\x10\x03\x32\xbe\x02\n\rWorkerService\x12=\n\x08Register\x12\x17.worker.RegisterRequest\x1a\x18.worker.RegisterResponse\x12@\n\tHeartbeat\x12\x18.worker.HeartbeatRequest\x1a\x19.worker.HeartbeatResponse\x12\x30\n\x0bListWorkers\x12\r.worker.Empty\x1a\x12.worker.WorkerList\x12\x43\n\nDeregister\x12\x19.worker.DeregisterRequest\x1a\x1a.worker.DeregisterResponse\x12\x35\n\tGetWorker\x12\x18.worker.GetWorkerRequest\x1a\x0e.worker.WorkerB\x1bZ\x19./proto/workerpb;workerpbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1djobqueue/control/worker.proto\x12\x06worker\"\xf3\x01\n\rWorkerDetails\x12\x13\n\x0b\x63oncurrency\x18\x01 \x01(\x05\x12\x11\n\tjob_types\x18\x02 \x03(\t\x12\r\n\x05queue\x18\x03 \x01(\t\x12\x0c\n\x04host\x18\x04 \x01(\t\x12\x0b\n\x03pid\x18\x05 \x01(\x05\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x17\n\x0fstarted_at_unix\x18\x07 \x01(\x01\x12\x11\n\tprocessed\x18\x08 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\t \x01(\x03\x12\x0f\n\x07job_ids\x18\n \x03(\t\x12\"\n\x05state\x18\x0b \x01(\x0e\x32\x13.worker.WorkerState\x12\x0e\n\x06\x62roker\x18\x0c \x01(\t\"1\n\nFleetTypes\x12\x11\n\tjob_types\x18\x01 \x03(\t\x12\x10\n\x08\x61ny_type\x18\x02 \x01(\x08\"\x84\x01\n\x0fRegisterRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12&\n\x07\x64\x65tails\x18\x02 \x01(\x0b\x32\x15.worker.WorkerDetails\x12\x0c\n\x04load\x18\x03 \x01(\x05\x12\x10\n\x08sessions\x18\x04 \x01(\x08\x12\x16\n\x0esession_secret\x18\x05 \x01(\t\"\x8d\x01\n\x10RegisterResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61ncel_job_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x63\x61ncels_cursor\x18\x03 \x01(\t\x12!\n\x05\x66leet\x18\x04 \x01(\x0b\x32\x12.worker.FleetTypes\x12\x16\n\x0esession_secret\x18\x05 \x01(\t\"\x8b\x01\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0c\n\x04load\x18\x02 \x01(\x05\x12&\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x15.worker.WorkerDetails\x12\x16\n\x0e\x63\x61ncels_cursor\x18\x04 \x01(\t\x12\x16\n\x0esession_secret\x18\x05 \x01(\t\"\x98\x01\n\x11HeartbeatResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12 \n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x0f.worker.Command\x12\x16\n\x0e\x63\x61ncel_job_ids\x18\x03 \x03(\t\x12\x16\n\x0e\x63\x61ncels_cursor\x18\x04 \x01(\t\x12!\n\x05\x66leet\x18\x05 \x01(\x0b\x32\x12.worker.FleetTypes\"\x07\n\x05\x45mpty\"\xe3\x01\n\x06Worker\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x16\n\x0elast_seen_unix\x18\x02 \x01(\x03\x12\x0c\n\x04load\x18\x03 \x01(\x05\x12&\n\x07\x64\x65tails\x18\x04 \x01(\x0b\x32\x15.worker.WorkerDetails\x12\x12\n\nseen_ago_s\x18\x05 \x01(\x01\x12\x1a\n\x12registered_at_unix\x18\x06 \x01(\x01\x12(\n\x0fpending_command\x18\x07 \x01(\x0e\x32\x0f.worker.Command\x12\x1e\n\x16last_seen_unix_precise\x18\x08 \x01(\x01\"@\n\nWorkerList\x12\x1f\n\x07workers\x18\x01 \x03(\x0b\x32\x0e.worker.Worker\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"O\n\x11\x44\x65registerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64rained\x18\x02 \x01(\x08\x12\x16\n\x0esession_secret\x18\x03 \x01(\t\"$\n\x12\x44\x65registerResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\"%\n\x10GetWorkerRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t*\x92\x01\n\x0bWorkerState\x12\x1c\n\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13WORKER_STATE_ACTIVE\x10\x01\x12\x17\n\x13WORKER_STATE_PAUSED\x10\x02\x12\x19\n\x15WORKER_STATE_DRAINING\x10\x03\x12\x18\n\x14WORKER_STATE_DRAINED\x10\x04*U\n\x07\x43ommand\x12\x10\n\x0c\x43OMMAND_NONE\x10\x00\x12\x11\n\rCOMMAND_PAUSE\x10\x01\x12\x12\n\x0e\x43OMMAND_RESUME\x10\x02\x12\x11\n\rCOMMAND_DRAIN\x10\x03\x32\xbe\x02\n\rWorkerService\x12=\n\x08Register\x12\x17.worker.RegisterRequest\x1a\x18.worker.RegisterResponse\x12@\n\tHeartbeat\x12\x18.worker.HeartbeatRequest\x1a\x19.worker.HeartbeatResponse\x12\x30\n\x0bListWorkers\x12\r.worker.Empty\x1a\x12.worker.WorkerList\x12\x43\n\nDeregister\x12\x19.worker.DeregisterRequest\x1a\x1a.worker.DeregisterResponse\x12\x35\n\tGetWorker\x12\x18.worker.GetWorkerRequest\x1a\x0e.worker.WorkerB\x1bZ\x19./proto/workerpb;workerpbb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,34 +32,34 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jobqueue.control.worker_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\031./proto/workerpb;workerpb'
-  _globals['_WORKERSTATE']._serialized_start=1261
-  _globals['_WORKERSTATE']._serialized_end=1407
-  _globals['_COMMAND']._serialized_start=1409
-  _globals['_COMMAND']._serialized_end=1494
+  _globals['_WORKERSTATE']._serialized_start=1378
+  _globals['_WORKERSTATE']._serialized_end=1524
+  _globals['_COMMAND']._serialized_start=1526
+  _globals['_COMMAND']._serialized_end=1611
   _globals['_WORKERDETAILS']._serialized_start=42
   _globals['_WORKERDETAILS']._serialized_end=285
   _globals['_FLEETTYPES']._serialized_start=287
   _globals['_FLEETTYPES']._serialized_end=336
-  _globals['_REGISTERREQUEST']._serialized_start=338
-  _globals['_REGISTERREQUEST']._serialized_end=428
-  _globals['_REGISTERRESPONSE']._serialized_start=430
-  _globals['_REGISTERRESPONSE']._serialized_end=547
-  _globals['_HEARTBEATREQUEST']._serialized_start=549
-  _globals['_HEARTBEATREQUEST']._serialized_end=664
-  _globals['_HEARTBEATRESPONSE']._serialized_start=667
-  _globals['_HEARTBEATRESPONSE']._serialized_end=819
-  _globals['_EMPTY']._serialized_start=821
-  _globals['_EMPTY']._serialized_end=828
-  _globals['_WORKER']._serialized_start=831
-  _globals['_WORKER']._serialized_end=1058
-  _globals['_WORKERLIST']._serialized_start=1060
-  _globals['_WORKERLIST']._serialized_end=1124
-  _globals['_DEREGISTERREQUEST']._serialized_start=1126
-  _globals['_DEREGISTERREQUEST']._serialized_end=1181
-  _globals['_DEREGISTERRESPONSE']._serialized_start=1183
-  _globals['_DEREGISTERRESPONSE']._serialized_end=1219
-  _globals['_GETWORKERREQUEST']._serialized_start=1221
-  _globals['_GETWORKERREQUEST']._serialized_end=1258
-  _globals['_WORKERSERVICE']._serialized_start=1497
-  _globals['_WORKERSERVICE']._serialized_end=1815
+  _globals['_REGISTERREQUEST']._serialized_start=339
+  _globals['_REGISTERREQUEST']._serialized_end=471
+  _globals['_REGISTERRESPONSE']._serialized_start=474
+  _globals['_REGISTERRESPONSE']._serialized_end=615
+  _globals['_HEARTBEATREQUEST']._serialized_start=618
+  _globals['_HEARTBEATREQUEST']._serialized_end=757
+  _globals['_HEARTBEATRESPONSE']._serialized_start=760
+  _globals['_HEARTBEATRESPONSE']._serialized_end=912
+  _globals['_EMPTY']._serialized_start=914
+  _globals['_EMPTY']._serialized_end=921
+  _globals['_WORKER']._serialized_start=924
+  _globals['_WORKER']._serialized_end=1151
+  _globals['_WORKERLIST']._serialized_start=1153
+  _globals['_WORKERLIST']._serialized_end=1217
+  _globals['_DEREGISTERREQUEST']._serialized_start=1219
+  _globals['_DEREGISTERREQUEST']._serialized_end=1298
+  _globals['_DEREGISTERRESPONSE']._serialized_start=1300
+  _globals['_DEREGISTERRESPONSE']._serialized_end=1336
+  _globals['_GETWORKERREQUEST']._serialized_start=1338
+  _globals['_GETWORKERREQUEST']._serialized_end=1375
+  _globals['_WORKERSERVICE']._serialized_start=1614
+  _globals['_WORKERSERVICE']._serialized_end=1932
 # @@protoc_insertion_point(module_scope)

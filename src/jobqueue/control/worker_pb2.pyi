@@ -190,9 +190,21 @@ class RegisterRequest(_message.Message):
     WORKER_ID_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
     LOAD_FIELD_NUMBER: _builtins.int
+    SESSIONS_FIELD_NUMBER: _builtins.int
+    SESSION_SECRET_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     load: _builtins.int
     """Jobs in flight at registration, as in HeartbeatRequest.load."""
+    sessions: _builtins.bool
+    """The worker keeps RegisterResponse.session_secret and sends it back in every Heartbeat and
+    Deregister: a call for this id without it is then refused (PERMISSION_DENIED). Absent from
+    the original worker, whose calls are taken as ever.
+    """
+    session_secret: _builtins.str
+    """The secret of the session this worker holds, when it registers again while that session
+    is live: a Register for an id live with a session and without its secret is refused
+    (ALREADY_EXISTS).
+    """
     @_builtins.property
     def details(self) -> Global___WorkerDetails: ...
     def __init__(
@@ -201,10 +213,12 @@ class RegisterRequest(_message.Message):
         worker_id: _builtins.str = ...,
         details: Global___WorkerDetails | None = ...,
         load: _builtins.int = ...,
+        sessions: _builtins.bool = ...,
+        session_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "load", b"load", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "load", b"load", "session_secret", b"session_secret", "sessions", b"sessions", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -218,9 +232,14 @@ class RegisterResponse(_message.Message):
     CANCEL_JOB_IDS_FIELD_NUMBER: _builtins.int
     CANCELS_CURSOR_FIELD_NUMBER: _builtins.int
     FLEET_FIELD_NUMBER: _builtins.int
+    SESSION_SECRET_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     cancels_cursor: _builtins.str
     """Send it back in the next heartbeat to get only the cancellations after these."""
+    session_secret: _builtins.str
+    """With RegisterRequest.sessions: a fresh random secret for this registration, to send back
+    in every Heartbeat and Deregister. Empty otherwise.
+    """
     @_builtins.property
     def cancel_job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Jobs cancelled while waiting in the queue: skip them if they are delivered (see
@@ -238,10 +257,11 @@ class RegisterResponse(_message.Message):
         cancel_job_ids: _abc.Iterable[_builtins.str] | None = ...,
         cancels_cursor: _builtins.str = ...,
         fleet: Global___FleetTypes | None = ...,
+        session_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["fleet", b"fleet"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "fleet", b"fleet", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_job_ids", b"cancel_job_ids", "cancels_cursor", b"cancels_cursor", "fleet", b"fleet", "session_secret", b"session_secret", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -255,11 +275,16 @@ class HeartbeatRequest(_message.Message):
     LOAD_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
     CANCELS_CURSOR_FIELD_NUMBER: _builtins.int
+    SESSION_SECRET_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     load: _builtins.int
     """Jobs in flight: 0 is idle. The original worker sends 0 (idle) or 1 (busy)."""
     cancels_cursor: _builtins.str
     """The cancels_cursor of the last reply: the reply then carries only newer cancellations."""
+    session_secret: _builtins.str
+    """RegisterResponse.session_secret. When the API lost the session (it expired, or an API
+    kept it in memory and restarted), the heartbeat registers the worker again with it.
+    """
     @_builtins.property
     def details(self) -> Global___WorkerDetails: ...
     def __init__(
@@ -269,10 +294,11 @@ class HeartbeatRequest(_message.Message):
         load: _builtins.int = ...,
         details: Global___WorkerDetails | None = ...,
         cancels_cursor: _builtins.str = ...,
+        session_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancels_cursor", b"cancels_cursor", "details", b"details", "load", b"load", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancels_cursor", b"cancels_cursor", "details", b"details", "load", b"load", "session_secret", b"session_secret", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -411,18 +437,22 @@ class DeregisterRequest(_message.Message):
 
     WORKER_ID_FIELD_NUMBER: _builtins.int
     DRAINED_FIELD_NUMBER: _builtins.int
+    SESSION_SECRET_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     drained: _builtins.bool
     """The worker leaves because it was drained: the registry lists it as drained for a while."""
+    session_secret: _builtins.str
+    """RegisterResponse.session_secret: needed when the worker registered with sessions."""
     def __init__(
         self,
         *,
         worker_id: _builtins.str = ...,
         drained: _builtins.bool = ...,
+        session_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drained", b"drained", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drained", b"drained", "session_secret", b"session_secret", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -7,13 +7,18 @@ from jobqueue.worker.worker import ControlLink, Worker
 
 
 def control_link(
-    worker: Worker, target: str, interval_s: float, tls: ClientTls | None = None
+    worker: Worker,
+    target: str,
+    interval_s: float,
+    tls: ClientTls | None = None,
+    token: str | None = None,
 ) -> ControlLink:
     """Register ``worker`` with the API's gRPC service at ``target`` (``host:port``; over TLS
     with ``tls``) and heartbeat its stats every ``interval_s``; the pause/resume/drain commands
     the replies carry go to :meth:`Worker.command`, the jobs they cancel to
     :meth:`Worker.cancel_jobs`, what the fleet serves to :meth:`Worker.fleet_seen`, and a
-    refusal to :meth:`Worker.refuse`. Jobs run whether or not the API can be reached."""
+    refusal to :meth:`Worker.refuse`. ``token`` goes with every call. Jobs run whether or not
+    the API can be reached."""
     from jobqueue.control.client import ControlClient  # gRPC is loaded only by workers using it
     from jobqueue.tls.credentials import channel_credentials
 
@@ -26,4 +31,5 @@ def control_link(
         on_fleet=worker.fleet_seen,
         on_refused=worker.refuse,
         credentials=None if tls is None else channel_credentials(tls),
+        token=token,
     )
