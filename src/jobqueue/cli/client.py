@@ -6,6 +6,7 @@ else against the system's trust store.
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import Annotated, Any
 
@@ -23,6 +24,12 @@ TIMEOUT_S = 10.0
 ApiUrl = Annotated[
     str, typer.Option(envvar=config.env("api_url"), help="Base URL of a running jobqueue API.")
 ]
+
+
+def token_header() -> dict[str, str]:
+    """``Authorization: Bearer $JOBQUEUE_TOKEN`` when that variable is set, else nothing."""
+    token = os.environ.get(config.env("token"), "").strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def request(
@@ -48,7 +55,7 @@ def request(
             method,
             api_url.rstrip("/") + path,
             content=body,
-            headers=headers,
+            headers={**token_header(), **(headers or {})},
             params=params,
             timeout=timeout_s,
             verify=verify,

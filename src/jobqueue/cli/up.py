@@ -13,12 +13,16 @@ import typer
 
 from jobqueue import config
 from jobqueue.brokers import redact_url
+from jobqueue.cli.client import token_header
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
 from jobqueue.supervisor import Child, Supervisor, jobqueue_argv
 
 READY_TIMEOUT_S = 30.0
+UP_STATUSES = frozenset({200, 401, 403})
+"""``/readyz`` answers that mean the API is up: ready, or its token gate answered (a token
+without ``read``, or none: the broker's state is then not shown, but the API serves)."""
 DEMO_APP = "jobqueue.demo:handlers"
 
 log = logging.getLogger("jobqueue.up")
@@ -127,13 +131,16 @@ def _child_env(
 
 
 def _wait_ready(base: str, supervisor: Supervisor) -> bool:
-    """Wait for ``/readyz``, tending the children meanwhile: an API that dies at start is
-    restarted, or given up on, as it would be later."""
+    """Wait for ``/readyz`` (with ``JOBQUEUE_TOKEN`` when set; see :data:`UP_STATUSES`),
+    tending the children meanwhile: an API that dies at start is restarted, or given up on, as
+    it would be later."""
     deadline = time.monotonic() + READY_TIMEOUT_S
+    headers = token_header()
     while time.monotonic() < deadline and not supervisor.stopping:
         supervisor.tend()
         try:
-            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
+            answer = httpx.get(f"{base}/readyz", timeout=1.0, headers=headers)
+            if answer.status_code in UP_STATUSES:
                 return True
         except httpx.HTTPError:
             pass
