@@ -8,9 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import jobqueue
+from jobqueue.api.audit import audit_router
 from jobqueue.api.dlq import dlq_router
 from jobqueue.api.docs import install_docs, redirect_to_docs
 from jobqueue.api.errors import install_error_handlers
@@ -22,6 +23,8 @@ from jobqueue.api.settings import ApiSettings
 from jobqueue.api.shortcuts import Shortcuts
 from jobqueue.api.status import status_router
 from jobqueue.api.tracking import Tracking
+from jobqueue.auth.http import HttpAuth
+from jobqueue.auth.openapi import declare_security
 from jobqueue.brokers import Broker
 from jobqueue.registry import Registry
 from jobqueue.registry.fleet import Fleet
@@ -40,11 +43,16 @@ DESCRIPTION = (
 class JobqueueApi(FastAPI):
     """FastAPI, with the requests of its :class:`Shortcuts` taken before its middleware stack."""
 
-    def __init__(self, shortcuts: Shortcuts, **kwargs: Any) -> None:
+    def __init__(self, shortcuts: Shortcuts, auth: HttpAuth | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shortcuts = shortcuts
+        self._entry: ASGIApp = self._dispatch if auth is None else auth.wrap(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request behind the token gate, when there is one."""
+        await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a shortcut's request directly, anything else through FastAPI."""
         if self.shortcuts.takes(scope):
             await self.shortcuts(scope, receive, send)
@@ -58,20 +66,23 @@ def create_app(
     *,
     settings: ApiSettings | None = None,
     tracking: Tracking | None = None,
+    auth: HttpAuth | None = None,
 ) -> FastAPI:
     """The HTTP API over ``broker`` (already connected, or reconnecting on its own).
 
     With a worker ``registry``, the ``/workers`` routes are served too, and a submission of a
     job type no live worker serves is warned about (or refused: ``unserved_types``); with
     ``tracking`` (the job store), submissions are recorded, idempotency keys honoured and the
-    status routes served. Nothing is global: each call builds an independent app, which is how
-    tests get their own.
+    status routes served; with ``auth``, every route but the open ones needs a token of the
+    right scope (:mod:`jobqueue.auth.scopes`) and admin actions are audited. Nothing is
+    global: each call builds an independent app, which is how tests get their own.
     """
     settings = settings or ApiSettings()
     store = tracking.store if tracking is not None else None
     shortcuts = Shortcuts(settings.max_body_bytes, settings.load.submit_rate)
     app = JobqueueApi(
         shortcuts,
+        auth,
         title="jobqueue",
         version=jobqueue.__version__,
         description=DESCRIPTION,
@@ -93,11 +104,14 @@ def create_app(
     app.include_router(jobs_router(broker, settings, shortcuts, store, served))
     if tracking is not None:
         app.include_router(status_router(tracking))
+        app.include_router(audit_router(tracking.store))
     app.include_router(dlq_router(broker, store))
     if registry is not None:
         router = _workers_router(registry)
         if router is not None:
             app.include_router(router)
+    if auth is not None:
+        declare_security(app, auth.book, auth.open_probes)
     return app
 
 

@@ -46,6 +46,11 @@ from jobqueue.api.retention import purging
 from jobqueue.api.settings import ApiSettings
 from jobqueue.api.shedding import in_flight_limit
 from jobqueue.api.tracking import Tracking
+from jobqueue.auth.audit import AuditTrail
+from jobqueue.auth.book import TokenBook, refresh_once, refreshing
+from jobqueue.auth.grpc import WorkerTokenGate
+from jobqueue.auth.http import HttpAuth
+from jobqueue.auth.policy import check_exposure, exposed_addrs, static_token_lines
 from jobqueue.brokers import Broker, broker_identity, from_url, redact_url
 from jobqueue.config import env, parse_addr
 from jobqueue.control.server import serving
@@ -78,9 +83,11 @@ def build_control_plane(
     broker: Broker,
     tracking: Tracking | None = None,
     tls: ServerTls | None = None,
+    book: TokenBook | None = None,
 ) -> ControlPlane:
     """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP;
-    with ``tracking``, also the status events consumer and the retention purge.
+    with ``tracking``, also the status events consumer and the retention purge; with ``book``,
+    every gRPC call needs a ``worker`` token (or comes token-less from a listed network).
 
     Each sidecar is an async context manager: entered before HTTP serves, exited after HTTP
     drained and before the store and the broker close.
@@ -101,6 +108,7 @@ def build_control_plane(
             cancels,
             broker_id,
             credentials,
+            gate=None if book is None else worker_gate(book, settings),
             sessions=sessions_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s),
         )
     )
@@ -127,8 +135,10 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
     tls = server_tls(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
     broker = from_url(settings.broker_url, settings.queue, queue_type=settings.queue_type)
     tracking = Tracking(store_from_url(store_url(settings)))
-    control = build_control_plane(settings, broker, tracking, tls)
-    app = create_app(broker, control.registry, settings=settings, tracking=tracking)
+    book = token_book(settings)
+    control = build_control_plane(settings, broker, tracking, tls, book)
+    auth = HttpAuth(book, AuditTrail(tracking.store), settings.auth.open_probes)
+    app = create_app(broker, control.registry, settings=settings, tracking=tracking, auth=auth)
     server = http_server(app, settings, tls)
     sock = bind_socket(host, port)
     async with AsyncExitStack() as stack:
@@ -146,6 +156,8 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
                 Outage("job store", store_url(settings), settings.outage_log_interval_s),
             )
         )
+        await open_door(book, tracking.store, settings)
+        await stack.enter_async_context(refreshing(book, tracking.store))
         for sidecar in control.sidecars:
             await stack.enter_async_context(sidecar)
         if handle_signals:
@@ -154,6 +166,41 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
         print(f"Job API listening on {_format_addr(bound_host, bound_port)}...", flush=True)
         await server.serve(sockets=[sock])
     logger.info("API stopped")
+
+
+def token_book(settings: ApiSettings) -> TokenBook:
+    """The tokens the API accepts: those of its tokens file and variable now, the store's once
+    read. Tokens are required even with none when it listens beyond loopback (unless
+    ``insecure``)."""
+    exposed = exposed_addrs(settings.http_addr, settings.grpc_addr)
+    return TokenBook.from_lines(
+        static_token_lines(settings.auth.tokens_file, settings.auth.tokens),
+        open_without_tokens=not exposed or settings.auth.insecure,
+    )
+
+
+def worker_gate(book: TokenBook, settings: ApiSettings) -> WorkerTokenGate:
+    """The gRPC gate over ``book``, admitting token-less workers from the listed networks."""
+    networks = settings.auth.networks()
+    if networks:
+        listed = ", ".join(str(network) for network in networks)
+        logger.info("gRPC: workers without a token are admitted from %s", listed)
+    return WorkerTokenGate(book, networks)
+
+
+async def open_door(book: TokenBook, store: Store, settings: ApiSettings) -> None:
+    """Read the store's tokens, refuse an exposed API with none (unless insecure), and say
+    whether authentication is on."""
+    await refresh_once(book, store)
+    check_exposure(
+        book, exposed_addrs(settings.http_addr, settings.grpc_addr), settings.auth.insecure
+    )
+    if not book.loaded:
+        logger.warning("authentication: on, but no token can be checked until the store answers")
+    elif book.required:
+        logger.info("authentication: on (a token is needed for all but /healthz and the docs)")
+    else:
+        logger.info("authentication: off (listening on loopback only, no API token exists)")
 
 
 def http_server(

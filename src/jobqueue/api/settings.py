@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from jobqueue import config
 from jobqueue.api.load import LoadSettings
+from jobqueue.auth.settings import AuthSettings
 from jobqueue.errors import ConfigError
 
 OUTAGE_LOG_INTERVAL_S = 30.0
@@ -38,6 +39,7 @@ class ApiSettings:
     outage_log_interval_s: float = OUTAGE_LOG_INTERVAL_S
     unserved_types: str = "warn"  # or "reject": a job type no live worker serves is a 422
     load: LoadSettings = field(default_factory=LoadSettings)  # request and connection caps
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:

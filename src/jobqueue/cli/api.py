@@ -8,6 +8,13 @@ import typer
 
 from jobqueue import config
 from jobqueue.api.settings import OUTAGE_LOG_INTERVAL_S, ApiSettings
+from jobqueue.cli.auth_options import (
+    Insecure,
+    OpenProbes,
+    TokenlessWorkers,
+    TokensFile,
+    auth_settings,
+)
 from jobqueue.cli.load_options import (
     BodyTimeout,
     HeaderTimeout,
@@ -127,6 +134,10 @@ def api(
     header_timeout_s: HeaderTimeout = config.HEADER_TIMEOUT_S,
     body_timeout_s: BodyTimeout = config.BODY_TIMEOUT_S,
     submit_rate: SubmitRate = "off",
+    tokens_file: TokensFile = None,
+    insecure: Insecure = False,
+    open_probes: OpenProbes = False,
+    tokenless_worker_networks: TokenlessWorkers = "",
     log_level: Annotated[
         str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
     ] = config.LOG_LEVEL,
@@ -163,6 +174,7 @@ def api(
         load=load_settings(
             max_in_flight, max_connections, header_timeout_s, body_timeout_s, submit_rate
         ),
+        auth=auth_settings(tokens_file, insecure, open_probes, tokenless_worker_networks),
     )
     run_fast(serve_api(settings))
 
