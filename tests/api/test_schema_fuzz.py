@@ -21,6 +21,9 @@ import uvicorn
 
 from jobqueue.api.app import create_app
 from jobqueue.api.tracking import Tracking
+from jobqueue.auth.audit import AuditTrail
+from jobqueue.auth.book import TokenBook
+from jobqueue.auth.http import HttpAuth
 from jobqueue.brokers import from_url
 from jobqueue.registry.memory import InMemoryRegistry
 from jobqueue.store import from_url as store_from_url
@@ -50,7 +53,8 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 
 class ThreadedApi:
     """The app over a SQLite broker and store in ``directory``, served by uvicorn in a thread."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, token: str | None = None) -> None:
+        self.token = token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._directory = directory
@@ -77,7 +81,12 @@ class ThreadedApi:
         await broker.connect()
         await store.connect()
         await store.upgrade()
-        app = create_app(broker, InMemoryRegistry(), tracking=Tracking(store))
+        auth = None
+        if self.token is not None:  # the API gated, the token granting every HTTP scope
+            book = TokenBook.from_lines([f"fuzz:submit,read,admin:{self.token}"])
+            book.load([])
+            auth = HttpAuth(book, AuditTrail(store))
+        app = create_app(broker, InMemoryRegistry(), tracking=Tracking(store), auth=auth)
         config = uvicorn.Config(app, port=self.port, log_config=None, lifespan="off")
         self._server = uvicorn.Server(config)
         try:
@@ -87,9 +96,12 @@ class ThreadedApi:
             await broker.close()
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[ThreadedApi]:
-    with ThreadedApi(tmp_path) as server:
+TOKEN = "fuzz-" + "t" * 40
+
+
+@pytest.fixture(params=[None, TOKEN], ids=["open, no token", "gated, with a token"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ThreadedApi]:
+    with ThreadedApi(tmp_path, request.param) as server:
         yield server
 
 
@@ -98,10 +110,8 @@ def _header_options(headers: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("headers", [{}], ids=["no token"])
-def test_schemathesis_finds_nothing(
-    api: ThreadedApi, tmp_path: Path, headers: dict[str, str]
-) -> None:
+def test_schemathesis_finds_nothing(api: ThreadedApi, tmp_path: Path) -> None:
+    headers = {} if api.token is None else {"Authorization": f"Bearer {api.token}"}
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     completed = subprocess.run(
