@@ -14,7 +14,7 @@ from benchmarks.latency import latency_rabbitmq, latency_sqlite
 from benchmarks.memory import memory
 from benchmarks.report import MetricSpec, Spec, at_least, at_most
 from benchmarks.status import status_rabbitmq, status_sqlite
-from benchmarks.submit import submit_batch, submit_http
+from benchmarks.submit import submit_batch, submit_http, submit_http_auth
 
 LEAK_MIB = 4.0
 """Growth over the second half of the memory figure's jobs above this counts as a leak."""
@@ -53,6 +53,17 @@ FIGURES: tuple[Spec, ...] = (
             MetricSpec("api_loop_cpu_percent", "API loop thread on CPU %"),
             MetricSpec("api_loop_runqueue_percent", "API loop thread waiting for a CPU %"),
             MetricSpec("loadgen_cpu_us_per_request", "load generator CPU µs per request"),
+        ),
+    ),
+    Spec(
+        "submit-http-auth",
+        "POST /jobs as submit-http, each request carrying a token the API checks",
+        submit_http_auth,
+        (
+            MetricSpec("jobs_per_s", "jobs/s"),
+            MetricSpec("p99_ms", "p99 ms", None, 1),
+            MetricSpec("p50_ms", "p50 ms", None, 1),
+            MetricSpec("api_cpu_us", "API CPU µs per job"),
         ),
     ),
     Spec(

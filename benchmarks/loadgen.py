@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -55,10 +56,13 @@ class LoadResult:
 
 
 def request_bytes(host: str, path: str, body: bytes) -> bytes:
-    """A complete keep-alive POST of a JSON body."""
+    """A complete keep-alive POST of a JSON body (with ``Authorization: Bearer
+    $JOBQUEUE_TOKEN`` when that is set)."""
+    token = os.environ.get("JOBQUEUE_TOKEN", "")
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"{auth}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

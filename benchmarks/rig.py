@@ -365,10 +365,13 @@ def preload(url: str, queue: str, count: int) -> float:
 # -- bare clients and load generator (each in a process of its own) --------------------------------
 
 
-def _run_json(module: str, args: list[str], timeout_s: float) -> dict[str, Any]:
+def _run_json(
+    module: str, args: list[str], timeout_s: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -386,9 +389,12 @@ def bare(role: str, url: str, queue: str, count: int, prefetch: int = 8) -> dict
     return _run_json("benchmarks.bare", args, timeout_s=300)
 
 
-def load(args: list[str], timeout_s: float = 600) -> dict[str, Any]:
-    """Run the HTTP load generator with ``args``; its result."""
-    return _run_json("benchmarks.loadgen", args, timeout_s)
+def load(
+    args: list[str], timeout_s: float = 600, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run the HTTP load generator with ``args`` (and ``env``: ``JOBQUEUE_TOKEN`` makes every
+    request carry that token); its result."""
+    return _run_json("benchmarks.loadgen", args, timeout_s, env)
 
 
 def flood(args: list[str], timeout_s: float = 900) -> dict[str, Any]:

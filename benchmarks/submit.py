@@ -29,11 +29,18 @@ WARMUP_S = 1.0
 
 
 def _load_api(
-    rig: Rig, url: str, path: str, jobs_per_request: int, connections: int
+    rig: Rig,
+    url: str,
+    path: str,
+    jobs_per_request: int,
+    connections: int,
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """Start an API on ``url`` and load ``path`` with ``connections``; the measured record."""
+    """Start an API on ``url`` and load ``path`` with ``connections``; the measured record.
+    With ``token``, the API requires it (its probes open) and every request carries it."""
     queue = rig.queue_on(url, "submit")
-    base, _, api = rig.start_api(url, queue)
+    extra = ["--open-probes"] if token else []
+    base, _, api = rig.start_api(url, queue, extra)
     body_file = rig.folder / "body.json"
     body_file.write_bytes(request_body(jobs_per_request))
     options = rig.options
@@ -43,7 +50,7 @@ def _load_api(
     cpu_before_s, loop_before = cpu_s(api.pid), loop_thread_s(api.pid)
     rig.profile(api, "api")
     started = time.perf_counter()
-    result = load(args)
+    result = load(args, env={"JOBQUEUE_TOKEN": token} if token else None)
     wall_s = time.perf_counter() - started
     api_cpu_s, loop_after = cpu_s(api.pid) - cpu_before_s, loop_thread_s(api.pid)
     rig.stop_profiles()
@@ -74,6 +81,22 @@ def submit_http(rig: Rig, url: str | None = None) -> dict[str, Any]:
     """One run of ``POST /jobs``, one job per request, 32 connections."""
     options = rig.options
     return _load_api(rig, url or options.amqp_url, "/jobs", 1, options.submit_connections)
+
+
+BENCH_TOKEN = "bench-" + "k" * 40
+
+
+def submit_http_auth(rig: Rig, url: str | None = None) -> dict[str, Any]:
+    """``submit-http`` behind the token gate: the API holds a submit token (from
+    ``JOBQUEUE_TOKENS``) and every request sends it, so the gate checks each one."""
+    options = rig.options
+    rig.extra_env["JOBQUEUE_TOKENS"] = f"bench:submit:{BENCH_TOKEN}"
+    try:
+        return _load_api(
+            rig, url or options.amqp_url, "/jobs", 1, options.submit_connections, BENCH_TOKEN
+        )
+    finally:
+        rig.extra_env.pop("JOBQUEUE_TOKENS")
 
 
 def submit_batch(rig: Rig, url: str | None = None) -> dict[str, Any]:
