@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import typer
 
+from jobqueue import config
 from jobqueue.brokers import Broker, from_url
 from jobqueue.brokers.sqlite_store.url import database_path
 from jobqueue.cli.client import request
@@ -103,7 +104,8 @@ class BrokerDeadLetters:
 
     def _run(self, action: Callable[[Broker], Awaitable[T]]) -> T:
         async def run() -> T:
-            broker = from_url(self.broker_url, self.queue)
+            queue_type = config.env_or("queue_type", config.QUEUE_TYPE)
+            broker = from_url(self.broker_url, self.queue, queue_type=queue_type)
             await broker.connect()
             try:
                 return await action(broker)
