@@ -167,3 +167,13 @@ def test_jobqueue_worker_with_a_bad_app_exits_1_with_one_line(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: ")
     assert message in lines[0]
+
+
+def test_a_worker_id_the_control_plane_would_refuse_is_refused_before_starting(
+    tmp_path: Path,
+) -> None:
+    argv = [sys.executable, "-m", "jobqueue", "worker", "--worker-id", "a/b\x1b[31m"]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: --worker-id: unprintable character '\\x1b' at position 3"
+    assert not (tmp_path / "jobqueue.db").exists()

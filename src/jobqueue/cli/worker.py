@@ -18,6 +18,7 @@ from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
+from jobqueue.names import worker_id_problem
 from jobqueue.tls import ClientTls, client_tls
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.control import control_link
@@ -137,6 +138,9 @@ def worker(
         raise ConfigError(f"heartbeat interval must be positive, got {heartbeat_interval_s}s")
     if api_grpc:
         config.parse_addr(api_grpc, "--api-grpc")
+    problem = None if worker_id is None else worker_id_problem(worker_id)
+    if problem is not None:
+        raise ConfigError(f"--worker-id: {problem}")
     tls = client_tls(tls_ca, tls_cert, tls_key) if api_grpc else None
     handlers = load_handlers(app_spec)
     broker = broker_identity(broker_url)
