@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from jobqueue import codec
 from jobqueue.auth.records import AuditEntry, AuditPage
-from jobqueue.errors import InvalidCursor
-from jobqueue.store import events as ev
+from jobqueue.store import cursors
 from jobqueue.store.tables import audit
 
 MAX_PAGE = 1000
@@ -38,36 +34,22 @@ def page(
     if actor is not None:
         query = query.where(audit.c.actor == actor)
     if cursor is not None:
-        at, entry_id = _decode(cursor)
+        at, entry_id = cursors.decode(cursor)
         query = query.where(
             sa.or_(audit.c.at < at, sa.and_(audit.c.at == at, audit.c.entry_id < entry_id))
         )
     rows = list(connection.execute(query.limit(limit + 1)))
     entries = [_entry(row) for row in rows[:limit]]
     more = len(rows) > limit
-    return AuditPage(entries, _encode(entries[-1]) if more and entries else None)
+    return AuditPage(
+        entries, cursors.encode(entries[-1].at, entries[-1].entry_id) if more else None
+    )
 
 
 def purge_before(connection: sa.Connection, cutoff: datetime, limit: int) -> int:
     """Delete up to ``limit`` entries older than ``cutoff``; returns how many went."""
     old = sa.select(audit.c.entry_id).where(audit.c.at < cutoff).limit(limit).scalar_subquery()
     return connection.execute(sa.delete(audit).where(audit.c.entry_id.in_(old))).rowcount
-
-
-def _encode(entry: AuditEntry) -> str:
-    raw = codec.dumps([ev.to_iso(entry.at), entry.entry_id])
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, entry_id = codec.loads(raw)
-        if not isinstance(at, str) or not isinstance(entry_id, str):
-            raise ValueError(cursor)
-        return ev.parse_time(at), entry_id
-    except (binascii.Error, ValueError, TypeError):
-        raise InvalidCursor(f"cursor {cursor[:40]!r} is not valid") from None
 
 
 def _row(entry: AuditEntry) -> dict[str, Any]:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from jobqueue import codec
-from jobqueue.errors import InvalidCursor
 from jobqueue.job import JobState
+from jobqueue.store import cursors
 from jobqueue.store import events as ev
 from jobqueue.store.tables import events, idempotency_keys, jobs
 from jobqueue.store.values import JobRecord, Page
@@ -55,20 +52,12 @@ def get(connection: sa.Connection, job_id: str) -> JobRecord | None:
 
 def encode_cursor(record: JobRecord) -> str:
     """An opaque cursor pointing just after ``record`` in newest-first order."""
-    raw = codec.dumps([ev.to_iso(record.created_at), record.id])
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return cursors.encode(record.created_at, record.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The ``(created_at, id)`` a cursor points after; InvalidCursor when it is not ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, job_id = codec.loads(raw)
-        if not isinstance(created_at, str) or not isinstance(job_id, str):
-            raise ValueError(cursor)
-        return ev.parse_time(created_at), job_id
-    except (binascii.Error, ValueError, TypeError):
-        raise InvalidCursor(f"cursor {cursor[:40]!r} is not valid") from None
+    return cursors.decode(cursor)
 
 
 def list_page(
