@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from jobqueue.auth.records import AuditEntry, AuditPage, TokenRecord
+from jobqueue.config import QUEUE
 from jobqueue.errors import ConfigError
 from jobqueue.job import Job, JobState
+from jobqueue.store.counts import JobCount, JobTotal
 from jobqueue.store.events import EventKind, JobEvent
 from jobqueue.store.values import (
     DEFAULT_IN_FLIGHT_TIMEOUT_S,
@@ -31,8 +34,10 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "EventKind",
     "IdempotencyOutcome",
+    "JobCount",
     "JobEvent",
     "JobRecord",
+    "JobTotal",
     "Page",
     "Reservation",
     "Store",
@@ -121,7 +126,21 @@ class Store(Protocol):
     async def purge_finished(self, older_than_s: float) -> int:
         """Delete jobs finished more than ``older_than_s`` ago, with their history, and the
         idempotency keys and audit entries older than that; returns how many jobs were
-        deleted."""
+        deleted. Job counts older than that are kept, folded together, so totals never drop."""
+
+    async def job_totals(self) -> builtins.list[JobTotal]:
+        """How many jobs of each queue and type were submitted and had each outcome (succeeded,
+        failed (an attempt), retried, dead, cancelled), ever, by queue, type and outcome.
+
+        Counted in the transactions that record submissions, apply events and cancel, so an
+        event applied twice counts once, and every replica reads the same totals.
+        """
+
+    async def job_counts(self, since: datetime, bucket_s: float = 60.0) -> builtins.list[JobCount]:
+        """Job counts per outcome (all queues and types) in buckets of ``bucket_s`` seconds
+        (rounded to whole minutes, at least one) from the minute of ``since``, oldest first;
+        empty buckets are left out. A count is filed under its event's (or submission's)
+        minute."""
 
     async def add_token(self, record: TokenRecord) -> None:
         """Store an API token (its hash); ``TokenExists`` when one of that name exists, even
@@ -190,10 +209,11 @@ def default_store_url(broker_url: str) -> str:
     return f"{scheme}://{stem}-state.{suffix}"
 
 
-def from_url(url: str) -> Store:
+def from_url(url: str, queue: str = QUEUE) -> Store:
     """Build the store a URL names: ``sqlite:///path.db`` or ``postgresql://user@host/db``.
 
-    A PostgreSQL URL may carry ``?schema=name`` to keep the tables in that schema.
+    A PostgreSQL URL may carry ``?schema=name`` to keep the tables in that schema. ``queue``
+    is the queue whose submissions and events this store's job counts are filed under.
     """
     from jobqueue.store.engine import parse_url
 
@@ -201,9 +221,9 @@ def from_url(url: str) -> Store:
     if target.dialect == "sqlite":
         from jobqueue.store.sql import SqliteStore
 
-        return SqliteStore(target)
+        return SqliteStore(target, queue)
     if target.dialect == "postgresql":
         from jobqueue.store.sql import PostgresStore
 
-        return PostgresStore(target)
+        return PostgresStore(target, queue)
     raise ConfigError(f"unsupported store dialect {target.dialect!r}")  # pragma: no cover

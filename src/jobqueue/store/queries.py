@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from jobqueue.config import QUEUE
 from jobqueue.job import JobState
-from jobqueue.store import cursors
+from jobqueue.store import counts, cursors
 from jobqueue.store import events as ev
 from jobqueue.store.tables import events, idempotency_keys, jobs
 from jobqueue.store.values import JobRecord, Page
@@ -112,8 +113,9 @@ def history(connection: sa.Connection, job_id: str) -> list[ev.JobEvent]:
     return [event_from_row(row) for row in connection.execute(query)]
 
 
-def request_cancel(connection: sa.Connection, job_id: str) -> JobRecord | None:
-    """Cancel a waiting job at once, or flag a running one; append what happened."""
+def request_cancel(connection: sa.Connection, job_id: str, queue: str = QUEUE) -> JobRecord | None:
+    """Cancel a waiting job at once (counted as cancelled in ``queue``), or flag a running
+    one; append what happened."""
     now = ev.utc_now()
     cancelled = connection.execute(
         sa.update(jobs)
@@ -145,6 +147,8 @@ def request_cancel(connection: sa.Connection, job_id: str) -> JobRecord | None:
     record = get(connection, job_id)
     assert record is not None
     connection.execute(sa.insert(events).values(_cancel_event(record, kind, now)))
+    if kind is ev.EventKind.CANCELLED:
+        counts.add_on(connection, [(counts.minute_of(now), queue, record.type, "cancelled", 1)])
     return record
 
 

@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -26,9 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from jobqueue.auth.records import AuditEntry, AuditPage, TokenRecord
 from jobqueue.brokers import redact_text
+from jobqueue.config import QUEUE
 from jobqueue.errors import StoreUnavailable
 from jobqueue.job import Job, JobState
-from jobqueue.store import apply, audit_log, credentials, idempotency, migrate, queries, writes
+from jobqueue.store import (
+    apply,
+    audit_log,
+    counts,
+    credentials,
+    idempotency,
+    migrate,
+    queries,
+    writes,
+)
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.group import GroupCommit
@@ -47,8 +57,9 @@ _SQLITE_THREADS = 4
 class SqlStore:
     """The :class:`jobqueue.store.Store` on a SQL database; use a dialect's subclass."""
 
-    def __init__(self, target: StoreTarget) -> None:
+    def __init__(self, target: StoreTarget, queue: str = QUEUE) -> None:
         self._target = target
+        self._queue = queue  # the queue whose submissions and events are counted here
         self._open = False
         self._submissions = GroupCommit[tuple[Job, str | None]](self._record_submitted)
 
@@ -102,7 +113,8 @@ class SqlStore:
 
     async def _record_submitted(self, submitted: builtins.list[tuple[Job, str | None]]) -> None:
         await self._run(
-            lambda c: writes.record_submitted(c.dialect, c.connection, submitted), write=True
+            lambda c: writes.record_submitted(c.dialect, c.connection, submitted, self._queue),
+            write=True,
         )
 
     async def record_requeued(self, jobs: Sequence[Job]) -> None:
@@ -113,7 +125,7 @@ class SqlStore:
         """Apply a batch of events in one transaction; returns how many were new."""
         if not events:
             return 0
-        return await self._run(lambda c: apply.apply_events(c, events), write=True)
+        return await self._run(lambda c: apply.apply_events(c, events, self._queue), write=True)
 
     async def get(self, job_id: str) -> JobRecord | None:
         """One job's record."""
@@ -137,7 +149,7 @@ class SqlStore:
 
     async def request_cancel(self, job_id: str) -> JobRecord | None:
         """Cancel a waiting job or flag a running one."""
-        return await self._run(lambda c: queries.request_cancel(c, job_id), write=True)
+        return await self._run(lambda c: queries.request_cancel(c, job_id, self._queue), write=True)
 
     async def is_cancel_requested(self, job_ids: Sequence[str]) -> set[str]:
         """The ids, among ``job_ids``, asked to cancel."""
@@ -161,7 +173,18 @@ class SqlStore:
             == _PURGE_CHUNK
         ):
             pass
+        await self._run(lambda c: counts.fold_before(c, cutoff), write=True)
         return purged
+
+    async def job_totals(self) -> builtins.list[counts.JobTotal]:
+        """Every job count, summed over time."""
+        return await self._run(counts.totals, write=False)
+
+    async def job_counts(
+        self, since: datetime, bucket_s: float = 60.0
+    ) -> builtins.list[counts.JobCount]:
+        """Job counts per outcome in buckets since ``since``."""
+        return await self._run(lambda c: counts.series(c, since, bucket_s), write=False)
 
     async def add_token(self, record: TokenRecord) -> None:
         """Store an API token's hash."""
@@ -284,7 +307,7 @@ class SqliteStore(SqlStore):
             assert isinstance(connection, sqlite3.Connection)
             connection.execute("BEGIN IMMEDIATE")
             try:
-                writes.record_submitted(self._engine.dialect, connection, submitted)
+                writes.record_submitted(self._engine.dialect, connection, submitted, self._queue)
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:

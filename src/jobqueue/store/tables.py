@@ -136,3 +136,13 @@ audit = sa.Table(
     sa.Column("detail", JsonText),
     sa.Index("store_audit_at", "at", "entry_id"),
 )
+
+job_counts = sa.Table(
+    "store_job_counts",
+    metadata,
+    sa.Column("minute", UtcDateTime, primary_key=True),
+    sa.Column("queue", sa.Text, primary_key=True),
+    sa.Column("type", sa.Text, primary_key=True),
+    sa.Column("outcome", sa.Text, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from jobqueue import codec
+from jobqueue.config import QUEUE
 from jobqueue.job import Job
-from jobqueue.store import driver
+from jobqueue.store import counts, driver
 from jobqueue.store import events as ev
 from jobqueue.store.apply import tracked_row
 from jobqueue.store.tables import events, jobs
@@ -147,9 +148,13 @@ def _store_event(job: Job, kind: ev.EventKind, event_id: str, at: datetime) -> e
 
 
 def record_submitted(
-    dialect: Dialect, dbapi_connection: Any, submitted: Sequence[tuple[Job, str | None]]
+    dialect: Dialect,
+    dbapi_connection: Any,
+    submitted: Sequence[tuple[Job, str | None]],
+    queue: str = QUEUE,
 ) -> None:
-    """Insert queued records (or fill in those events created) and their ``queued`` entries.
+    """Insert queued records (or fill in those events created) and their ``queued`` entries,
+    and count the jobs as submitted to ``queue``.
 
     Runs on a DB-API connection of ``dialect`` inside a transaction the caller opened.
     ``submitted`` pairs each job with its idempotency key (or None).
@@ -160,12 +165,18 @@ def record_submitted(
     if not unique:
         return
     time = driver.time_converter(dialect.name)
-    ordered = [(unique[job_id], time(job_time(unique[job_id][0]))) for job_id in sorted(unique)]
+    moments = {job_id: job_time(job) for job_id, (job, _) in unique.items()}
+    ordered = [(unique[job_id], time(moments[job_id])) for job_id in sorted(unique)]
     records = [_submitted_record(job, key, at) for (job, key), at in ordered]
     # A fixed id per job: recording the same submission twice adds one entry.
     entries = [_queued_entry(job, at) for (job, _), at in ordered]
     _executemany(dialect, dbapi_connection, _submitted_upsert, _SUBMITTED_COLUMNS, records)
     _executemany(dialect, dbapi_connection, _queued_entry_insert, _QUEUED_COLUMNS, entries)
+    tally = counts.tally(
+        (counts.minute_of(moments[job.id]), queue, job.type, counts.SUBMITTED)
+        for job, _ in unique.values()
+    )
+    counts.add(dialect, dbapi_connection, tally)
 
 
 def record_requeued(connection: sa.Connection, requeued: Sequence[Job]) -> None:

@@ -682,6 +682,62 @@ async def check_audit_pages_newest_first_and_expires(factory: StoreFactory) -> N
         assert (await store.audit(limit=100)).entries == []
 
 
+def _totals(found: Sequence[Any]) -> dict[tuple[str, str], int]:
+    return {(total.type, total.outcome): total.count for total in found}
+
+
+async def check_job_counts_survive_duplicates_and_purge(factory: StoreFactory) -> None:
+    """Submissions and outcomes are counted once per event, under their minute, in series and
+    in totals; duplicates add nothing and the purge keeps the totals."""
+    async with factory() as store:
+        old = ev.utc_now() - timedelta(days=9)
+        done, retried, dead = make_job(), make_job("sms"), make_job("sms")
+        await store.record_submitted([done, retried, dead])
+        history = attempt_events(done, 0, old, "succeeded") + full_history(
+            retried, 1, "succeeded", ev.utc_now()
+        )
+        await store.apply_events(history)
+        await store.apply_events(history)
+        await store.apply_events(attempt_events(dead, 0, ev.utc_now(), "dead"))
+        want = {
+            ("email", "submitted"): 1,
+            ("email", "succeeded"): 1,
+            ("sms", "submitted"): 2,
+            ("sms", "failed"): 2,
+            ("sms", "retried"): 1,
+            ("sms", "succeeded"): 1,
+            ("sms", "dead"): 1,
+        }
+        assert _totals(await store.job_totals()) == want
+        assert {total.queue for total in await store.job_totals()} == {"jobs"}
+        hour_ago = ev.utc_now() - timedelta(hours=1)
+        assert all(point.at.minute == 0 for point in await store.job_counts(hour_ago, 3600))
+        recent = {"submitted": 3, "failed": 2, "retried": 1, "succeeded": 1, "dead": 1}
+        assert await _series_sums(store, hour_ago) == recent
+        assert await _series_sums(store, old) == {**recent, "succeeded": 2}
+        await store.purge_finished(7 * DAY_S)
+        assert _totals(await store.job_totals()) == want
+        assert await _series_sums(store, old) == recent
+
+
+async def _series_sums(store: Store, since: datetime) -> dict[str, int]:
+    sums: dict[str, int] = {}
+    for point in await store.job_counts(since, 60):
+        sums[point.outcome] = sums.get(point.outcome, 0) + point.count
+    return sums
+
+
+async def check_a_cancelled_waiting_job_is_counted(factory: StoreFactory) -> None:
+    """Cancelling a queued job counts it as cancelled; flagging a running one does not."""
+    async with factory() as store:
+        waiting, running = make_job(), make_job()
+        await store.record_submitted([waiting, running])
+        await store.apply_events([event(running, EventKind.RUNNING, ev.utc_now())])
+        await store.request_cancel(waiting.id)
+        await store.request_cancel(running.id)
+        assert _totals(await store.job_totals())[("email", "cancelled")] == 1
+
+
 CHECKS: tuple[Check, ...] = (
     check_unknown_job_is_absent,
     check_submitted_job_is_queued,
@@ -712,5 +768,7 @@ CHECKS: tuple[Check, ...] = (
     check_upgrade_twice_is_a_no_op,
     check_tokens_are_kept_listed_and_revoked,
     check_audit_pages_newest_first_and_expires,
+    check_job_counts_survive_duplicates_and_purge,
+    check_a_cancelled_waiting_job_is_counted,
 )
 """Every check, in the order a backend's tests should run them."""

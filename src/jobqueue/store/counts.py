@@ -1,0 +1,154 @@
+"""Per-minute job counts by queue, type and outcome: added to in the transactions that record
+submissions and apply events, read back as totals (the metrics' counters) and as time series.
+
+Counts older than the retention are not dropped but folded into one row per queue, type and
+outcome at :data:`EPOCH`, so the totals never go down.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from jobqueue.store import driver
+from jobqueue.store.events import EventKind, JobEvent
+from jobqueue.store.tables import job_counts
+
+SUBMITTED = "submitted"
+OUTCOMES = {
+    EventKind.SUCCEEDED: "succeeded",
+    EventKind.FAILED_ATTEMPT: "failed",
+    EventKind.RETRYING: "retried",
+    EventKind.DEAD: "dead",
+    EventKind.CANCELLED: "cancelled",
+}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COLUMNS = ("minute", "queue", "type", "outcome", "count")
+_KEY = ("minute", "queue", "type", "outcome")
+
+Key = tuple[datetime, str, str, str]
+Row = tuple[datetime, str, str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class JobTotal:
+    """How many jobs of a queue and type had an outcome, ever; ``since``: the first minute."""
+
+    queue: str
+    type: str
+    outcome: str
+    count: int
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobCount:
+    """How many jobs had an outcome in the bucket starting ``at``."""
+
+    at: datetime
+    outcome: str
+    count: int
+
+
+def minute_of(moment: datetime) -> datetime:
+    """The UTC minute ``moment`` falls in."""
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def tally(keys: Iterable[Key]) -> list[Row]:
+    """One row per key with how often it came, in key order (so concurrent writers lock the
+    rows in the same order)."""
+    return [(*key, count) for key, count in sorted(Counter(keys).items())]
+
+
+def event_rows(fresh: Sequence[JobEvent], queue: str) -> list[Row]:
+    """The counts that newly applied events add."""
+    return tally(
+        (minute_of(event.at), queue, event.job_type, OUTCOMES[event.kind])
+        for event in fresh
+        if event.kind in OUTCOMES
+    )
+
+
+def _increment(insert: driver.Insert) -> sa.Insert:
+    statement = insert(job_counts).values({name: sa.bindparam(name) for name in _COLUMNS})
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=[job_counts.c[name] for name in _KEY],
+        set_={"count": job_counts.c.count + statement.excluded["count"]},
+    )
+
+
+def add(dialect: Dialect, dbapi_connection: Any, rows: Sequence[Row]) -> None:
+    """Add ``rows`` to the counts: one ``executemany`` on the driver's own cursor."""
+    if not rows:
+        return
+    sql, names = driver.compiled(dialect, _increment)
+    assert names == _COLUMNS, names
+    time = driver.time_converter(dialect.name)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.executemany(sql, [(time(row[0]), *row[1:]) for row in rows])
+    finally:
+        cursor.close()
+
+
+def add_on(connection: sa.Connection, rows: Sequence[Row]) -> None:
+    """:func:`add` inside a SQLAlchemy transaction."""
+    add(connection.dialect, connection.connection, rows)
+
+
+def totals(connection: sa.Connection) -> list[JobTotal]:
+    """Every count summed over time, by queue, type and outcome."""
+    c = job_counts.c
+    query = (
+        sa.select(c.queue, c.type, c.outcome, sa.func.sum(c.count), sa.func.min(c.minute))
+        .group_by(c.queue, c.type, c.outcome)
+        .order_by(c.queue, c.type, c.outcome)
+    )
+    return [
+        JobTotal(queue, type_, outcome, int(count), since)
+        for queue, type_, outcome, count, since in connection.execute(query)
+    ]
+
+
+def series(connection: sa.Connection, since: datetime, bucket_s: float) -> list[JobCount]:
+    """Counts per outcome in buckets of ``bucket_s`` (whole minutes, at least one) from
+    ``since``, oldest first; buckets with nothing are left out."""
+    bucket_min = max(1, round(bucket_s / 60))
+    c = job_counts.c
+    query = (
+        sa.select(c.minute, c.outcome, sa.func.sum(c.count))
+        .where(c.minute >= minute_of(since))
+        .group_by(c.minute, c.outcome)
+    )
+    buckets: Counter[tuple[datetime, str]] = Counter()
+    for minute, outcome, count in connection.execute(query):
+        buckets[(_bucket(minute, bucket_min), outcome)] += int(count)
+    return [JobCount(at, outcome, count) for (at, outcome), count in sorted(buckets.items())]
+
+
+def _bucket(minute: datetime, bucket_min: int) -> datetime:
+    minutes = int((minute - EPOCH).total_seconds()) // 60
+    return EPOCH + timedelta(minutes=minutes - minutes % bucket_min)
+
+
+def fold_before(connection: sa.Connection, cutoff: datetime) -> None:
+    """Fold the counts of minutes before ``cutoff`` into the :data:`EPOCH` rows."""
+    c = job_counts.c
+    old = sa.and_(c.minute < minute_of(cutoff), c.minute > EPOCH)
+    query = (
+        sa.select(c.queue, c.type, c.outcome, sa.func.sum(c.count))
+        .where(old)
+        .group_by(c.queue, c.type, c.outcome)
+        .order_by(c.queue, c.type, c.outcome)
+    )
+    rows = [(EPOCH, q, t, o, int(n)) for q, t, o, n in connection.execute(query)]
+    if rows:
+        connection.execute(sa.delete(job_counts).where(old))
+        add_on(connection, rows)
