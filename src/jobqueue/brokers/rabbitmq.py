@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 from jobqueue.brokers import (
@@ -375,6 +375,14 @@ class RabbitmqBroker:
     async def purge_dead(self) -> int:
         """Delete every dead job; returns how many."""
         return await self._dead.purge()
+
+    async def replay_ids(self, message_ids: Collection[str]) -> list[Job]:
+        """Replay the oldest dead copy of each id that is a job, in one browse."""
+        return await self._dead.replay_ids(message_ids) if message_ids else []
+
+    async def purge_dead_ids(self, message_ids: Collection[str]) -> int:
+        """Delete every dead copy of the ids, in one browse."""
+        return await self._dead.purge_ids(message_ids) if message_ids else 0
 
 
 def _redeliveries(props: Any) -> int:

@@ -112,7 +112,7 @@ class SqliteBroker:
         """Store the jobs in one transaction that survives power loss (``synchronous=FULL``)."""
         if not jobs:
             return
-        messages = [(job.id, job.encode(), job.type) for job in jobs]
+        messages = [rows.message(job) for job in jobs]
         await self._db.write(
             lambda conn: rows.insert(conn, self.queue, messages, time.time()), durable=True
         )
@@ -227,6 +227,31 @@ class SqliteBroker:
         """Delete every dead job of the queue; returns how many."""
         return await self._db.write(lambda conn: dead.purge(conn, self.queue))
 
+    async def replay_ids(self, message_ids: Collection[str]) -> list[Job]:
+        """Replay the dead copies of ``message_ids`` that are jobs, a chunk per transaction."""
+        replayed: list[Job] = []
+        for chunk in _chunks(message_ids):
+
+            def batch(conn: sqlite3.Connection, chunk: list[str] = chunk) -> list[Job]:
+                return dead.replay_ids(conn, self.queue, chunk, time.time())
+
+            jobs = await self._db.write(batch)
+            if jobs:
+                self._announce()
+            replayed += jobs
+        return replayed
+
+    async def purge_dead_ids(self, message_ids: Collection[str]) -> int:
+        """Delete the dead copies of ``message_ids``, a chunk per transaction."""
+        purged = 0
+        for chunk in _chunks(message_ids):
+
+            def batch(conn: sqlite3.Connection, chunk: list[str] = chunk) -> int:
+                return dead.purge_ids(conn, self.queue, chunk)
+
+            purged += await self._db.write(batch)
+        return purged
+
     # Internals.
 
     async def _settle(self, what: str, delivery: Delivery, operation: Settlement) -> None:
@@ -274,3 +299,10 @@ def _check_settings(
         raise ConfigError(f"lease_s must be positive, got {lease_s}")
     if poll_interval_s <= 0:
         raise ConfigError(f"poll_interval_s must be positive, got {poll_interval_s}")
+
+
+def _chunks(message_ids: Collection[str]) -> list[list[str]]:
+    """The distinct ids in order, in lists of at most ``dead.IDS_PER_STATEMENT``."""
+    unique = list(dict.fromkeys(message_ids))
+    size = dead.IDS_PER_STATEMENT
+    return [unique[start : start + size] for start in range(0, len(unique), size)]

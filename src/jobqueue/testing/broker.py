@@ -45,9 +45,11 @@ __all__ = [
     "check_prefetch_bounds_unsettled_deliveries",
     "check_publish_of_nothing_is_harmless",
     "check_publish_then_consume",
+    "check_purge_dead_ids_deletes_those_and_says_how_many",
     "check_purge_dead_returns_how_many",
     "check_release_delivers_the_job_again",
     "check_replay_all_replays_every_job_and_keeps_the_rest",
+    "check_replay_ids_replays_those_that_are_jobs",
     "check_replay_of_unknown_id_returns_none",
     "check_replay_resets_attempts_and_removes_the_dead_copy",
     "check_retry_comes_back_after_its_delay",
@@ -548,6 +550,40 @@ async def check_purge_dead_returns_how_many(make_broker: BrokerFactory) -> None:
         await expect_depth(broker, 0, 0, 0)
 
 
+async def check_replay_ids_replays_those_that_are_jobs(make_broker: BrokerFactory) -> None:
+    """replay_ids replays the named dead jobs (oldest first) and leaves the others, the
+    undecodable named ones included."""
+    async with make_broker() as broker:
+        jobs = [sample_job(n, attempts=3) for n in range(4)]
+        broken = sample_job(99, type="")
+        await _dead_letter_jobs(broker, [jobs[0], broken, *jobs[1:]])
+        await expect_depth(broker, 0, 0, 5)
+        named = [jobs[2].id, broken.id, "no-such-job", jobs[0].id]
+        assert await broker.replay_ids(named) == [jobs[0].fresh(), jobs[2].fresh()]
+        assert _ids(await broker.dead_jobs()) == [broken.id, jobs[1].id, jobs[3].id]
+        assert await broker.replay_ids([]) == []
+        async with Inbox(broker, prefetch=2) as inbox:
+            deliveries = await inbox.get_many(2)
+            assert {d.message_id for d in deliveries} == {jobs[0].id, jobs[2].id}
+            for delivery in deliveries:
+                await broker.ack(delivery)
+        await expect_depth(broker, 0, 0, 3)
+
+
+async def check_purge_dead_ids_deletes_those_and_says_how_many(make_broker: BrokerFactory) -> None:
+    """purge_dead_ids deletes the named dead jobs, undecodable ones too, and no other."""
+    async with make_broker() as broker:
+        jobs = [sample_job(n) for n in range(3)]
+        broken = sample_job(99, type="")
+        await _dead_letter_jobs(broker, [*jobs, broken])
+        await expect_depth(broker, 0, 0, 4)
+        assert await broker.purge_dead_ids([jobs[0].id, broken.id, "no-such-job"]) == 2
+        assert _ids(await broker.dead_jobs()) == [jobs[1].id, jobs[2].id]
+        assert await broker.purge_dead_ids([jobs[0].id]) == 0
+        assert await broker.purge_dead_ids([]) == 0
+        await expect_depth(broker, 0, 0, 2)
+
+
 async def check_is_ready_when_connected(make_broker: BrokerFactory) -> None:
     """A connected broker is ready to accept a publish."""
     async with make_broker() as broker:
@@ -575,6 +611,8 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_replay_of_unknown_id_returns_none,
     check_replay_all_replays_every_job_and_keeps_the_rest,
     check_purge_dead_returns_how_many,
+    check_replay_ids_replays_those_that_are_jobs,
+    check_purge_dead_ids_deletes_those_and_says_how_many,
     check_is_ready_when_connected,
 )
 """Every check, in a sensible order for a test run."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -181,22 +181,59 @@ class DeadLetters:
 
     async def replay_all(self) -> int:
         """Replay every dead job that decodes; the others stay. Returns how many were replayed."""
-        channel = await self._open_channel()
-        try:
-            # Only what is dead now: a replayed job that dies again at once is not chased.
-            total = await message_count(channel, self._names.dlq)
-        finally:
-            await channel.close()
+        # Only what is dead now: a replayed job that dies again at once is not chased.
+        total = await self._dead_count()
         replayed = 0
         async with self._browse() as browser:
-            taken = 0
-            while taken < total:
-                batch = await _take_some(browser, min(REPLAY_BATCH, total - taken))
-                if not batch:
-                    break
-                taken += len(batch)
-                replayed += await self._replay_batch(browser, batch)
+            async for batch in self._batches(browser, total):
+                replayed += len(await self._replay_batch(browser, batch))
         return replayed
+
+    async def replay_ids(self, message_ids: Collection[str]) -> list[Job]:
+        """Replay the oldest dead copy of each id that is a job, in one browse that ends once
+        every id was seen (or the queue as it was at the start was read)."""
+        wanted = set(message_ids)
+        replayed: list[Job] = []
+        async with self._browse() as browser:
+            async for batch in self._batches(browser, await self._dead_count()):
+                chosen = []
+                for message in batch:
+                    if message.dead_job.message_id in wanted:
+                        wanted.discard(message.dead_job.message_id)
+                        chosen.append(message)
+                replayed += await self._replay_batch(browser, chosen)
+                if not wanted:
+                    break
+        return replayed
+
+    async def purge_ids(self, message_ids: Collection[str]) -> int:
+        """Delete every dead copy of the ids, in one browse of the queue as it was."""
+        wanted = set(message_ids)
+        purged = 0
+        async with self._browse() as browser:
+            async for batch in self._batches(browser, await self._dead_count()):
+                for message in batch:
+                    if message.dead_job.message_id in wanted:
+                        browser.remove(message.delivery_tag)
+                        purged += 1
+        return purged
+
+    async def _dead_count(self) -> int:
+        channel = await self._open_channel()
+        try:
+            return await message_count(channel, self._names.dlq)
+        finally:
+            await channel.close()
+
+    async def _batches(self, browser: Browser, total: int) -> AsyncIterator[list[DeadMessage]]:
+        """The first ``total`` dead messages (only what is dead now), a batch at a time."""
+        taken = 0
+        while taken < total:
+            batch = await _take_some(browser, min(REPLAY_BATCH, total - taken))
+            if not batch:
+                return
+            taken += len(batch)
+            yield batch
 
     async def purge(self) -> int:
         """Delete every dead message; returns how many."""
@@ -207,7 +244,7 @@ class DeadLetters:
             await channel.close()
         return int(ok.method.message_count)
 
-    async def _replay_batch(self, browser: Browser, batch: list[DeadMessage]) -> int:
+    async def _replay_batch(self, browser: Browser, batch: list[DeadMessage]) -> list[Job]:
         jobs: list[tuple[int, Job]] = []
         for message in batch:
             job = message.dead_job.job
@@ -217,7 +254,7 @@ class DeadLetters:
             await self._send([self._fresh_copy(job) for _, job in jobs])
             for delivery_tag, _ in jobs:
                 browser.remove(delivery_tag)
-        return len(jobs)
+        return [job for _, job in jobs]
 
     def _fresh_copy(self, job: Job) -> Outgoing:
         return Outgoing("", self._names.queue, job.encode(), properties(job.id), job.id)

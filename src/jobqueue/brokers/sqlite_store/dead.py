@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from jobqueue.brokers import DeadJob, Death
 from jobqueue.job import Job
 
+IDS_PER_STATEMENT = 500
+"""Ids bound in one ``IN (...)`` list: well under SQLite's limit on bound parameters."""
 _COLUMNS = (
     "message_id, body, reason, error, traceback, attempts, worker_id, failed_at, first_failed_at"
 )
@@ -101,6 +104,38 @@ def replay_batch(
         _requeue(conn, queue, seq, job, now)
         replayed += 1
     return replayed, (rows[-1][0] if rows else None)
+
+
+def replay_ids(
+    conn: sqlite3.Connection, queue: str, message_ids: Sequence[str], now: float
+) -> list[Job]:
+    """Replay the oldest dead copy of each of ``message_ids`` (at most
+    :data:`IDS_PER_STATEMENT`) whose body is a job; returns the jobs queued, oldest first.
+    Undecodable bodies stay."""
+    marks = ", ".join("?" * len(message_ids))
+    rows = conn.execute(
+        "SELECT MIN(seq), body FROM broker_dead"
+        f" WHERE queue = ? AND message_id IN ({marks}) GROUP BY message_id ORDER BY 1",
+        (queue, *message_ids),
+    ).fetchall()
+    replayed = []
+    for seq, body in rows:
+        try:
+            job = Job.decode(body).fresh()
+        except Exception:
+            continue
+        _requeue(conn, queue, seq, job, now)
+        replayed.append(job)
+    return replayed
+
+
+def purge_ids(conn: sqlite3.Connection, queue: str, message_ids: Sequence[str]) -> int:
+    """Delete every dead copy of ``message_ids`` (at most :data:`IDS_PER_STATEMENT`)."""
+    marks = ", ".join("?" * len(message_ids))
+    return conn.execute(
+        f"DELETE FROM broker_dead WHERE queue = ? AND message_id IN ({marks})",
+        (queue, *message_ids),
+    ).rowcount
 
 
 def _requeue(conn: sqlite3.Connection, queue: str, seq: int, job: Job, now: float) -> None:
