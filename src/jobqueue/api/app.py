@@ -26,6 +26,8 @@ from jobqueue.api.tracking import Tracking
 from jobqueue.auth.http import HttpAuth
 from jobqueue.auth.openapi import declare_security
 from jobqueue.brokers import Broker
+from jobqueue.metrics import METRICS_PATH, Metrics
+from jobqueue.metrics.route import metrics_endpoint
 from jobqueue.registry import Registry
 from jobqueue.registry.fleet import Fleet
 
@@ -43,10 +45,17 @@ DESCRIPTION = (
 class JobqueueApi(FastAPI):
     """FastAPI, with the requests of its :class:`Shortcuts` taken before its middleware stack."""
 
-    def __init__(self, shortcuts: Shortcuts, auth: HttpAuth | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        shortcuts: Shortcuts,
+        auth: HttpAuth | None = None,
+        metrics: Metrics | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.shortcuts = shortcuts
-        self._entry: ASGIApp = self._dispatch if auth is None else auth.wrap(self._dispatch)
+        entry: ASGIApp = self._dispatch if auth is None else auth.wrap(self._dispatch)
+        self._entry = entry if metrics is None else metrics.http.wrap(entry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request behind the token gate, when there is one."""
@@ -67,6 +76,7 @@ def create_app(
     settings: ApiSettings | None = None,
     tracking: Tracking | None = None,
     auth: HttpAuth | None = None,
+    metrics: Metrics | None = None,
 ) -> FastAPI:
     """The HTTP API over ``broker`` (already connected, or reconnecting on its own).
 
@@ -74,7 +84,8 @@ def create_app(
     job type no live worker serves is warned about (or refused: ``unserved_types``); with
     ``tracking`` (the job store), submissions are recorded, idempotency keys honoured and the
     status routes served; with ``auth``, every route but the open ones needs a token of the
-    right scope (:mod:`jobqueue.auth.scopes`) and admin actions are audited. Nothing is
+    right scope (:mod:`jobqueue.auth.scopes`) and admin actions are audited; with ``metrics``,
+    every request is counted and timed and ``/metrics`` serves them. Nothing is
     global: each call builds an independent app, which is how tests get their own.
     """
     settings = settings or ApiSettings()
@@ -83,6 +94,7 @@ def create_app(
     app = JobqueueApi(
         shortcuts,
         auth,
+        metrics,
         title="jobqueue",
         version=jobqueue.__version__,
         description=DESCRIPTION,
@@ -96,6 +108,8 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
     app.add_route("/", redirect_to_docs, methods=["GET"], include_in_schema=False)
+    if metrics is not None:
+        app.add_route(METRICS_PATH, metrics_endpoint(metrics), ["GET"], include_in_schema=False)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router(broker))
     served = None
@@ -112,6 +126,8 @@ def create_app(
             app.include_router(router)
     if auth is not None:
         declare_security(app, auth.book, auth.open_probes)
+    if metrics is not None:
+        metrics.http.label_paths(shortcuts.paths())
     return app
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from jobqueue.api.tracking import JobWatch
 from jobqueue.brokers import Broker, Death, DeathReason, Delivery
@@ -33,16 +33,24 @@ RETRY_MAX_S = 5.0
 CONSUME_RETRY_S = 1.0
 
 _Decoded = tuple[Delivery, list[JobEvent]]
+Applied = Callable[[Sequence[JobEvent]], None]
+"""Told of every batch of events once the store has it (the metrics' apply lag)."""
 
 
 class EventsConsumer:
     """Consumes the events queue through ``broker`` and applies the batches to ``store``."""
 
     def __init__(
-        self, broker: Broker, store: Store, watch: JobWatch | None = None, prefetch: int = PREFETCH
+        self,
+        broker: Broker,
+        store: Store,
+        watch: JobWatch | None = None,
+        prefetch: int = PREFETCH,
+        on_applied: Applied | None = None,
     ) -> None:
         self._broker = broker
         self._store = store
+        self._on_applied = on_applied
         self._watch = watch or JobWatch()
         self._prefetch = prefetch
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
@@ -144,6 +152,8 @@ class EventsConsumer:
         while True:
             try:
                 self.applied += await self._store.apply_events(events)
+                if self._on_applied is not None:
+                    self._on_applied(events)
                 if delay_s:
                     log.info("the store is back: status events are applied again")
                 return None
@@ -175,9 +185,11 @@ class EventsConsumer:
 
 
 @contextlib.asynccontextmanager
-async def consuming(broker: Broker, store: Store, watch: JobWatch) -> AsyncIterator[EventsConsumer]:
+async def consuming(
+    broker: Broker, store: Store, watch: JobWatch, on_applied: Applied | None = None
+) -> AsyncIterator[EventsConsumer]:
     """The events consumer running for the duration of the block (a sidecar of the API)."""
-    consumer = EventsConsumer(broker, store, watch)
+    consumer = EventsConsumer(broker, store, watch, on_applied=on_applied)
     await consumer.start()
     try:
         yield consumer

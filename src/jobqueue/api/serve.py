@@ -56,6 +56,7 @@ from jobqueue.config import env, parse_addr
 from jobqueue.control.server import serving
 from jobqueue.control.sessions import from_url as sessions_from_url
 from jobqueue.errors import BrokerUnavailable, ConfigError, StoreUnavailable
+from jobqueue.metrics import Metrics
 from jobqueue.registry import Registry
 from jobqueue.registry import from_url as registry_from_url
 from jobqueue.store import Store, default_store_url
@@ -84,10 +85,12 @@ def build_control_plane(
     tracking: Tracking | None = None,
     tls: ServerTls | None = None,
     book: TokenBook | None = None,
+    metrics: Metrics | None = None,
 ) -> ControlPlane:
     """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP;
     with ``tracking``, also the status events consumer and the retention purge; with ``book``,
-    every gRPC call needs a ``worker`` token (or comes token-less from a listed network).
+    every gRPC call needs a ``worker`` token (or comes token-less from a listed network); with
+    ``metrics``, the gRPC calls and the events applied are observed.
 
     Each sidecar is an async context manager: entered before HTTP serves, exited after HTTP
     drained and before the store and the broker close.
@@ -110,6 +113,7 @@ def build_control_plane(
             credentials,
             gate=None if book is None else worker_gate(book, settings),
             sessions=sessions_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s),
+            observer=None if metrics is None else metrics.grpc,
         )
     )
     if tracking is not None:
@@ -119,7 +123,8 @@ def build_control_plane(
             max_redeliveries=EVENTS_MAX_REDELIVERIES,
             queue_type=settings.queue_type,
         )
-        sidecars.append(consuming(events_broker, tracking.store, tracking.watch))
+        on_applied = None if metrics is None else metrics.events.applied
+        sidecars.append(consuming(events_broker, tracking.store, tracking.watch, on_applied))
         sidecars.append(purging(tracking.store, settings.retention_s, settings.purge_interval_s))
     return ControlPlane(registry=registry, sidecars=sidecars)
 
@@ -134,11 +139,17 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
     host, port = parse_addr(settings.http_addr, env("http_addr"))
     tls = server_tls(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
     broker = from_url(settings.broker_url, settings.queue, queue_type=settings.queue_type)
-    tracking = Tracking(store_from_url(store_url(settings)))
+    store = store_from_url(store_url(settings), settings.queue, settings.metrics.enabled)
+    tracking = Tracking(store)
     book = token_book(settings)
-    control = build_control_plane(settings, broker, tracking, tls, book)
+    metrics = api_metrics(settings, broker, store)
+    control = build_control_plane(settings, broker, tracking, tls, book, metrics)
+    if metrics is not None:
+        metrics.watch_workers(control.registry)
     auth = HttpAuth(book, AuditTrail(tracking.store), settings.auth.open_probes)
-    app = create_app(broker, control.registry, settings=settings, tracking=tracking, auth=auth)
+    app = create_app(
+        broker, control.registry, settings=settings, tracking=tracking, auth=auth, metrics=metrics
+    )
     server = http_server(app, settings, tls)
     sock = bind_socket(host, port)
     async with AsyncExitStack() as stack:
@@ -166,6 +177,14 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
         print(f"Job API listening on {_format_addr(bound_host, bound_port)}...", flush=True)
         await server.serve(sockets=[sock])
     logger.info("API stopped")
+
+
+def api_metrics(settings: ApiSettings, broker: Broker, store: Store) -> Metrics | None:
+    """The API's metrics, unless switched off."""
+    if not settings.metrics.enabled:
+        logger.info("metrics: off")
+        return None
+    return Metrics(settings.queue, broker, store, settings=settings.metrics)
 
 
 def token_book(settings: ApiSettings) -> TokenBook:

@@ -8,6 +8,7 @@ from jobqueue import config
 from jobqueue.api.load import LoadSettings
 from jobqueue.auth.settings import AuthSettings
 from jobqueue.errors import ConfigError
+from jobqueue.metrics.settings import MetricsSettings
 
 OUTAGE_LOG_INTERVAL_S = 30.0
 
@@ -40,6 +41,7 @@ class ApiSettings:
     unserved_types: str = "warn"  # or "reject": a job type no live worker serves is a 422
     load: LoadSettings = field(default_factory=LoadSettings)  # request and connection caps
     auth: AuthSettings = field(default_factory=AuthSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:

@@ -35,6 +35,10 @@ class Shortcuts:
         """Serve ``POST path`` by ``endpoint``."""
         self._endpoints[path] = endpoint
 
+    def paths(self) -> frozenset[str]:
+        """The paths served here."""
+        return frozenset(self._endpoints)
+
     def takes(self, scope: Scope) -> bool:
         """Whether this request is one of the shortcuts'. Under a root path (the app mounted
         below a prefix) none is: the router, which strips the prefix, serves them as usual."""

@@ -23,9 +23,11 @@ from jobqueue.cli.load_options import (
     SubmitRate,
     load_settings,
 )
+from jobqueue.cli.metrics_options import DEFAULT_MAX_TYPES, MetricsMaxTypes, MetricsSwitch
 from jobqueue.cli.options import BrokerUrl, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import TlsCert, TlsClientCa, TlsKey
 from jobqueue.logs import setup_logging
+from jobqueue.metrics.settings import MetricsSettings
 
 
 def register(app: typer.Typer) -> None:
@@ -138,6 +140,8 @@ def api(
     insecure: Insecure = False,
     open_probes: OpenProbes = False,
     tokenless_worker_networks: TokenlessWorkers = "",
+    metrics: MetricsSwitch = True,
+    metrics_max_types: MetricsMaxTypes = DEFAULT_MAX_TYPES,
     log_level: Annotated[
         str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
     ] = config.LOG_LEVEL,
@@ -175,6 +179,7 @@ def api(
             max_in_flight, max_connections, header_timeout_s, body_timeout_s, submit_rate
         ),
         auth=auth_settings(tokens_file, insecure, open_probes, tokenless_worker_networks),
+        metrics=MetricsSettings(metrics, metrics_max_types),
     )
     run_fast(serve_api(settings))
 

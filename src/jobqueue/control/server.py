@@ -271,9 +271,11 @@ class ControlServer:
         *,
         gate: grpc.aio.ServerInterceptor | None = None,
         sessions: Sessions | None = None,
+        observer: grpc.aio.ServerInterceptor | None = None,
     ) -> None:
         self.registry = registry
-        self._gate = gate
+        # The observer (the metrics) first, so it sees the calls the gate refuses too.
+        self._interceptors = tuple(i for i in (observer, gate) if i is not None)
         self._sessions = sessions
         self._addr = addr
         self._credentials = credentials  # None: plaintext (see jobqueue.tls.credentials)
@@ -291,7 +293,7 @@ class ControlServer:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
             ],
-            interceptors=() if self._gate is None else (self._gate,),
+            interceptors=self._interceptors,
         )
         service = WorkerService(self.registry, self._cancels, self._broker, self._sessions)
         pb_grpc.add_WorkerServiceServicer_to_server(service, server)
@@ -362,13 +364,22 @@ async def serving(
     *,
     gate: grpc.aio.ServerInterceptor | None = None,
     sessions: Sessions | None = None,
+    observer: grpc.aio.ServerInterceptor | None = None,
 ) -> AsyncIterator[ControlServer]:
     """Serve the control plane over ``registry`` (over TLS with ``credentials``; each call
-    checked by ``gate``; the registrations' secrets in ``sessions``); on exit stop the server,
-    close the registry and the sessions."""
+    checked by ``gate`` and seen by ``observer``; the registrations' secrets in ``sessions``);
+    on exit stop the server, close the registry and the sessions."""
     try:
         async with ControlServer(
-            registry, addr, sweep_s, cancels, broker, credentials, gate=gate, sessions=sessions
+            registry,
+            addr,
+            sweep_s,
+            cancels,
+            broker,
+            credentials,
+            gate=gate,
+            sessions=sessions,
+            observer=observer,
         ) as server:
             yield server
     finally:

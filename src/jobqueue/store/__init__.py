@@ -19,7 +19,9 @@ from jobqueue.config import QUEUE
 from jobqueue.errors import ConfigError
 from jobqueue.job import Job, JobState
 from jobqueue.store.counts import JobCount, JobTotal
+from jobqueue.store.depths import DepthPoint
 from jobqueue.store.events import EventKind, JobEvent
+from jobqueue.store.timings import JobTiming
 from jobqueue.store.values import (
     DEFAULT_IN_FLIGHT_TIMEOUT_S,
     IdempotencyOutcome,
@@ -32,11 +34,13 @@ __all__ = [
     "DEFAULT_IN_FLIGHT_TIMEOUT_S",
     "DEFAULT_RETENTION_S",
     "DEFAULT_STORE_URL",
+    "DepthPoint",
     "EventKind",
     "IdempotencyOutcome",
     "JobCount",
     "JobEvent",
     "JobRecord",
+    "JobTiming",
     "JobTotal",
     "Page",
     "Reservation",
@@ -142,6 +146,26 @@ class Store(Protocol):
         empty buckets are left out. A count is filed under its event's (or submission's)
         minute."""
 
+    async def job_timings(self, since: datetime | None = None) -> builtins.list[JobTiming]:
+        """Histogram buckets of how long jobs waited (submission to first start: ``wait``)
+        and ran (each attempt: ``run``), by queue, type and bucket, summed over all time or
+        over the minutes since ``since``."""
+
+    async def record_depth(
+        self, queue: str, depth: Mapping[str, int], at: datetime | None = None
+    ) -> None:
+        """File a sample of ``queue``'s depth (state → jobs) for the minute of ``at`` (now);
+        a later sample of the same minute replaces it. Kept two days."""
+
+    async def depth_series(
+        self, queue: str, since: datetime, bucket_s: float = 60.0
+    ) -> builtins.list[DepthPoint]:
+        """``queue``'s depth per state in buckets of ``bucket_s`` seconds (whole minutes) from
+        the minute of ``since``, oldest first; each bucket its highest sample."""
+
+    async def state_counts(self) -> dict[JobState, int]:
+        """How many jobs the store holds in each state, every state present."""
+
     async def add_token(self, record: TokenRecord) -> None:
         """Store an API token (its hash); ``TokenExists`` when one of that name exists, even
         revoked: a name is never reused, so the audit log's names stay unambiguous."""
@@ -209,11 +233,12 @@ def default_store_url(broker_url: str) -> str:
     return f"{scheme}://{stem}-state.{suffix}"
 
 
-def from_url(url: str, queue: str = QUEUE) -> Store:
+def from_url(url: str, queue: str = QUEUE, counting: bool = True) -> Store:
     """Build the store a URL names: ``sqlite:///path.db`` or ``postgresql://user@host/db``.
 
     A PostgreSQL URL may carry ``?schema=name`` to keep the tables in that schema. ``queue``
-    is the queue whose submissions and events this store's job counts are filed under.
+    is the queue whose submissions and events this store's job counts are filed under;
+    ``counting`` off, none are counted (the metrics switched off).
     """
     from jobqueue.store.engine import parse_url
 
@@ -221,9 +246,9 @@ def from_url(url: str, queue: str = QUEUE) -> Store:
     if target.dialect == "sqlite":
         from jobqueue.store.sql import SqliteStore
 
-        return SqliteStore(target, queue)
+        return SqliteStore(target, queue, counting)
     if target.dialect == "postgresql":
         from jobqueue.store.sql import PostgresStore
 
-        return PostgresStore(target, queue)
+        return PostgresStore(target, queue, counting)
     raise ConfigError(f"unsupported store dialect {target.dialect!r}")  # pragma: no cover

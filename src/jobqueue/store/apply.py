@@ -5,7 +5,8 @@
 2. Those are folded per job in Python (:func:`jobqueue.store.events.fold`) into one proposed
    row per job, merged into ``store_jobs`` by one ``INSERT ... ON CONFLICT (id) DO UPDATE``
    (:mod:`jobqueue.store.merge`) run for every row at once (executemany).
-3. The new events' outcomes are added to the per-minute counts (:mod:`jobqueue.store.counts`).
+3. The new events' outcomes are added to the per-minute counts (:mod:`jobqueue.store.counts`),
+   their waits and run times to the per-minute histograms (:mod:`jobqueue.store.timings`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from jobqueue.config import QUEUE
-from jobqueue.store import counts, driver
+from jobqueue.store import counts, driver, timings
 from jobqueue.store import events as ev
 from jobqueue.store.merge import merge_set
 from jobqueue.store.tables import jobs
@@ -65,10 +66,10 @@ def _proposed_row(job_id: str, job_events: list[ev.JobEvent]) -> dict[str, Any]:
 
 
 def apply_events(
-    connection: sa.Connection, batch: Sequence[ev.JobEvent], queue: str = QUEUE
+    connection: sa.Connection, batch: Sequence[ev.JobEvent], queue: str | None = QUEUE
 ) -> int:
     """Append the new events to the history, merge them into their jobs' records and count
-    their outcomes under ``queue``."""
+    their outcomes and times under ``queue`` (None: count nothing)."""
     for event in batch:
         if event.kind not in ev.WORKER_KINDS:
             raise ValueError(f"{event.kind.value!r} events are written by the store itself")
@@ -80,7 +81,9 @@ def apply_events(
     fresh = [event for event in unique if event.event_id in fresh_ids]
     if fresh:
         driver.execute_rows(connection, _merge_upsert, proposed_rows(fresh))
-        counts.add_on(connection, counts.event_rows(fresh, queue))
+        if queue is not None:
+            counts.add_on(connection, counts.event_rows(fresh, queue))
+            timings.add_on(connection, timings.event_rows(fresh, queue))
     return len(fresh)
 
 

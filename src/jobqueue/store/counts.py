@@ -29,7 +29,6 @@ OUTCOMES = {
     EventKind.CANCELLED: "cancelled",
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_COLUMNS = ("minute", "queue", "type", "outcome", "count")
 _KEY = ("minute", "queue", "type", "outcome")
 
 Key = tuple[datetime, str, str, str]
@@ -76,26 +75,41 @@ def event_rows(fresh: Sequence[JobEvent], queue: str) -> list[Row]:
     )
 
 
-def _increment(insert: driver.Insert) -> sa.Insert:
-    statement = insert(job_counts).values({name: sa.bindparam(name) for name in _COLUMNS})
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[job_counts.c[name] for name in _KEY],
-        set_={"count": job_counts.c.count + statement.excluded["count"]},
-    )
-
-
-def add(dialect: Dialect, dbapi_connection: Any, rows: Sequence[Row]) -> None:
-    """Add ``rows`` to the counts: one ``executemany`` on the driver's own cursor."""
+def add_up(
+    dialect: Dialect,
+    dbapi_connection: Any,
+    table: sa.Table,
+    key: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Insert ``rows`` (the key columns, then the summed ones, in the table's column order) into
+    ``table``, adding the summed columns to those of a row with the same key: one
+    ``executemany`` on the driver's own cursor. The first column is a time."""
     if not rows:
         return
-    sql, names = driver.compiled(dialect, _increment)
-    assert names == _COLUMNS, names
+    columns = tuple(column.name for column in table.columns)
+    summed = [name for name in columns if name not in key]
+
+    def build(insert: driver.Insert) -> sa.Insert:
+        statement = insert(table).values({name: sa.bindparam(name) for name in columns})
+        return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+            index_elements=[table.c[name] for name in key],
+            set_={name: table.c[name] + statement.excluded[name] for name in summed},
+        )
+
+    sql, names = driver.compiled(dialect, build)
+    assert names == columns, names
     time = driver.time_converter(dialect.name)
     cursor = dbapi_connection.cursor()
     try:
         cursor.executemany(sql, [(time(row[0]), *row[1:]) for row in rows])
     finally:
         cursor.close()
+
+
+def add(dialect: Dialect, dbapi_connection: Any, rows: Sequence[Row]) -> None:
+    """Add ``rows`` to the counts."""
+    add_up(dialect, dbapi_connection, job_counts, _KEY, rows)
 
 
 def add_on(connection: sa.Connection, rows: Sequence[Row]) -> None:
@@ -120,7 +134,6 @@ def totals(connection: sa.Connection) -> list[JobTotal]:
 def series(connection: sa.Connection, since: datetime, bucket_s: float) -> list[JobCount]:
     """Counts per outcome in buckets of ``bucket_s`` (whole minutes, at least one) from
     ``since``, oldest first; buckets with nothing are left out."""
-    bucket_min = max(1, round(bucket_s / 60))
     c = job_counts.c
     query = (
         sa.select(c.minute, c.outcome, sa.func.sum(c.count))
@@ -129,11 +142,14 @@ def series(connection: sa.Connection, since: datetime, bucket_s: float) -> list[
     )
     buckets: Counter[tuple[datetime, str]] = Counter()
     for minute, outcome, count in connection.execute(query):
-        buckets[(_bucket(minute, bucket_min), outcome)] += int(count)
+        buckets[(bucket_start(minute, bucket_s), outcome)] += int(count)
     return [JobCount(at, outcome, count) for (at, outcome), count in sorted(buckets.items())]
 
 
-def _bucket(minute: datetime, bucket_min: int) -> datetime:
+def bucket_start(minute: datetime, bucket_s: float) -> datetime:
+    """The start of the bucket of ``bucket_s`` (rounded to whole minutes, at least one) that
+    ``minute`` falls in; buckets are aligned on the epoch."""
+    bucket_min = max(1, round(bucket_s / 60))
     minutes = int((minute - EPOCH).total_seconds()) // 60
     return EPOCH + timedelta(minutes=minutes - minutes % bucket_min)
 

@@ -113,9 +113,11 @@ def history(connection: sa.Connection, job_id: str) -> list[ev.JobEvent]:
     return [event_from_row(row) for row in connection.execute(query)]
 
 
-def request_cancel(connection: sa.Connection, job_id: str, queue: str = QUEUE) -> JobRecord | None:
-    """Cancel a waiting job at once (counted as cancelled in ``queue``), or flag a running
-    one; append what happened."""
+def request_cancel(
+    connection: sa.Connection, job_id: str, queue: str | None = QUEUE
+) -> JobRecord | None:
+    """Cancel a waiting job at once (counted as cancelled in ``queue``, unless None), or flag
+    a running one; append what happened."""
     now = ev.utc_now()
     cancelled = connection.execute(
         sa.update(jobs)
@@ -147,7 +149,7 @@ def request_cancel(connection: sa.Connection, job_id: str, queue: str = QUEUE) -
     record = get(connection, job_id)
     assert record is not None
     connection.execute(sa.insert(events).values(_cancel_event(record, kind, now)))
-    if kind is ev.EventKind.CANCELLED:
+    if kind is ev.EventKind.CANCELLED and queue is not None:
         counts.add_on(connection, [(counts.minute_of(now), queue, record.type, "cancelled", 1)])
     return record
 
@@ -196,3 +198,10 @@ def purge_some(connection: sa.Connection, cutoff: datetime, limit: int) -> tuple
         sa.delete(idempotency_keys).where(idempotency_keys.c.key.in_(old_keys))
     )
     return len(ids), keys.rowcount
+
+
+def state_counts(connection: sa.Connection) -> dict[JobState, int]:
+    """How many jobs the store holds in each state (every state present, zero or more)."""
+    query = sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state)
+    found = {JobState(state): int(count) for state, count in connection.execute(query)}
+    return {state: found.get(state, 0) for state in JobState}

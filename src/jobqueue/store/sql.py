@@ -34,14 +34,18 @@ from jobqueue.store import (
     audit_log,
     counts,
     credentials,
+    depths,
     idempotency,
     migrate,
     queries,
+    timings,
     writes,
 )
+from jobqueue.store.depths import DepthPoint
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.group import GroupCommit
+from jobqueue.store.timings import JobTiming
 from jobqueue.store.values import DEFAULT_IN_FLIGHT_TIMEOUT_S, IdempotencyOutcome, JobRecord, Page
 
 log = logging.getLogger(__name__)
@@ -57,9 +61,10 @@ _SQLITE_THREADS = 4
 class SqlStore:
     """The :class:`jobqueue.store.Store` on a SQL database; use a dialect's subclass."""
 
-    def __init__(self, target: StoreTarget, queue: str = QUEUE) -> None:
+    def __init__(self, target: StoreTarget, queue: str = QUEUE, counting: bool = True) -> None:
         self._target = target
-        self._queue = queue  # the queue whose submissions and events are counted here
+        # The queue whose submissions and events are counted here (None: no counting).
+        self._queue: str | None = queue if counting else None
         self._open = False
         self._submissions = GroupCommit[tuple[Job, str | None]](self._record_submitted)
 
@@ -173,7 +178,7 @@ class SqlStore:
             == _PURGE_CHUNK
         ):
             pass
-        await self._run(lambda c: counts.fold_before(c, cutoff), write=True)
+        await self._run(lambda c: _fold_before(c, cutoff), write=True)
         return purged
 
     async def job_totals(self) -> builtins.list[counts.JobTotal]:
@@ -185,6 +190,27 @@ class SqlStore:
     ) -> builtins.list[counts.JobCount]:
         """Job counts per outcome in buckets since ``since``."""
         return await self._run(lambda c: counts.series(c, since, bucket_s), write=False)
+
+    async def job_timings(self, since: datetime | None = None) -> builtins.list[JobTiming]:
+        """Wait and run time buckets, summed over all time or since ``since``."""
+        return await self._run(lambda c: timings.totals(c, since), write=False)
+
+    async def record_depth(
+        self, queue: str, depth: Mapping[str, int], at: datetime | None = None
+    ) -> None:
+        """File a sample of ``queue``'s depth by state."""
+        moment = at or utc_now()
+        await self._run(lambda c: depths.record(c, moment, queue, depth), write=True)
+
+    async def depth_series(
+        self, queue: str, since: datetime, bucket_s: float = 60.0
+    ) -> builtins.list[DepthPoint]:
+        """``queue``'s depth samples per state in buckets since ``since``."""
+        return await self._run(lambda c: depths.series(c, queue, since, bucket_s), write=False)
+
+    async def state_counts(self) -> dict[JobState, int]:
+        """How many jobs are in each state."""
+        return await self._run(queries.state_counts, write=False)
 
     async def add_token(self, record: TokenRecord) -> None:
         """Store an API token's hash."""
@@ -363,3 +389,14 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     orig = exc.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code if isinstance(code, str) else None
+
+
+DEPTH_HISTORY = timedelta(days=2)
+"""How long queue depth samples are kept (the dashboard charts the last 24 hours)."""
+
+
+def _fold_before(connection: sa.Connection, cutoff: datetime) -> None:
+    """Fold the counts and time buckets before ``cutoff``; drop old depth samples."""
+    counts.fold_before(connection, cutoff)
+    timings.fold_before(connection, cutoff)
+    depths.delete_before(connection, min(cutoff, utc_now() - DEPTH_HISTORY))

@@ -146,3 +146,24 @@ job_counts = sa.Table(
     sa.Column("outcome", sa.Text, primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False),
 )
+
+job_timings = sa.Table(
+    "store_job_timings",
+    metadata,
+    sa.Column("minute", UtcDateTime, primary_key=True),
+    sa.Column("queue", sa.Text, primary_key=True),
+    sa.Column("type", sa.Text, primary_key=True),
+    sa.Column("measure", sa.Text, primary_key=True),  # "wait" or "run"
+    sa.Column("le", sa.Text, primary_key=True),  # the bucket's upper bound: "0.5", ..., "+Inf"
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("sum_s", sa.Float, nullable=False),
+)
+
+queue_depths = sa.Table(
+    "store_queue_depths",
+    metadata,
+    sa.Column("minute", UtcDateTime, primary_key=True),
+    sa.Column("queue", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

@@ -151,10 +151,10 @@ def record_submitted(
     dialect: Dialect,
     dbapi_connection: Any,
     submitted: Sequence[tuple[Job, str | None]],
-    queue: str = QUEUE,
+    queue: str | None = QUEUE,
 ) -> None:
     """Insert queued records (or fill in those events created) and their ``queued`` entries,
-    and count the jobs as submitted to ``queue``.
+    and count the jobs as submitted to ``queue`` (None: count nothing).
 
     Runs on a DB-API connection of ``dialect`` inside a transaction the caller opened.
     ``submitted`` pairs each job with its idempotency key (or None).
@@ -172,6 +172,8 @@ def record_submitted(
     entries = [_queued_entry(job, at) for (job, _), at in ordered]
     _executemany(dialect, dbapi_connection, _submitted_upsert, _SUBMITTED_COLUMNS, records)
     _executemany(dialect, dbapi_connection, _queued_entry_insert, _QUEUED_COLUMNS, entries)
+    if queue is None:
+        return
     tally = counts.tally(
         (counts.minute_of(moments[job.id]), queue, job.type, counts.SUBMITTED)
         for job, _ in unique.values()

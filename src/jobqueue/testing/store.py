@@ -738,6 +738,69 @@ async def check_a_cancelled_waiting_job_is_counted(factory: StoreFactory) -> Non
         assert _totals(await store.job_totals())[("email", "cancelled")] == 1
 
 
+async def check_wait_and_run_times_are_bucketed(factory: StoreFactory) -> None:
+    """A first start's wait and each attempt's ``run_s`` land in their buckets once, per type;
+    a window leaves out older minutes; the purge keeps the all-time sums."""
+    async with factory() as store:
+        now = ev.utc_now()
+        job = make_job("img", created_at=now - timedelta(seconds=3))
+        old = make_job("img", created_at=now - timedelta(days=9, seconds=1))
+        await store.record_submitted([job, old])
+        history = [
+            event(job, EventKind.RUNNING, now),
+            event(job, EventKind.FAILED_ATTEMPT, now, error="x", run_s=0.2),
+            event(at_attempt(job, 1), EventKind.RUNNING, now),
+            event(at_attempt(job, 1), EventKind.SUCCEEDED, now, result=None, run_s=0.04),
+            event(old, EventKind.RUNNING, now - timedelta(days=9)),
+        ]
+        await store.apply_events(history)
+        await store.apply_events(history)
+        found = {(t.measure, t.le): (t.count, round(t.sum_s, 3)) for t in await store.job_timings()}
+        assert found == {
+            ("wait", "5"): (1, 3.0),
+            ("wait", "1"): (1, 1.0),
+            ("run", "0.25"): (1, 0.2),
+            ("run", "0.05"): (1, 0.04),
+        }, found
+        recent = await store.job_timings(since=now - timedelta(hours=1))
+        assert sorted((t.measure, t.le) for t in recent) == [
+            ("run", "0.05"), ("run", "0.25"), ("wait", "5"),
+        ]  # fmt: skip
+        await store.purge_finished(7 * DAY_S)
+        assert sum(t.count for t in await store.job_timings()) == 4
+
+
+async def check_depth_samples_keep_the_last_of_a_minute(factory: StoreFactory) -> None:
+    """A later sample of a minute replaces the earlier; buckets show their highest sample."""
+    async with factory() as store:
+        minute = ev.utc_now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+        await store.record_depth("jobs", {"ready": 9, "dead": 1}, at=minute)
+        await store.record_depth("jobs", {"ready": 4, "dead": 1}, at=minute)
+        await store.record_depth("jobs", {"ready": 2}, at=minute + timedelta(minutes=1))
+        await store.record_depth("other", {"ready": 50}, at=minute)
+        points = await store.depth_series("jobs", minute - timedelta(minutes=1), 60)
+        assert [(p.at, p.state, p.value) for p in points] == [
+            (minute, "dead", 1),
+            (minute, "ready", 4),
+            (minute + timedelta(minutes=1), "ready", 2),
+        ]
+        hourly = await store.depth_series("jobs", minute - timedelta(hours=1), 3600)
+        assert max(p.value for p in hourly if p.state == "ready") == 4
+
+
+async def check_state_counts(factory: StoreFactory) -> None:
+    """Every state is counted, those without jobs as zero."""
+    async with factory() as store:
+        done, waiting = make_job(), make_job()
+        await store.record_submitted([done, waiting, make_job()])
+        await store.apply_events(attempt_events(done, 0, ev.utc_now(), "succeeded"))
+        counts = await store.state_counts()
+        assert set(counts) == set(JobState)
+        assert counts[JobState.QUEUED] == 2
+        assert counts[JobState.SUCCEEDED] == 1
+        assert counts[JobState.DEAD] == 0
+
+
 CHECKS: tuple[Check, ...] = (
     check_unknown_job_is_absent,
     check_submitted_job_is_queued,
@@ -770,5 +833,8 @@ CHECKS: tuple[Check, ...] = (
     check_audit_pages_newest_first_and_expires,
     check_job_counts_survive_duplicates_and_purge,
     check_a_cancelled_waiting_job_is_counted,
+    check_wait_and_run_times_are_bucketed,
+    check_depth_samples_keep_the_last_of_a_minute,
+    check_state_counts,
 )
 """Every check, in the order a backend's tests should run them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,9 @@ class Reporting:
     """Builds each outcome's events for a worker; with no status reporter, builds none.
 
     The events are built in their wire form directly (the form ``JobEvent.to_wire`` gives), on
-    the worker's hot path; their ids are a random prefix of this worker and a counter.
+    the worker's hot path; their ids are a random prefix of this worker and a counter. An
+    attempt's ``succeeded`` or ``failed_attempt`` event carries how long the handler ran
+    (``run_s``), for the run time histograms.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class Reporting:
         self._max_result_bytes = max_result_bytes
         self._id_prefix = uuid.uuid4().hex
         self._ids = itertools.count()
+        self._started: dict[str, float] = {}  # job id → when its handler started (monotonic)
 
     def _event(self, job: Job, kind: EventKind, data: dict[str, Any]) -> dict[str, Any]:
         """The wire form of an event about ``job``'s current attempt, stamped now."""
@@ -87,6 +91,12 @@ class Reporting:
             event = self._event(job, EventKind.RUNNING, {})
             event["max_attempts"] = max_attempts
             self._status.emit(event)
+            self._started[job.id] = time.monotonic()
+
+    def _run_s(self, job: Job) -> float:
+        """How long ``job``'s handler ran (0 when its start was not seen)."""
+        started = self._started.pop(job.id, None)
+        return 0.0 if started is None else round(time.monotonic() - started, 6)
 
     def succeeded(self, job: Job, result: Any) -> Outcome | InvalidResult:
         """The handler returned ``result``: ack with it, or the reason it cannot be stored."""
@@ -96,14 +106,17 @@ class Reporting:
             stored = self._storable(result)
         except InvalidResult as exc:
             return exc
-        return Outcome(Ack(), (self._event(job, EventKind.SUCCEEDED, {"result": stored}),))
+        data = {"result": stored, "run_s": self._run_s(job)}
+        return Outcome(Ack(), (self._event(job, EventKind.SUCCEEDED, data),))
 
     def failed(self, job: Job, decided: RetryLater | DeadLetter, exc: BaseException) -> Outcome:
         """The attempt failed with ``exc``; ``decided`` is what becomes of the job."""
         if self._status is None:
             return Outcome(decided)
         error = settle.describe(exc)
-        failed = self._event(job, EventKind.FAILED_ATTEMPT, {"error": error})
+        failed = self._event(
+            job, EventKind.FAILED_ATTEMPT, {"error": error, "run_s": self._run_s(job)}
+        )
         if isinstance(decided, RetryLater):
             next_at = datetime.now(UTC) + timedelta(seconds=decided.delay_s)
             data = {"next_attempt_at": to_iso(next_at), "error": error}
@@ -124,6 +137,7 @@ class Reporting:
         """The job was cancelled: ack it, not retried."""
         if self._status is None:
             return Outcome(Ack())
+        self._started.pop(job.id, None)
         return Outcome(Ack(), (self._event(job, EventKind.CANCELLED, {"reason": reason}),))
 
     def _storable(self, result: Any) -> Any:
