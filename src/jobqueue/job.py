@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +55,8 @@ class Job:
     ``unserved_since`` is set while the job waits for a worker that serves its type (no live
     worker had a handler for it when a worker without one received it): when that began.
     ``first_failed_at`` is set once an attempt failed: when the first one did.
+    ``headers`` travel beside the body, as the broker message's headers (the trace context:
+    ``traceparent``, ``tracestate``); they are neither in the body nor in answers to clients.
     """
 
     type: str
@@ -64,6 +67,7 @@ class Job:
     created_at: str = field(default_factory=utc_now)
     unserved_since: str | None = None
     first_failed_at: str | None = None
+    headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object sent on the wire and answered to clients; original fields first."""
@@ -95,18 +99,19 @@ class Job:
         return dataclasses.replace(self, attempts=0, unserved_since=None, first_failed_at=None)
 
     @classmethod
-    def decode(cls, body: bytes) -> Job:
-        """Parse a message body; raises :class:`DecodeError` naming what is wrong."""
+    def decode(cls, body: bytes, headers: Mapping[str, str] | None = None) -> Job:
+        """Parse a message body (delivered with ``headers``); raises :class:`DecodeError`
+        naming what is wrong."""
         try:
             data = codec.loads(body)
         except ValueError as exc:
             raise DecodeError(f"body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise DecodeError("body is not a JSON object")
-        return cls._from_mapping(data)
+        return cls._from_mapping(data, headers)
 
     @classmethod
-    def _from_mapping(cls, data: dict[str, Any]) -> Job:
+    def _from_mapping(cls, data: dict[str, Any], headers: Mapping[str, str] | None) -> Job:
         job_id, job_type = data.get("id"), data.get("type")
         attempts, max_attempts = data.get("attempts", 0), data.get("max_attempts")
         if not isinstance(job_id, str) or not job_id:
@@ -128,6 +133,7 @@ class Job:
             created_at=created_at if isinstance(created_at, str) else utc_now(),
             unserved_since=unserved_since if isinstance(unserved_since, str) else None,
             first_failed_at=first_failed_at if isinstance(first_failed_at, str) else None,
+            headers=headers,
         )
 
 

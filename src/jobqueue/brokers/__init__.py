@@ -13,12 +13,14 @@ A backend moves job messages; it does not run them. Its contract, checked for ev
   dead-lettered with reason ``redelivery_limit`` so that a job that kills workers cannot loop.
 - ``retry`` and ``dead_letter`` store the new copy durably *before* they remove the original,
   so a crash between the two duplicates a job and never loses one.
+- A job's ``headers`` (the trace context) travel beside its body: ``publish`` and ``retry``
+  store them, and its deliveries carry them in ``Delivery.headers``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -52,6 +54,8 @@ class Delivery:
     times without being settled (it keeps killing its consumers): it must not run again, and
     its consumer settles it with ``dead_letter(delivery, delivery.death)`` — after recording
     why, if it records jobs' states (the worker sends the job's ``dead`` event first).
+
+    ``headers`` are the job's message headers as published (``Job.headers``), None for none.
     """
 
     message_id: str
@@ -59,6 +63,7 @@ class Delivery:
     redelivered: bool
     token: object = field(repr=False, compare=False)
     death: Death | None = None
+    headers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +116,8 @@ class Broker(Protocol):
         """Stop consuming, release connections. Unsettled deliveries go back to the queue."""
 
     async def publish(self, jobs: Sequence[Job]) -> None:
-        """Store ``jobs`` durably, all or nothing, returning only once they are durable.
+        """Store ``jobs`` durably (each with its ``headers``), all or nothing, returning only
+        once they are durable.
 
         Raises ``BrokerUnavailable`` when the broker is down, blocked, or does not confirm.
         """
@@ -129,8 +135,9 @@ class Broker(Protocol):
         """The job is done: remove it."""
 
     async def retry(self, delivery: Delivery, job: Job, delay_s: float) -> None:
-        """Store ``job`` (the next attempt) to be delivered after ``delay_s``, then remove
-        the original. The new copy is durable before the original goes."""
+        """Store ``job`` (the next attempt, with its ``headers``) to be delivered after
+        ``delay_s``, then remove the original. The new copy is durable before the original
+        goes."""
 
     async def dead_letter(self, delivery: Delivery, death: Death, job: Job | None = None) -> None:
         """Store the body in the dead-letter queue with ``death``, then remove the original.

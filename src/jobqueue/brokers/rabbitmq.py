@@ -165,7 +165,7 @@ class RabbitmqBroker:
     async def publish(self, jobs: Sequence[Job]) -> None:
         """Publish ``jobs`` to the queue; returns once RabbitMQ confirmed every one."""
         queue = self.names.queue
-        await self._send([Outgoing("", queue, j.encode(), properties(j.id), j.id) for j in jobs])
+        await self._send([Outgoing("", queue, j.encode(), _properties(j), j.id) for j in jobs])
 
     async def _send(self, messages: Sequence[Outgoing]) -> None:
         if not messages:
@@ -247,7 +247,8 @@ class RabbitmqBroker:
         props = incoming.properties
         message_id = props.message_id or message_id_of(props, incoming.body)
         redelivered = incoming.redelivered or _redeliveries(props) > 0
-        return Delivery(message_id, incoming.body, redelivered, incoming.token, death)
+        headers = None if props.headers is None else _job_headers(props.headers)
+        return Delivery(message_id, incoming.body, redelivered, incoming.token, death, headers)
 
     def _worn_out(self, incoming: Incoming) -> Death | None:
         """The verdict on a redelivery past the limit (see ``Delivery.death``), else None."""
@@ -303,7 +304,7 @@ class RabbitmqBroker:
         tier_ms = retry_tier_ms(delay_s)
         routing_key = self.names.queue if tier_ms is None else await self._retry_queue(tier_ms)
         try:
-            await self._send([Outgoing("", routing_key, job.encode(), properties(job.id), job.id)])
+            await self._send([Outgoing("", routing_key, job.encode(), _properties(job), job.id)])
         except BrokerUnavailable:
             self._retry_tiers.discard(tier_ms or 0)  # declared again next time, in case it went
             raise
@@ -383,6 +384,21 @@ class RabbitmqBroker:
     async def purge_dead_ids(self, message_ids: Collection[str]) -> int:
         """Delete every dead copy of the ids, in one browse."""
         return await self._dead.purge_ids(message_ids) if message_ids else 0
+
+
+def _properties(job: Job) -> Any:
+    """The properties of ``job``'s message: its headers, if it has any."""
+    return properties(job.id, None if job.headers is None else dict(job.headers))
+
+
+def _job_headers(headers: dict[str, Any]) -> dict[str, str] | None:
+    """The job's own headers among a message's (ours and RabbitMQ's ``x-`` ones left out)."""
+    own = {
+        key: value
+        for key, value in headers.items()
+        if isinstance(value, str) and not key.startswith("x-")
+    }
+    return own or None
 
 
 def _redeliveries(props: Any) -> int:

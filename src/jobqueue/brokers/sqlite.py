@@ -112,7 +112,7 @@ class SqliteBroker:
         """Store the jobs in one transaction that survives power loss (``synchronous=FULL``)."""
         if not jobs:
             return
-        messages = [(job.id, job.encode(), job.type) for job in jobs]
+        messages = [rows.message(job) for job in jobs]
         await self._db.write(
             lambda conn: rows.insert(conn, self.queue, messages, time.time()), durable=True
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -41,6 +42,7 @@ __all__ = [
     "check_dead_letter_stores_the_job_it_is_given",
     "check_depth_counts_ready_delayed_and_dead",
     "check_each_job_goes_to_one_of_two_consumers",
+    "check_headers_travel_with_the_job_and_its_retry",
     "check_is_ready_when_connected",
     "check_prefetch_bounds_unsettled_deliveries",
     "check_publish_of_nothing_is_harmless",
@@ -351,6 +353,33 @@ async def check_retry_without_delay_comes_back_at_once(make_broker: BrokerFactor
         await expect_depth(broker, 0, 0, 0)
 
 
+_TRACE_HEADERS = {
+    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "tracestate": "vendor=value",
+}
+
+
+async def check_headers_travel_with_the_job_and_its_retry(make_broker: BrokerFactory) -> None:
+    """A job's headers arrive with its delivery and with the retry's; a job without headers
+    arrives with none."""
+    async with make_broker() as broker:
+        job = dataclasses.replace(sample_job(1), headers=_TRACE_HEADERS)
+        plain = sample_job(2)
+        await broker.publish([job, plain])
+        async with Inbox(broker, prefetch=2) as inbox:
+            first = {delivery.message_id: delivery for delivery in await inbox.get_many(2)}
+            assert first[job.id].headers == _TRACE_HEADERS
+            assert not first[plain.id].headers
+            await broker.ack(first[plain.id])
+            delivered = Job.decode(first[job.id].body, first[job.id].headers)
+            await broker.retry(first[job.id], delivered.next_attempt(), 0.0)
+            again = await inbox.get()
+            assert again.headers == _TRACE_HEADERS
+            assert Job.decode(again.body).attempts == 1
+            await broker.ack(again)
+        await expect_depth(broker, 0, 0, 0)
+
+
 async def check_dead_letter_keeps_body_and_death(make_broker: BrokerFactory) -> None:
     """A dead-lettered job keeps its exact body and every field of its Death."""
     async with make_broker() as broker:
@@ -599,6 +628,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_ack_removes_the_job,
     check_retry_comes_back_after_its_delay,
     check_retry_without_delay_comes_back_at_once,
+    check_headers_travel_with_the_job_and_its_retry,
     check_dead_letter_keeps_body_and_death,
     check_dead_letter_stores_the_job_it_is_given,
     check_undecodable_body_is_dead_lettered_as_is,

@@ -8,8 +8,9 @@ copy the other consumer's delivery.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from jobqueue.brokers import Death, DeathReason
@@ -33,6 +34,7 @@ class Claimed:
     message_id: str
     body: bytes
     death: Death | None = None
+    headers: dict[str, str] | None = None
 
     @property
     def redelivered(self) -> bool:
@@ -42,20 +44,45 @@ class Claimed:
 
 _OWNED = "seq = ? AND lease_owner = ? AND claims = ?"
 
+Message = tuple[str, bytes, str | None, str | None]
+"""A row to insert: message id, body, job type, headers (as :func:`headers_text` writes them)."""
+
+
+def message(job: Job) -> Message:
+    """The row of ``job``."""
+    headers = None if job.headers is None else headers_text(job.headers)
+    return (job.id, job.encode(), job.type, headers)
+
+
+def headers_text(headers: Mapping[str, str]) -> str | None:
+    """Message headers as the ``headers`` column keeps them: a JSON object, None for none."""
+    return json.dumps(dict(headers), separators=(",", ":")) if headers else None
+
+
+def headers_of(text: str | None) -> dict[str, str] | None:
+    """The ``headers`` column read back; its entries that are not strings are left out."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {key: value for key, value in data.items() if isinstance(value, str)} or None
+
 
 def insert(
-    conn: sqlite3.Connection,
-    queue: str,
-    messages: Iterable[tuple[str, bytes, str | None]],
-    visible_at: float,
+    conn: sqlite3.Connection, queue: str, messages: Iterable[Message], visible_at: float
 ) -> None:
-    """Store messages (id, body, job type), claimable from ``visible_at`` (unix seconds)."""
+    """Store messages (id, body, job type, headers), claimable from ``visible_at`` (unix
+    seconds)."""
     conn.executemany(
-        "INSERT INTO broker_jobs (queue, message_id, body, job_type, visible_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO broker_jobs (queue, message_id, body, job_type, headers, visible_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         (
-            (queue, message_id, body, job_type, visible_at)
-            for message_id, body, job_type in messages
+            (queue, message_id, body, job_type, headers, visible_at)
+            for message_id, body, job_type, headers in messages
         ),
     )
 
@@ -108,13 +135,19 @@ def claim(
     marks = ",".join("?" * len(candidates))
     rows = conn.execute(
         "UPDATE broker_jobs SET lease_owner = ?, visible_at = ?, claims = claims + 1"
-        f" WHERE seq IN ({marks}) RETURNING seq, claims, message_id, body",
+        f" WHERE seq IN ({marks}) RETURNING seq, claims, message_id, body, headers",
         (owner, now + lease_s, *lost),
     ).fetchall()
     rows.sort()
     return [
-        Claimed(Lease(seq, claims), message_id, body, _death(body, lost[seq], max_redeliveries))
-        for seq, claims, message_id, body in rows
+        Claimed(
+            Lease(seq, claims),
+            message_id,
+            body,
+            _death(body, lost[seq], max_redeliveries),
+            None if headers is None else headers_of(headers),
+        )
+        for seq, claims, message_id, body, headers in rows
     ]
 
 
@@ -157,13 +190,14 @@ def ack(conn: sqlite3.Connection, owner: str, lease: Lease) -> bool:
 
 
 def retry(conn: sqlite3.Connection, owner: str, lease: Lease, job: Job, visible_at: float) -> bool:
-    """Replace the row by ``job`` claimable at ``visible_at``, atomically; False if lost."""
+    """Replace the row by ``job`` (with its headers) claimable at ``visible_at``, atomically;
+    False if lost."""
     row = conn.execute(
         f"DELETE FROM broker_jobs WHERE {_OWNED} RETURNING queue", (lease.seq, owner, lease.claim)
     ).fetchone()
     if row is None:
         return False
-    insert(conn, row[0], [(job.id, job.encode(), job.type)], visible_at)
+    insert(conn, row[0], [message(job)], visible_at)
     return True
 
 

@@ -77,7 +77,8 @@ class Leases:
         for row in claimed:
             self._held[row.lease.seq] = row.lease
         deliveries = [
-            Delivery(r.message_id, r.body, r.redelivered, r.lease, r.death) for r in claimed
+            Delivery(r.message_id, r.body, r.redelivered, r.lease, r.death, r.headers)
+            for r in claimed
         ]
         return deliveries, due_at
 

@@ -53,8 +53,13 @@ UPDATE broker_jobs SET job_type = CASE WHEN json_valid(CAST(body AS TEXT))
     THEN json_extract(CAST(body AS TEXT), '$.type') END
 """
 
+# Each row's message headers (the trace context), as a JSON object; NULL for none.
+_VERSION_3 = """
+ALTER TABLE broker_jobs ADD COLUMN headers TEXT
+"""
+
 # MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2)
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
