@@ -30,6 +30,7 @@ from jobqueue.metrics import METRICS_PATH, Metrics
 from jobqueue.metrics.route import metrics_endpoint
 from jobqueue.registry import Registry
 from jobqueue.registry.fleet import Fleet
+from jobqueue.triage.replay import Replays
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 """FastAPI's own OpenTelemetry hooks off: jobqueue configures no OpenTelemetry, and checking for
@@ -119,7 +120,8 @@ def create_app(
     if tracking is not None:
         app.include_router(status_router(tracking))
         app.include_router(audit_router(tracking.store))
-    app.include_router(dlq_router(broker, store))
+    app.state.replays = Replays(broker, store)  # background replays; serve_api closes them
+    app.include_router(dlq_router(broker, store, app.state.replays))
     if registry is not None:
         router = _workers_router(registry)
         if router is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -28,6 +28,9 @@ class AuditEntryOut(BaseModel):
     count: int | None = Field(description="How many things it touched, when it says.")
     client: str = Field(description="The client's address.")
     status: int = Field(description="The HTTP status it was answered (403: refused).")
+    detail: dict[str, Any] | None = Field(
+        None, description="What else the action said of itself (a bulk action's counts)."
+    )
 
 
 class AuditPageOut(BaseModel):
@@ -49,6 +52,7 @@ def entry_view(entry: AuditEntry) -> dict[str, object]:
         "count": entry.count,
         "client": entry.client,
         "status": entry.status,
+        "detail": entry.detail,
     }
 
 

@@ -167,6 +167,7 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
                 Outage("job store", store_url(settings), settings.outage_log_interval_s),
             )
         )
+        stack.push_async_callback(app.state.replays.close)  # before the store and broker
         await open_door(book, tracking.store, settings)
         await stack.enter_async_context(refreshing(book, tracking.store))
         for sidecar in control.sidecars:

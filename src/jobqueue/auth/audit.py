@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
@@ -28,11 +29,19 @@ class Facts:
     action: str
     target: str
     count: int | None = None
+    detail: dict[str, Any] | None = None
 
 
-def note(request: Request, action: str, target: str, count: int | None = None) -> None:
-    """Called by an admin route: name the action (``job.cancel``), its target and count."""
-    setattr(request.state, FACTS_KEY, Facts(action, target, count))
+def note(
+    request: Request,
+    action: str,
+    target: str,
+    count: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Called by an admin route: name the action (``job.cancel``), its target and count, and
+    any detail worth keeping (what a bulk action matched and skipped)."""
+    setattr(request.state, FACTS_KEY, Facts(action, target, count, detail))
 
 
 class AuditTrail:
@@ -55,6 +64,7 @@ class AuditTrail:
             count=facts.count,
             client=client,
             status=status,
+            detail=facts.detail,
         )
         logger.info(
             "%s by %s from %s on %s: %s%s",
