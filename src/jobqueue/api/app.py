@@ -27,9 +27,12 @@ from jobqueue.auth.http import HttpAuth
 from jobqueue.auth.openapi import declare_security
 from jobqueue.brokers import Broker
 from jobqueue.metrics import METRICS_PATH, Metrics
+from jobqueue.metrics.fleet import FleetReader
 from jobqueue.metrics.route import metrics_endpoint
 from jobqueue.registry import Registry
 from jobqueue.registry.fleet import Fleet
+from jobqueue.stats import OverviewReader
+from jobqueue.stats.route import stats_router
 from jobqueue.triage.replay import Replays
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -120,6 +123,9 @@ def create_app(
     if tracking is not None:
         app.include_router(status_router(tracking))
         app.include_router(audit_router(tracking.store))
+        fleet = FleetReader(settings.queue, broker, registry)
+        app.state.overview = OverviewReader(tracking.store, fleet)  # the dashboard reads it too
+        app.include_router(stats_router(app.state.overview))
     app.state.replays = Replays(broker, store)  # background replays; serve_api closes them
     app.include_router(dlq_router(broker, store, app.state.replays))
     if registry is not None:

@@ -57,8 +57,10 @@ from jobqueue.control.server import serving
 from jobqueue.control.sessions import from_url as sessions_from_url
 from jobqueue.errors import BrokerUnavailable, ConfigError, StoreUnavailable
 from jobqueue.metrics import Metrics
+from jobqueue.metrics.fleet import FleetReader
 from jobqueue.registry import Registry
 from jobqueue.registry import from_url as registry_from_url
+from jobqueue.stats import sampling_depth
 from jobqueue.store import Store, default_store_url
 from jobqueue.store import from_url as store_from_url
 from jobqueue.store.transport import EVENTS_MAX_REDELIVERIES, events_queue
@@ -88,7 +90,8 @@ def build_control_plane(
     metrics: Metrics | None = None,
 ) -> ControlPlane:
     """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP;
-    with ``tracking``, also the status events consumer and the retention purge; with ``book``,
+    with ``tracking``, also the status events consumer, the retention purge and the depth
+    sampler; with ``book``,
     every gRPC call needs a ``worker`` token (or comes token-less from a listed network); with
     ``metrics``, the gRPC calls and the events applied are observed.
 
@@ -126,6 +129,8 @@ def build_control_plane(
         on_applied = None if metrics is None else metrics.events.applied
         sidecars.append(consuming(events_broker, tracking.store, tracking.watch, on_applied))
         sidecars.append(purging(tracking.store, settings.retention_s, settings.purge_interval_s))
+        fleet = FleetReader(settings.queue, broker, registry)
+        sidecars.append(sampling_depth(fleet, tracking.store))
     return ControlPlane(registry=registry, sidecars=sidecars)
 
 
