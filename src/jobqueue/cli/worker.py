@@ -13,11 +13,13 @@ import typer
 from jobqueue import config
 from jobqueue.brokers import Broker, broker_identity, from_url
 from jobqueue.cli.auth_options import TokenFile, worker_token
+from jobqueue.cli.metrics_options import WorkerMetricsAddr
 from jobqueue.cli.options import BrokerUrl, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
+from jobqueue.metrics.worker import serving_worker_metrics
 from jobqueue.names import worker_id_problem
 from jobqueue.tls import ClientTls, client_tls
 from jobqueue.worker.backoff import RetryPolicy
@@ -131,6 +133,7 @@ def worker(
             help="A job of a type no live worker serves is dead-lettered after this long.",
         ),
     ] = UNSERVED_TIMEOUT_S,
+    metrics_addr: WorkerMetricsAddr = "",
 ) -> None:
     """Run a worker node: consume jobs, run their handlers, retry, dead-letter."""
     setup_logging(log_level)
@@ -169,7 +172,8 @@ def worker(
         "on" if status else "off",
     )
     _log_tls(api_grpc, tls)
-    run_fast(_serve(node, control))
+    with serving_worker_metrics(node.stats, metrics_addr):
+        run_fast(_serve(node, control))
     if node.refusal is not None:
         raise ConfigError(f"the API refused this worker: {node.refusal}")
     _exit_past_abandoned_threads(node)
