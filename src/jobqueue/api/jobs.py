@@ -44,6 +44,7 @@ from jobqueue.api.validation import (
 )
 from jobqueue.brokers import Broker
 from jobqueue.store import Store
+from jobqueue.telemetry.submit_spans import Endpoint, submit_tracing
 
 _SUBMIT_ERRORS = error_responses(400, 409, 413, 415, 422, 503)
 _NOT_POST = ["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -79,7 +80,9 @@ def jobs_router(
     their endpoints are added to ``shortcuts`` too. With ``served``, a job of a type no live
     worker serves is answered with a warning (or refused, as its policy says)."""
     router = APIRouter(tags=["jobs"])
-    submitter = Submitter(broker, store)
+    tracing = submit_tracing(settings.tracer_provider, settings.queue)
+    publish = broker.publish if tracing is None else tracing.publisher(broker.publish)
+    submitter = Submitter(broker, store, publish)
 
     async def warning(job_types: list[str]) -> str | None:
         return None if served is None else await served.warning(job_types)
@@ -134,8 +137,12 @@ def jobs_router(
         answer = {"jobs": answers, "warning": warned}
         return json_response(answer, status, {"Warning": warning_header(warned)})
 
-    shortcuts.add("/jobs", lambda request: submit_job(request, _idempotency_key(request)))
-    shortcuts.add("/jobs/batch", submit_batch)
+    one: Endpoint[[str | None]] = submit_job
+    batch: Endpoint[[]] = submit_batch
+    if tracing is not None:  # the shortcuts serve nearly every submission: they are traced
+        one, batch = tracing.endpoint(one), tracing.endpoint(batch)
+    shortcuts.add("/jobs", lambda request: one(request, _idempotency_key(request)))
+    shortcuts.add("/jobs/batch", batch)
     # The status routes' GET and DELETE /jobs/{job_id} would take "batch" for a job id: any
     # other method than POST is answered here first, as the router answers a wrong method.
     router.add_route("/jobs/batch", _post_only, methods=_NOT_POST, include_in_schema=False)

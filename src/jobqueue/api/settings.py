@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from jobqueue import config
 from jobqueue.api.load import LoadSettings
 from jobqueue.auth.settings import AuthSettings
 from jobqueue.errors import ConfigError
 from jobqueue.metrics.settings import MetricsSettings
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 OUTAGE_LOG_INTERVAL_S = 30.0
 
@@ -38,6 +42,8 @@ class ApiSettings:
     purge_interval_s: float = config.PURGE_INTERVAL_S
     wait_for_broker_s: float | None = None  # None: start at once, connecting in the background
     outage_log_interval_s: float = OUTAGE_LOG_INTERVAL_S
+    # Traces of submissions (see jobqueue.telemetry); None: tracing off, from OTEL_* at start.
+    tracer_provider: TracerProvider | None = field(default=None, compare=False)
     unserved_types: str = "warn"  # or "reject": a job type no live worker serves is a 422
     load: LoadSettings = field(default_factory=LoadSettings)  # request and connection caps
     auth: AuthSettings = field(default_factory=AuthSettings)

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from jobqueue.brokers import Broker
@@ -41,11 +41,17 @@ def body_hash(job: Job) -> str:
 
 
 class Submitter:
-    """Publishes jobs through ``broker`` and records them in ``store`` (when there is one)."""
+    """Publishes jobs through ``broker`` (by ``publish``, its own ``publish`` by default: the
+    traced one when tracing is on) and records them in ``store`` (when there is one)."""
 
-    def __init__(self, broker: Broker, store: Store | None) -> None:
-        self._broker = broker
+    def __init__(
+        self,
+        broker: Broker,
+        store: Store | None,
+        publish: Callable[[Sequence[Job]], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
+        self._publish = publish or broker.publish
 
     async def submit(
         self, jobs: Sequence[Job], keys: Sequence[str | None]
@@ -56,7 +62,7 @@ class Submitter:
         job's answer: the job as queued, or the original job for a key seen before.
         """
         if not any(keys):
-            await self._broker.publish(jobs)
+            await self._publish(jobs)
             await self._record(jobs, {})
             return 202, [job.to_wire() for job in jobs]
         # Once begun, a keyed submission runs to its end even if the request is abandoned, so
@@ -75,7 +81,7 @@ class Submitter:
         try:
             _refuse_duplicates(outcomes, keys, len(jobs) > 1)
             fresh = [job for job, outcome in zip(jobs, outcomes, strict=True) if _is_fresh(outcome)]
-            await self._broker.publish(fresh)
+            await self._publish(fresh)
         except BaseException:
             await self._release(store, jobs, reserved)
             raise

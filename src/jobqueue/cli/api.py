@@ -24,10 +24,11 @@ from jobqueue.cli.load_options import (
     load_settings,
 )
 from jobqueue.cli.metrics_options import DEFAULT_MAX_TYPES, MetricsMaxTypes, MetricsSwitch
-from jobqueue.cli.options import BrokerUrl, Queue, QueueType, run_fast
+from jobqueue.cli.options import BrokerUrl, LogFormat, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import TlsCert, TlsClientCa, TlsKey
 from jobqueue.logs import setup_logging
 from jobqueue.metrics.settings import MetricsSettings
+from jobqueue.telemetry.setup import start_tracing
 
 
 def register(app: typer.Typer) -> None:
@@ -145,11 +146,12 @@ def api(
     log_level: Annotated[
         str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
     ] = config.LOG_LEVEL,
+    log_format: LogFormat = "text",
 ) -> None:
     """Serve the HTTP API (and the workers' gRPC service) until SIGTERM or Ctrl-C."""
     from jobqueue.api.serve import serve_api
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     for name, addr in (("http_addr", http_addr), ("grpc_addr", grpc_addr)):
         config.parse_addr(addr, _setting_name(ctx, name))
     settings = ApiSettings(
@@ -174,6 +176,7 @@ def api(
         purge_interval_s=purge_interval_s,
         wait_for_broker_s=wait_for_broker,
         outage_log_interval_s=outage_log_interval_s,
+        tracer_provider=start_tracing("jobqueue-api"),
         unserved_types=unserved_types,
         load=load_settings(
             max_in_flight, max_connections, header_timeout_s, body_timeout_s, submit_rate

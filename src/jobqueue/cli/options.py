@@ -15,6 +15,13 @@ BrokerUrl = Annotated[
     str, typer.Option(envvar=config.env("broker_url"), help="sqlite:///path or amqp://...")
 ]
 Queue = Annotated[str, typer.Option(envvar=config.env("queue"), help="The jobs queue.")]
+LogFormat = Annotated[
+    str,
+    typer.Option(
+        envvar=config.env("log_format"),
+        help="Log lines as text, or json: one JSON object per line.",
+    ),
+]
 QueueType = Annotated[
     str,
     typer.Option(

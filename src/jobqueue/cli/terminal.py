@@ -6,13 +6,8 @@ import json
 from typing import Any
 
 from jobqueue.escape import escape_char as _escape
+from jobqueue.escape import escape_json_controls
 from jobqueue.escape import is_unsafe as _is_unsafe
-
-
-def _json_escape(char: str) -> str:
-    """A JSON escape: ``\\uXXXX``, a surrogate pair past the Basic Multilingual Plane."""
-    units = char.encode("utf-16-be")
-    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
 
 
 def printable(text: str, keep_newlines: bool = False) -> str:
@@ -41,7 +36,4 @@ def to_json(value: Any, indent: int | None = None) -> str:
     leaves raw. Outside strings JSON holds only ASCII and the newlines of ``indent``, so
     escaping the rest keeps the document valid and its value the same.
     """
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
-    if text.isprintable():
-        return text
-    return "".join(_json_escape(c) if c != "\n" and _is_unsafe(c) else c for c in text)
+    return escape_json_controls(json.dumps(value, indent=indent, ensure_ascii=False))

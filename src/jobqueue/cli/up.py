@@ -14,6 +14,7 @@ import typer
 from jobqueue import config
 from jobqueue.brokers import redact_url
 from jobqueue.cli.client import token_header
+from jobqueue.cli.options import LogFormat
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
@@ -46,15 +47,17 @@ def up(
     http_addr: str = typer.Option(config.HTTP_ADDR, envvar=config.env("http_addr")),
     grpc_addr: str = typer.Option(config.GRPC_ADDR, envvar=config.env("grpc_addr")),
     log_level: str = typer.Option(config.LOG_LEVEL, envvar=config.env("log_level")),
+    log_format: LogFormat = "text",
     log_jobs: bool = typer.Option(
         True, "--log-jobs/--no-log-jobs", help="Workers log each job at INFO."
     ),
 ) -> None:
     """Start the API (HTTP + gRPC) and N worker processes; Ctrl-C stops them all cleanly."""
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     _check_can_start(http_addr, grpc_addr, app_spec)
     env = _child_env(broker_url, queue, http_addr, grpc_addr, concurrency, app_spec, log_level)
     env[config.env("log_jobs")] = "true" if log_jobs else "false"
+    env[config.env("log_format")] = log_format
     supervisor = Supervisor(
         api=Child("api", jobqueue_argv("api")),
         workers=[Child(f"worker-{n}", jobqueue_argv("worker")) for n in range(1, workers + 1)],

@@ -14,13 +14,14 @@ from jobqueue import config
 from jobqueue.brokers import Broker, broker_identity, from_url
 from jobqueue.cli.auth_options import TokenFile, worker_token
 from jobqueue.cli.metrics_options import WorkerMetricsAddr
-from jobqueue.cli.options import BrokerUrl, Queue, QueueType, run_fast
+from jobqueue.cli.options import BrokerUrl, LogFormat, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
 from jobqueue.metrics.worker import serving_worker_metrics
 from jobqueue.names import worker_id_problem
+from jobqueue.telemetry.setup import start_tracing
 from jobqueue.tls import ClientTls, client_tls
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.control import control_link
@@ -133,10 +134,11 @@ def worker(
             help="A job of a type no live worker serves is dead-lettered after this long.",
         ),
     ] = UNSERVED_TIMEOUT_S,
+    log_format: LogFormat = "text",
     metrics_addr: WorkerMetricsAddr = "",
 ) -> None:
     """Run a worker node: consume jobs, run their handlers, retry, dead-letter."""
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     if heartbeat_interval_s <= 0:
         raise ConfigError(f"heartbeat interval must be positive, got {heartbeat_interval_s}s")
     if api_grpc:
@@ -162,6 +164,7 @@ def worker(
         prefetch=prefetch,
         unserved_timeout_s=unserved_timeout_s,
         broker_identity=broker,
+        tracer_provider=start_tracing("jobqueue-worker"),
     )
     token = worker_token(token_file) if api_grpc else None
     control = control_link(node, api_grpc, heartbeat_interval_s, tls, token) if api_grpc else None

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jobqueue import __version__, config
 from jobqueue.brokers import Broker, Delivery, SkipsTypes
@@ -20,6 +20,8 @@ from jobqueue.errors import BrokerError, BrokerUnavailable, ConfigError, DecodeE
 from jobqueue.handlers import Handler, Handlers, JobContext
 from jobqueue.job import Job
 from jobqueue.registry.fleet import ServedTypes
+from jobqueue.telemetry.jobfields import CURRENT_JOB
+from jobqueue.telemetry.spans import worker_tracing
 from jobqueue.worker import settle, unserved
 from jobqueue.worker.backoff import RetryPolicy
 from jobqueue.worker.execute import HandlerThreads, execute
@@ -28,6 +30,9 @@ from jobqueue.worker.settle import Ack, DeadLetter, HandBack, HandOn, RetryLater
 from jobqueue.worker.signals import FlightSignals, RecentIds
 from jobqueue.worker.stats import WorkerStats
 from jobqueue.worker.status import StatusReporter
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = logging.getLogger("jobqueue.worker")
 
@@ -118,6 +123,8 @@ class Worker:
     then holds jobs it has not started).
     ``async def`` handlers run on the event loop, plain ``def`` ones in a pool of ``concurrency``
     threads.
+    With a ``tracer_provider``, each run of a job and each settlement is a span
+    (:mod:`jobqueue.telemetry.spans`); without one, nothing is traced.
     Call the control methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event
     loop.
     """
@@ -139,6 +146,7 @@ class Worker:
         prefetch: int | None = None,
         unserved_timeout_s: float = unserved.UNSERVED_TIMEOUT_S,
         broker_identity: str = "",
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -169,6 +177,7 @@ class Worker:
             raise ConfigError(f"prefetch {self._prefetch} is below concurrency {concurrency}")
         self._status = status
         self._report = Reporting(self.worker_id, status, max_result_bytes)
+        self._tracing = worker_tracing(tracer_provider, queue, self.worker_id)
         self._skip = RecentIds()
         self._flights: dict[asyncio.Task[None], Flight] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -287,10 +296,11 @@ class Worker:
         if self._state is not State.ACTIVE:
             return Outcome(HandBack())
         try:
-            job = Job.decode(flight.delivery.body)
+            job = Job.decode(flight.delivery.body, flight.delivery.headers)
         except DecodeError as exc:
             return Outcome(settle.undecodable(str(exc), self.worker_id))
         flight.job_id = job.id
+        CURRENT_JOB.set((job, self.worker_id))  # the log lines of this delivery's task name it
         if flight.delivery.death is not None:
             return self._report.dead_unrun(job, settle.worn(flight.delivery.death, self.worker_id))
         if job.id in self._skip:
@@ -323,6 +333,9 @@ class Worker:
         async with self._slots:
             if self._state is not State.ACTIVE:  # paused or stopping while it waited
                 return Outcome(HandBack())
+            if self._tracing is not None:
+                running = self._run(flight, received)
+                return await self._tracing.run(flight.delivery, received.job, running)
             return await self._run(flight, received)
 
     async def _run(self, flight: Flight, received: Received) -> Outcome:
@@ -373,7 +386,10 @@ class Worker:
         try:
             if outcome.events and self._status is not None:
                 await self._status.commit(outcome.events)
-            await settle.apply(self._broker, flight.delivery, settlement)
+            settling = settle.apply(self._broker, flight.delivery, settlement)
+            if self._tracing is not None:
+                settling = self._tracing.settle(flight.delivery, settlement, settling)
+            await settling
         except BrokerError as exc:
             log.warning(
                 "job %s: could not settle (%s); it will be delivered again", flight.job_id, exc
