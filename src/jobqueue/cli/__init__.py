@@ -15,6 +15,7 @@ from jobqueue.cli import (
     status,
     submit,
     token,
+    top,
     up,
     worker,
     workers,
@@ -30,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for command_module in (api, worker, submit, status, jobs, dlq, workers, up, db, token, audit):
+for command_module in (api, worker, submit, status, jobs, dlq, workers, top, up, db, token, audit):
     command_module.register(app)
 use_fitting_help(app)
 

@@ -53,6 +53,7 @@ class OverviewReader:
         view = await self._fleet.read()
         return {
             "now_unix": now.timestamp(),
+            "queue": view.queue,
             "window": window,
             "window_s": window_s,
             "bucket_s": bucket_s,
