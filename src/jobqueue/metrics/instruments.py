@@ -26,6 +26,8 @@ class HttpInstruments:
 
     def __init__(self, registry: CollectorRegistry, fixed_paths: frozenset[str]) -> None:
         self._fixed_paths = fixed_paths  # paths served without a route: they are their own label
+        # Each label set's children, looked up once: labels() costs more than the update.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter(
             "jobqueue_http_requests",
             "HTTP requests answered, by route, method and status.",
@@ -68,9 +70,17 @@ class HttpInstruments:
         return instrumented
 
     def _observe(self, scope: Scope, status: int, elapsed_s: float) -> None:
-        route, method = self._route(scope), scope["method"]
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(elapsed_s)
+        key = (self._route(scope), scope["method"], status)
+        children = self._children.get(key)
+        if children is None:
+            route, method, _ = key
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed_s)
 
     def _route(self, scope: Scope) -> str:
         route = scope.get("route")
