@@ -34,6 +34,7 @@ from jobqueue.registry.fleet import Fleet
 from jobqueue.stats import OverviewReader
 from jobqueue.stats.route import stats_router
 from jobqueue.triage.replay import Replays
+from jobqueue.ui.install import install_ui
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 """FastAPI's own OpenTelemetry hooks off: jobqueue configures no OpenTelemetry, and checking for
@@ -132,6 +133,7 @@ def create_app(
         router = _workers_router(registry)
         if router is not None:
             app.include_router(router)
+    install_ui(app, auth)
     if auth is not None:
         declare_security(app, auth.book, auth.open_probes)
     if metrics is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobqueue.api.errors import error_response
+from jobqueue.auth import session
 from jobqueue.auth.actions import ANSWER_PEEK_BYTES, facts_of
 from jobqueue.auth.audit import FACTS_KEY, AuditTrail, Facts
 from jobqueue.auth.book import ANONYMOUS, Principal, TokenBook
@@ -52,6 +53,9 @@ class TokenGate:
         if principal is None:
             await self._refuse_unknown(scope, receive, send)
             return
+        if not session.csrf_passes(scope):
+            await session.csrf_refusal()(scope, receive, send)
+            return
         scope[PRINCIPAL_KEY] = principal
         scope[TOKEN_NAME_KEY] = principal.name
         audited = needed is TokenScope.ADMIN and method not in _READS
@@ -68,9 +72,17 @@ class TokenGate:
 
     def _principal(self, scope: Scope) -> Principal | None:
         token = _bearer(scope)
-        return None if token is None else self.book.verify(token)
+        if token is None:  # the dashboard's session cookie stands for a bearer token
+            token = session.cookie_token(scope)
+            if token is None:
+                return None
+            scope[session.SESSION_KEY] = token
+        return self.book.verify(token)
 
     async def _refuse_unknown(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if session.wants_login(scope):
+            await session.login_redirect(scope)(scope, receive, send)
+            return
         has_token = _bearer(scope) is not None
         if has_token:
             message, challenge = (

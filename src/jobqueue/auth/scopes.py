@@ -21,9 +21,11 @@ IMPLIED: dict[Scope, frozenset[Scope]] = {Scope.ADMIN: frozenset({Scope.READ})}
 
 OPEN_PATHS = frozenset(
     {"/healthz", "/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    | {"/ui/login", "/ui/logout"}
 )
-"""Answered to anyone: liveness, and the API's own documentation (which holds no data)."""
-OPEN_PREFIXES = ("/static/",)
+"""Answered to anyone: liveness, the API's own documentation (which holds no data), and the
+dashboard's login and logout."""
+OPEN_PREFIXES = ("/static/", "/ui/static/")
 PROBE_PATHS = frozenset({"/readyz", "/metrics"})
 """Open too when the deployment says so (``open_probes``), for probes and scrapers without a
 token; else they need ``read``."""

@@ -1,0 +1,1 @@
+"""The live web dashboard at ``/ui``: pages, their event streams, login, vendored assets."""
