@@ -12,6 +12,7 @@ from benchmarks.flood import (
 )
 from benchmarks.latency import latency_rabbitmq, latency_sqlite
 from benchmarks.memory import memory
+from benchmarks.metrics_cost import metrics_cost
 from benchmarks.report import MetricSpec, Spec, at_least, at_most
 from benchmarks.status import status_rabbitmq, status_sqlite
 from benchmarks.submit import submit_batch, submit_http, submit_http_auth
@@ -185,6 +186,27 @@ FIGURES += (
         "no-op drain, 1 worker, status events on vs off, embedded SQLite (broker and store)",
         status_sqlite,
         STATUS_METRICS,
+    ),
+)
+
+FIGURES += (
+    Spec(
+        "metrics-cost",
+        "submit-http and the status drain (embedded) with metrics off, then on and scraped",
+        metrics_cost,
+        (
+            MetricSpec("submit_ratio", "submit jobs/s, on / off", at_least(0.97), 3),
+            MetricSpec("drain_ratio", "status drain jobs/s, on / off", at_least(0.97), 3),
+            MetricSpec("off_submit_jobs_per_s", "submit jobs/s, metrics off"),
+            MetricSpec("on_submit_jobs_per_s", "submit jobs/s, metrics on"),
+            MetricSpec("off_submit_api_cpu_us", "API CPU µs per job submitted, off"),
+            MetricSpec("on_submit_api_cpu_us", "API CPU µs per job submitted, on"),
+            MetricSpec("off_drain_jobs_per_s", "drain jobs/s, metrics off"),
+            MetricSpec("on_drain_jobs_per_s", "drain jobs/s, metrics on"),
+            MetricSpec("off_drain_api_cpu_us_per_job", "API CPU µs per job drained, off"),
+            MetricSpec("on_drain_api_cpu_us_per_job", "API CPU µs per job drained, on"),
+            MetricSpec("on_drain_store_lag_s", "s until the store has every job, on", None, 1),
+        ),
     ),
 )
 

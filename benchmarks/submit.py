@@ -9,7 +9,10 @@ With a batch per request the same run first times the bare pika publisher (pipel
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from benchmarks.rig import (
@@ -27,6 +30,9 @@ from benchmarks.rig import (
 
 WARMUP_S = 1.0
 
+Beside = Callable[[str], AbstractContextManager[object]]
+"""Something to run against the API's base URL while it is loaded (a scraper)."""
+
 
 def _load_api(
     rig: Rig,
@@ -35,9 +41,11 @@ def _load_api(
     jobs_per_request: int,
     connections: int,
     token: str | None = None,
+    beside: Beside | None = None,
 ) -> dict[str, Any]:
     """Start an API on ``url`` and load ``path`` with ``connections``; the measured record.
-    With ``token``, the API requires it (its probes open) and every request carries it."""
+    With ``token``, the API requires it (its probes open) and every request carries it; with
+    ``beside``, that runs against the API during the load."""
     queue = rig.queue_on(url, "submit")
     extra = ["--open-probes"] if token else []
     base, _, api = rig.start_api(url, queue, extra)
@@ -50,7 +58,8 @@ def _load_api(
     cpu_before_s, loop_before = cpu_s(api.pid), loop_thread_s(api.pid)
     rig.profile(api, "api")
     started = time.perf_counter()
-    result = load(args, env={"JOBQUEUE_TOKEN": token} if token else None)
+    with beside(base) if beside is not None else contextlib.nullcontext():
+        result = load(args, env={"JOBQUEUE_TOKEN": token} if token else None)
     wall_s = time.perf_counter() - started
     api_cpu_s, loop_after = cpu_s(api.pid) - cpu_before_s, loop_thread_s(api.pid)
     rig.stop_profiles()
@@ -77,10 +86,12 @@ def _load_api(
     }
 
 
-def submit_http(rig: Rig, url: str | None = None) -> dict[str, Any]:
+def submit_http(rig: Rig, url: str | None = None, beside: Beside | None = None) -> dict[str, Any]:
     """One run of ``POST /jobs``, one job per request, 32 connections."""
     options = rig.options
-    return _load_api(rig, url or options.amqp_url, "/jobs", 1, options.submit_connections)
+    return _load_api(
+        rig, url or options.amqp_url, "/jobs", 1, options.submit_connections, beside=beside
+    )
 
 
 BENCH_TOKEN = "bench-" + "k" * 40

@@ -7,6 +7,7 @@ outcome at :data:`EPOCH`, so the totals never go down.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -87,7 +88,21 @@ def add_up(
     ``executemany`` on the driver's own cursor. The first column is a time."""
     if not rows:
         return
-    columns = tuple(column.name for column in table.columns)
+    sql, names = driver.compiled(dialect, _incrementing(table, key))
+    assert names == tuple(column.name for column in table.columns), names
+    time = driver.time_converter(dialect.name)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.executemany(sql, [(time(row[0]), *row[1:]) for row in rows])
+    finally:
+        cursor.close()
+
+
+@functools.cache
+def _incrementing(table: sa.Table, key: tuple[str, ...]) -> driver.Build:
+    """The builder of ``table``'s insert that adds to the row of the same ``key`` (one per
+    table, so its SQL is compiled once)."""
+    columns = [column.name for column in table.columns]
     summed = [name for name in columns if name not in key]
 
     def build(insert: driver.Insert) -> sa.Insert:
@@ -97,14 +112,7 @@ def add_up(
             set_={name: table.c[name] + statement.excluded[name] for name in summed},
         )
 
-    sql, names = driver.compiled(dialect, build)
-    assert names == columns, names
-    time = driver.time_converter(dialect.name)
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.executemany(sql, [(time(row[0]), *row[1:]) for row in rows])
-    finally:
-        cursor.close()
+    return build
 
 
 def add(dialect: Dialect, dbapi_connection: Any, rows: Sequence[Row]) -> None:

@@ -76,8 +76,10 @@ def _converters(dialect_name: str, columns: tuple[str, ...]) -> tuple[Callable[[
 
 
 @functools.cache
+@functools.cache
 def compiled(dialect: Dialect, build: Build) -> tuple[str, tuple[str, ...]]:
-    """``build``'s statement as SQL text for ``dialect``, and the names it binds, in order."""
+    """``build``'s statement as SQL text for ``dialect``, and the names it binds, in order;
+    compiled once per dialect (SQLAlchemy's compiler costs more than a small batch's insert)."""
     compiled = build(dialect_insert(dialect.name)).compile(dialect=dialect)
     assert compiled.positiontup is not None, "the store's dialects bind positionally"
     return compiled.string, tuple(compiled.positiontup)
