@@ -1,6 +1,11 @@
-"""Tracing off: nothing is configured, no span is made, no header is written."""
+"""Tracing on and off: the OTEL_* switches; off, nothing is configured and no header written."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -97,3 +102,24 @@ def test_a_bad_otel_value_is_a_one_line_config_error(environ: dict[str, str], me
     with pytest.raises(ConfigError, match=message) as caught:
         configure("jobqueue-api", environ)
     assert "\n" not in str(caught.value)
+
+
+def test_a_process_asked_to_trace_makes_its_provider_the_global_one(tmp_path: Path) -> None:
+    script = (
+        "from opentelemetry import trace\n"
+        "from jobqueue.telemetry.setup import start_tracing\n"
+        "provider = start_tracing('jobqueue-worker')\n"
+        "print(provider is not None and trace.get_tracer_provider() is provider)\n"
+        "print(start_tracing('jobqueue-worker') is provider)\n"
+    )
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "false"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.split() == ["True", "True"]

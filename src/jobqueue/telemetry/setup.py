@@ -34,18 +34,18 @@ PROTOCOLS = ("http/protobuf",)
 
 
 def start_tracing(service_name: str) -> trace.TracerProvider | None:
-    """The tracer provider of this process, or None when tracing is off. A provider made here
-    from the environment becomes the global one, so that handlers' own spans join the job's."""
-    provider = configure(service_name, os.environ)
-    if provider is not None:
-        trace.set_tracer_provider(provider)
-        return provider
+    """The tracer provider of this process, or None when tracing is off: the global one if it
+    was set up before, else one made from the environment, which then becomes the global one
+    (so that handlers' own spans join the job's)."""
     if _disabled(os.environ):
         return None
     current = trace.get_tracer_provider()
-    if isinstance(current, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        return None
-    return current
+    if not isinstance(current, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return current
+    provider = configure(service_name, os.environ)
+    if provider is not None:
+        trace.set_tracer_provider(provider)
+    return provider
 
 
 def configure(service_name: str, environ: Mapping[str, str]) -> trace.TracerProvider | None:
