@@ -21,6 +21,7 @@ from jobqueue.job import Job, JobState
 from jobqueue.store.counts import JobCount, JobTotal
 from jobqueue.store.depths import DepthPoint
 from jobqueue.store.events import EventKind, JobEvent
+from jobqueue.store.selection import JobFilter
 from jobqueue.store.timings import JobTiming
 from jobqueue.store.values import (
     DEFAULT_IN_FLIGHT_TIMEOUT_S,
@@ -39,6 +40,7 @@ __all__ = [
     "IdempotencyOutcome",
     "JobCount",
     "JobEvent",
+    "JobFilter",
     "JobRecord",
     "JobTiming",
     "JobTotal",
@@ -108,12 +110,30 @@ class Store(Protocol):
         type: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        id_prefix: str | None = None,
     ) -> Page:
-        """Jobs newest first (by ``created_at``, then id), filtered by state and type.
+        """Jobs newest first (by ``created_at``, then id), filtered by state and type, by
+        submission time (``since`` included, ``until`` not) and by id prefix (a whole id: one).
 
         ``cursor`` is an opaque ``next_cursor`` from a previous page; pages stay stable when
         jobs are added meanwhile. Raises ``InvalidCursor`` for a cursor not made here.
         """
+
+    async def job_ids(self, job_filter: JobFilter, limit: int) -> builtins.list[str]:
+        """The ids of the jobs :meth:`list` would show for ``job_filter``, at most ``limit``,
+        in its order (newest first)."""
+
+    async def request_cancels(self, job_ids: Sequence[str]) -> builtins.list[JobRecord]:
+        """Cancel each job as :meth:`request_cancel` does; returns the records of the jobs this
+        call cancelled or asked to stop (unknown, finished and already asked ones left out)."""
+
+    async def delete_finished(self, job_ids: Sequence[str]) -> int:
+        """Delete those of ``job_ids`` that are finished (succeeded, dead, cancelled) with their
+        history; returns how many. Queued, retrying and running jobs are left. The job counts
+        keep them."""
 
     async def events(self, job_id: str) -> builtins.list[JobEvent]:
         """The job's history, oldest first (by ``at``, then position); empty when unknown."""

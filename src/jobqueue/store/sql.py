@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -32,12 +33,14 @@ from jobqueue.job import Job, JobState
 from jobqueue.store import (
     apply,
     audit_log,
+    bulk,
     counts,
     credentials,
     depths,
     idempotency,
     migrate,
     queries,
+    selection,
     timings,
     writes,
 )
@@ -45,6 +48,7 @@ from jobqueue.store.depths import DepthPoint
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.group import GroupCommit
+from jobqueue.store.selection import JobFilter
 from jobqueue.store.timings import JobTiming
 from jobqueue.store.values import DEFAULT_IN_FLIGHT_TIMEOUT_S, IdempotencyOutcome, JobRecord, Page
 
@@ -142,11 +146,36 @@ class SqlStore:
         type: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        id_prefix: str | None = None,
     ) -> Page:
         """A page of records, newest first."""
+        more = JobFilter(since=since, until=until, id_prefix=id_prefix)
         return await self._run(
-            lambda c: queries.list_page(c, state, type, limit, cursor), write=False
+            lambda c: queries.list_page(c, state, type, limit, cursor, more), write=False
         )
+
+    async def job_ids(self, job_filter: JobFilter, limit: int) -> builtins.list[str]:
+        """The ids of the newest ``limit`` jobs matching ``job_filter``."""
+        return await self._run(lambda c: selection.matching_ids(c, job_filter, limit), write=False)
+
+    async def request_cancels(self, job_ids: Sequence[str]) -> builtins.list[JobRecord]:
+        """Cancel many jobs, a chunk of them per transaction."""
+        changed: builtins.list[JobRecord] = []
+        for chunk in bulk.chunks(job_ids):
+            cancel = functools.partial(bulk.request_cancels, job_ids=chunk, queue=self._queue)
+            changed += await self._run(cancel, write=True)
+        return changed
+
+    async def delete_finished(self, job_ids: Sequence[str]) -> int:
+        """Delete finished jobs by id, a chunk per transaction."""
+        deleted = 0
+        for chunk in bulk.chunks(job_ids):
+            delete = functools.partial(bulk.delete_finished, job_ids=chunk)
+            deleted += await self._run(delete, write=True)
+        return deleted
 
     async def events(self, job_id: str) -> builtins.list[JobEvent]:
         """A job's history, oldest first."""

@@ -80,6 +80,7 @@ jobs = sa.Table(
     sa.Index("store_jobs_created", "created_at", "id"),
     sa.Index("store_jobs_state_created", "state", "created_at", "id"),
     sa.Index("store_jobs_type_created", "type", "created_at", "id"),
+    sa.Index("store_jobs_state_type_created", "state", "type", "created_at", "id"),
     sa.Index("store_jobs_finished", "finished_at"),
 )
 

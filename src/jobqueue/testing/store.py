@@ -22,7 +22,7 @@ from typing import Any
 from jobqueue.auth.records import AuditEntry, TokenRecord
 from jobqueue.errors import InvalidCursor, TokenExists
 from jobqueue.job import Job, JobState
-from jobqueue.store import JobRecord, Reservation, Store
+from jobqueue.store import JobFilter, JobRecord, Reservation, Store
 from jobqueue.store import events as ev
 from jobqueue.store.events import EventKind, JobEvent
 
@@ -358,6 +358,82 @@ async def check_list_filters_and_paginates_newest_first(factory: StoreFactory) -
             job.id for job in reversed(jobs) if job.type == "even" and job.id not in done
         ]
         assert await _walk(store, 5, type="none") == []
+
+
+async def check_list_filters_by_submission_time_and_id_prefix(factory: StoreFactory) -> None:
+    """``since`` (included), ``until`` (excluded) and an id prefix narrow the pages, with the
+    other filters, and a prefix's LIKE wildcards are taken literally."""
+    async with factory() as store:
+        jobs = await _seed_listing(store)
+        start = ev.parse_time(jobs[0].created_at)
+        since, until = start + timedelta(seconds=5), start + timedelta(seconds=10)
+        window = [job.id for job in reversed(jobs[5:10])]
+        assert await _walk(store, 2, since=since, until=until) == window
+        assert await _walk(store, 2, since=since, until=until, type="odd") == [
+            job.id for job in reversed(jobs[5:10]) if job.type == "odd"
+        ]
+        assert await _walk(store, 50, until=start) == []
+        assert await _walk(store, 3, id_prefix=jobs[7].id) == [jobs[7].id]
+        prefix = jobs[7].id[:-6]
+        assert await _walk(store, 3, id_prefix=prefix) == [
+            job.id for job in reversed(jobs) if job.id.startswith(prefix)
+        ]
+        assert await _walk(store, 3, id_prefix="%") == []
+        assert await _walk(store, 3, id_prefix=jobs[7].id[:-1] + "_") == []
+
+
+async def check_job_ids_follow_the_listing(factory: StoreFactory) -> None:
+    """``job_ids`` names the jobs a filtered listing shows, in its order, up to its limit."""
+    async with factory() as store:
+        jobs = await _seed_listing(store)
+        odd = [job.id for job in reversed(jobs) if job.type == "odd"]
+        assert await store.job_ids(JobFilter(type="odd"), 5) == odd[:5]
+        assert await store.job_ids(JobFilter(type="odd"), 1000) == odd
+        done = JobFilter(state=JobState.SUCCEEDED, type="even")
+        listed = await _walk(store, 3, state=done.state, type="even")
+        assert await store.job_ids(done, 100) == listed
+        assert await store.job_ids(JobFilter(), 0) == []
+
+
+async def check_bulk_cancel_cancels_waiting_and_flags_running(factory: StoreFactory) -> None:
+    """``request_cancels`` cancels the waiting, asks the running to stop, leaves the rest, and
+    answers only the jobs it changed."""
+    async with factory() as store:
+        waiting, running, done = make_job(), make_job(), make_job()
+        await store.record_submitted([waiting, running, done])
+        await store.apply_events([event(running, EventKind.RUNNING, ev.utc_now())])
+        await store.apply_events(attempt_events(done, 0, ev.utc_now(), "succeeded"))
+        changed = await store.request_cancels([waiting.id, running.id, done.id, "unknown"])
+        assert {(record.id, record.state) for record in changed} == {
+            (waiting.id, JobState.CANCELLED),
+            (running.id, JobState.RUNNING),
+        }
+        assert await store.is_cancel_requested([waiting.id, running.id, done.id]) == {
+            waiting.id,
+            running.id,
+        }
+        assert await store.request_cancels([waiting.id, running.id, done.id]) == []
+
+
+async def check_delete_finished_leaves_waiting_and_running_jobs(factory: StoreFactory) -> None:
+    """``delete_finished`` deletes finished jobs with their history, never a waiting or running
+    one, and the job counts keep what they counted."""
+    async with factory() as store:
+        succeeded, dead, cancelled, waiting, running = (make_job() for _ in range(5))
+        await store.record_submitted([cancelled, waiting, running])
+        await store.request_cancel(cancelled.id)
+        await store.apply_events([event(running, EventKind.RUNNING, ev.utc_now())])
+        await store.apply_events(attempt_events(succeeded, 0, ev.utc_now(), "succeeded"))
+        await store.apply_events(attempt_events(dead, 0, ev.utc_now(), "dead"))
+        totals = await store.job_totals()
+        ids = [job.id for job in (succeeded, dead, cancelled, waiting, running)]
+        assert await store.delete_finished([*ids, "unknown"]) == 3
+        for gone in (succeeded, dead, cancelled):
+            assert await store.get(gone.id) is None
+            assert await store.events(gone.id) == []
+        assert {r.id for r in (await store.list()).records} == {waiting.id, running.id}
+        assert await store.delete_finished(ids) == 0
+        assert await store.job_totals() == totals
 
 
 async def check_pagination_is_stable_under_inserts(factory: StoreFactory) -> None:
@@ -815,12 +891,16 @@ CHECKS: tuple[Check, ...] = (
     check_store_event_kinds_are_refused,
     check_many_events_apply_in_one_batch,
     check_list_filters_and_paginates_newest_first,
+    check_list_filters_by_submission_time_and_id_prefix,
+    check_job_ids_follow_the_listing,
     check_pagination_is_stable_under_inserts,
     check_a_foreign_cursor_is_refused,
     check_cancel_before_run,
     check_cancel_during_run,
     check_cancel_leaves_a_finished_job,
     check_cancel_requests_are_read_in_bulk,
+    check_bulk_cancel_cancels_waiting_and_flags_running,
+    check_delete_finished_leaves_waiting_and_running_jobs,
     check_purge_removes_only_old_finished_jobs,
     check_purge_handles_more_jobs_than_one_transaction_takes,
     check_purge_expires_idempotency_keys,
