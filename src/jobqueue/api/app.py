@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import jobqueue
 from jobqueue.api.audit import audit_router
+from jobqueue.api.bulk import bulk_router
 from jobqueue.api.dlq import dlq_router
 from jobqueue.api.docs import install_docs, redirect_to_docs
 from jobqueue.api.errors import install_error_handlers
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(jobs_router(broker, settings, shortcuts, store, served))
     if tracking is not None:
         app.include_router(status_router(tracking))
+        app.include_router(bulk_router(broker, tracking))
         app.include_router(audit_router(tracking.store))
         fleet = FleetReader(settings.queue, broker, registry)
         app.state.overview = OverviewReader(tracking.store, fleet)  # the dashboard reads it too

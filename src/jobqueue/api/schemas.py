@@ -6,9 +6,10 @@ Requests are parsed by :mod:`jobqueue.api.validation` and responses written with
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
 from jobqueue import codec
@@ -21,6 +22,18 @@ a JSON Schema pattern can say it; the API checks Unicode's categories themselves
 _TEXT = "[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]"
 JOB_TYPE_PATTERN = f"^{_TEXT}*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]{_TEXT}*$"
 """A job type: no control character, and not blank."""
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only an RFC 3339 string (pydantic alone would take a number as Unix time too)."""
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        raise ValueError("must be an RFC 3339 time with its offset, like 2026-01-02T03:04:05Z")
+    return value
+
+
+Rfc3339Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+"""A moment given as RFC 3339 text with its offset."""
 
 
 class JobRequest(BaseModel):

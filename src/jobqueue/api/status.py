@@ -1,4 +1,5 @@
-"""Job status routes: look a job up (or wait for it), list jobs, show a job's history, cancel."""
+"""Job status routes: look a job up (or wait for it), list jobs (by state, type, submission time,
+id), show a job's history, cancel. Bulk actions are in :mod:`jobqueue.api.bulk`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from jobqueue.api.errors import JobFinished
-from jobqueue.api.schemas import JOB_TYPE_PATTERN, error_responses, json_response
+from jobqueue.api.schemas import (
+    JOB_TYPE_PATTERN,
+    NO_CONTROL_CHARACTERS,
+    Rfc3339Time,
+    error_responses,
+    json_response,
+)
 from jobqueue.api.tracking import Tracking
 from jobqueue.errors import NotFound
 from jobqueue.handlers import MAX_TYPE_LENGTH
@@ -18,6 +25,7 @@ from jobqueue.store import JobRecord
 
 MAX_WAIT_S = 60.0
 MAX_LIST_LIMIT = 1000
+MAX_ID_LENGTH = 255
 
 JobId = Annotated[str, Path(description="The job's id, as POST /jobs answered it.")]
 
@@ -93,14 +101,35 @@ def status_router(tracking: Tracking) -> APIRouter:
                 pattern=JOB_TYPE_PATTERN,
             ),
         ] = None,
+        since: Annotated[
+            Rfc3339Time | None,
+            Query(description="Only jobs submitted at this time (RFC 3339) or later."),
+        ] = None,
+        until: Annotated[
+            Rfc3339Time | None,
+            Query(description="Only jobs submitted before this time (RFC 3339)."),
+        ] = None,
+        job_id: Annotated[
+            str | None,
+            Query(
+                alias="id",
+                description="Only the job of this id, or the jobs whose id starts with it.",
+                min_length=1,
+                max_length=MAX_ID_LENGTH,
+                pattern=NO_CONTROL_CHARACTERS,
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 50,
         cursor: Annotated[
             str | None,
             Query(description="next_cursor of a previous page.", min_length=1),
         ] = None,
     ) -> Response:
-        """Jobs newest first, filtered by state and type, a page at a time."""
-        page = await store.list(state, type, limit, cursor)
+        """Jobs newest first, filtered by state, type, submission time and id, a page at a
+        time."""
+        page = await store.list(
+            state, type, limit, cursor, since=since, until=until, id_prefix=job_id
+        )
         jobs = [record.to_wire() for record in page.records]
         return json_response({"jobs": jobs, "next_cursor": page.next_cursor})
 

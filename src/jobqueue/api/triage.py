@@ -11,7 +11,7 @@ import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 from starlette.responses import Response
 
 from jobqueue.api.schemas import NO_CONTROL_CHARACTERS, error_responses, json_response
@@ -87,7 +87,7 @@ class ReplaySelectedRequest(BaseModel):
     ids: list[
         Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARACTERS)]
     ] = Field(min_length=1, max_length=MAX_SELECTED)
-    per_second: float | None = Field(
+    per_second: StrictFloat | None = Field(
         default=None, gt=0, le=1_000_000, description="Replay at most this many a second."
     )
 
