@@ -134,7 +134,7 @@ def start_stack(folder: Path, *, tokens: str = "", worker_id: str = "") -> Stack
         wait_until(lambda: _answers(f"{stack.base}/healthz"), READY_S)
         worker = ["worker", "--app", HANDLERS, "--broker-url", broker_url, "--api-grpc", stack.grpc]
         worker += ["--concurrency", "4"] + (["--worker-id", worker_id] if worker_id else [])
-        token_env = {"JOBQUEUE_TOKEN": tokens.split(":", 2)[2]} if tokens else {}
+        token_env = {"JOBQUEUE_TOKEN": tokens.split()[0].split(":", 2)[2]} if tokens else {}
         stack.start("worker", worker, **token_env)
     except BaseException:
         stack.stop()

@@ -131,7 +131,7 @@ def test_the_overview_counts_change_live_without_a_reload(
     updates = int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-updates"))
     assert updates > before
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-throughput canvas")
-    screenshot(browser, tmp_path, "overview")
+    screenshot(browser, tmp_path, "overview-live")
 
 
 def test_a_jobs_page_shows_payload_progress_result_and_timeline(
@@ -266,3 +266,12 @@ def test_every_page_is_reachable_by_keyboard(browser: Any, stack: Stack) -> None
         for label in browser.find_elements(By.CSS_SELECTOR, "form.filters label")
     ]
     assert labels == ["f-state", "f-type", "f-since", "f-until", "f-id"]
+
+
+def test_the_overview_after_the_modules_work(browser: Any, stack: Stack, tmp_path: Path) -> None:
+    browser.get(f"{stack.base}/ui")
+    until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#chart-depth canvas"))
+    until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, '#states tr[data-state="dead"]'))
+    assert text_of(browser, "#stats-problem") == ""
+    assert browser.execute_script("return window.innerWidth") == 1280
+    screenshot(browser, tmp_path, "overview")  # docs/images/overview.png is made from this

@@ -173,6 +173,7 @@ window.JQ = (function () {
       } catch (error) {
         return;
       }
+      if (sections.error) flash(problemOf(sections.error, "The dashboard could not read its data"), "error");
       onChange(sections);
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     });

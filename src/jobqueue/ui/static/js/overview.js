@@ -55,7 +55,7 @@
     const options = {
       width: chartWidth(node),
       height: 220,
-      series: [{}, ...spec.map(([name, stroke]) => ({ label: name.replace("_", " "), stroke, width: 2 }))],
+      series: [{}, ...spec.map(([name, stroke]) => ({ label: name.replace("_", " "), stroke, width: 2, points: { size: 4 } }))],
       axes: [axis(), axis()],
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
@@ -64,7 +64,7 @@
   }
 
   function figure(label, value) {
-    return [el("dt", {}, label), el("dd", {}, value)];
+    return el("div", { class: "figure" }, el("dt", {}, label), el("dd", {}, value));
   }
 
   function drawFigures(stats) {
@@ -75,13 +75,13 @@
     const items = [
       figure("Wait p50 / p95", `${fmtSeconds(wait.p50)} / ${fmtSeconds(wait.p95)}`),
       figure("Run p50 / p95", `${fmtSeconds(run.p50)} / ${fmtSeconds(run.p95)}`),
-      figure("Workers", `${fmtNumber(workers.active)} active · ${fmtNumber(workers.paused)} paused · ${fmtNumber(workers.draining)} draining`),
+      figure("Workers active · paused · draining", `${fmtNumber(workers.active)} · ${fmtNumber(workers.paused)} · ${fmtNumber(workers.draining)}`),
       figure("In flight / capacity", `${fmtNumber(workers.in_flight)} / ${fmtNumber(workers.concurrency)}`),
     ];
     for (const [outcome, count] of Object.entries(totals)) {
       items.push(figure(`Total ${outcome}`, fmtNumber(count)));
     }
-    document.getElementById("figures").replaceChildren(...items.flat());
+    document.getElementById("figures").replaceChildren(...items);
   }
 
   function drawStates(states) {
