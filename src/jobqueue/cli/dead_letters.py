@@ -9,6 +9,8 @@ never creates a SQLite file: a file that is not there holds no dead job.
 from __future__ import annotations
 
 import asyncio
+import builtins
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
@@ -23,6 +25,8 @@ from jobqueue.cli.options import missing_sqlite_file
 from jobqueue.errors import ConfigError, JobqueueError, NotFound
 from jobqueue.job import Job
 from jobqueue.store import Store
+from jobqueue.triage.groups import DEFAULT_SCAN, dead_groups
+from jobqueue.triage.replay import group_ids, replay_at_pace
 from jobqueue.views import dead_job_detail, dead_job_view
 
 T = TypeVar("T")
@@ -53,6 +57,13 @@ class DeadLetters(Protocol):
 
     def count(self) -> str:
         """How many dead jobs there are, for a person to read ("3", "1000 or more")."""
+
+    def groups(self, scan: int) -> builtins.list[dict[str, Any]]:
+        """The oldest ``scan`` dead jobs grouped by error fingerprint, as the API lists them."""
+
+    def replay_group(self, fingerprint: str, per_second: float | None) -> int:
+        """Replay a group's dead jobs (at most ``per_second`` a second); how many it replays.
+        NotFound for an unknown fingerprint."""
 
 
 class ApiDeadLetters:
@@ -91,6 +102,15 @@ class ApiDeadLetters:
     def count(self) -> str:
         listed = len(self.list(COUNT_LIMIT))
         return f"{listed} or more" if listed == COUNT_LIMIT else str(listed)
+
+    def groups(self, scan: int) -> builtins.list[dict[str, Any]]:
+        groups: builtins.list[dict[str, Any]] = self._call("GET", "/groups", scan=scan)["groups"]
+        return groups
+
+    def replay_group(self, fingerprint: str, per_second: float | None) -> int:
+        path = f"/groups/{quote(fingerprint, safe='')}/replay"
+        pace = {} if per_second is None else {"per_second": per_second}
+        return int(self._call("POST", path, **pace)["replaying"])
 
 
 class BrokerDeadLetters:
@@ -143,6 +163,28 @@ class BrokerDeadLetters:
             return (await broker.depth()).dead
 
         return str(self._run(count_dead))
+
+    def groups(self, scan: int) -> builtins.list[dict[str, Any]]:
+        found = self._run(lambda broker: dead_groups(broker, scan))
+        return [dataclasses.asdict(group) for group in found]
+
+    def replay_group(self, fingerprint: str, per_second: float | None) -> int:
+        replayed: builtins.list[Job] = []
+
+        async def collect(jobs: builtins.list[Job]) -> None:
+            replayed.extend(jobs)
+
+        async def replay(broker: Broker) -> int | None:
+            ids = await group_ids(broker, fingerprint, DEFAULT_SCAN)
+            if ids is None:
+                return None
+            return await replay_at_pace(broker, ids, per_second, collect)
+
+        count = self._run(replay)
+        _record_requeued(self.store_url, replayed)
+        if count is None:
+            raise NotFound(f"no dead job group with fingerprint {fingerprint!r}")
+        return count
 
 
 def dead_letters(

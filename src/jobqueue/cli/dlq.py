@@ -1,4 +1,4 @@
-"""The ``jobqueue dlq`` commands: list, show, replay and purge dead jobs, through the API.
+"""The ``jobqueue dlq`` commands: list, show, group, replay and purge dead jobs, through the API.
 
 They call a running API's ``/dlq`` routes (``--api-url``), as ``jobs`` and ``workers`` do;
 ``--broker-url`` opens a broker directly instead, for when the API is down.
@@ -7,6 +7,7 @@ They call a running API's ``/dlq`` routes (``--api-url``), as ``jobs`` and ``wor
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +22,8 @@ from jobqueue.cli.table import KEEP, Column, field_table, fit_table, print_table
 from jobqueue.cli.terminal import first_line, printable, to_json
 from jobqueue.cli.tls_options import TlsCa
 from jobqueue.errors import ConfigError
+from jobqueue.job import iso_utc
+from jobqueue.triage.groups import DEFAULT_SCAN, MAX_SCAN
 
 DirectBrokerUrl = Annotated[
     str | None,
@@ -53,6 +56,19 @@ DEAD_COLUMNS = (
     Column("ERROR", 3, free_text=True, min_width=12),
 )
 """The dead jobs' columns; on a narrow terminal the highest drop rank goes first."""
+GROUP_COLUMNS = (
+    Column("COUNT", KEEP, justify="right"),
+    Column("TYPE", 3, free_text=True, min_width=8),
+    Column("ERROR TYPE", 2, free_text=True, min_width=10),
+    Column("MESSAGE", 1, free_text=True, min_width=12),
+    Column("LAST SEEN", 4),
+    Column("FINGERPRINT", KEEP),
+)
+"""The groups' columns."""
+GROUP_FIELDS = (
+    "fingerprint, job_type, error_type, message, count, first_seen_unix, last_seen_unix, "
+    "sample_job_id, sample_error, sample_traceback"
+)
 
 dlq_app = typer.Typer(
     help="Inspect, replay and purge the dead-letter queue, through the API (or a broker "
@@ -121,21 +137,68 @@ def show(
     Console().print(field_table(_detail_fields(detail)))
 
 
+@dlq_app.command("groups")
+def groups(
+    scan: Annotated[
+        int, typer.Option(min=1, max=MAX_SCAN, help="Group the oldest this many dead jobs.")
+    ] = DEFAULT_SCAN,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help=f"One JSON object per line, a group each: {GROUP_FIELDS}."),
+    ] = False,
+    api_url: ApiUrl = API_URL,
+    tls_ca: TlsCa = None,
+    broker_url: DirectBrokerUrl = None,
+    queue: Queue = config.QUEUE,
+) -> None:
+    """Dead jobs grouped by error: job type, exception type and message with its numbers, ids
+    and quoted values masked; the biggest group first. Replay one with
+    `jobqueue dlq replay --group FINGERPRINT`."""
+    found = dead_letters(api_url, broker_url, queue, None, tls_ca).groups(scan)
+    if as_json:
+        for group in found:
+            typer.echo(to_json(group))
+    elif not found:
+        typer.echo("the dead-letter queue is empty")
+    else:
+        print_table(fit_table(GROUP_COLUMNS, [_group_row(g) for g in found], terminal_width()))
+
+
 @dlq_app.command("replay")
 def replay(
     job_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The dead job's id.")] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead job.")] = False,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", metavar="FINGERPRINT", help="Replay a group's dead jobs."),
+    ] = None,
+    per_second: Annotated[
+        float | None,
+        typer.Option(
+            "--per-second",
+            min=0.001,
+            help="With --group: replay at most this many a second (through the API, in the "
+            "background).",
+        ),
+    ] = None,
     api_url: ApiUrl = API_URL,
     tls_ca: TlsCa = None,
     broker_url: DirectBrokerUrl = None,
     queue: Queue = config.QUEUE,
     store_url: StoreUrl = None,
 ) -> None:
-    """Queue a dead job (or, with --all, every dead job) again with its attempts reset."""
-    if replay_all == (job_id is not None):
-        raise ConfigError("give either a dead job's id or --all")
+    """Queue a dead job (or, with --all, every dead job; with --group, a group's) again with
+    its attempts reset."""
+    if [job_id is not None, replay_all, group is not None].count(True) != 1:
+        raise ConfigError("give one of a dead job's id, --all or --group FINGERPRINT")
+    if per_second is not None and group is None:
+        raise ConfigError("--per-second goes with --group")
     letters = dead_letters(api_url, broker_url, queue, store_url, tls_ca)
-    if job_id is None:
+    if group is not None:
+        count = letters.replay_group(group, per_second)
+        doing = "replaying" if broker_url is None else "replayed"
+        typer.echo(f"{doing} {count} dead job(s) of group {printable(group)}")
+    elif job_id is None:
         typer.echo(f"replayed {letters.replay_all()} dead job(s)")
     else:
         job = letters.replay(job_id)
@@ -178,6 +241,19 @@ def _row(view: dict[str, Any]) -> list[str]:
         view["reason"],
         view["failed_at"].replace("T", " ")[: len("2026-01-02 03:04:05")],
         first_line(view["error"]),
+    ]
+
+
+def _group_row(group: dict[str, Any]) -> list[str]:
+    last_seen = group["last_seen_unix"]
+    when = "?" if last_seen is None else iso_utc(datetime.fromtimestamp(last_seen, UTC))
+    return [
+        str(group["count"]),
+        group["job_type"] if group["job_type"] is not None else "(not a job)",
+        group["error_type"],
+        group["message"],
+        when.replace("T", " ")[: len("2026-01-02 03:04:05")],
+        group["fingerprint"],
     ]
 
 

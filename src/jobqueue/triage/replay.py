@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from jobqueue.brokers import Broker
 from jobqueue.job import Job
@@ -95,33 +95,45 @@ class Replays:
         await self.wait()
 
     async def _replay(self, ids: list[str], per_second: float | None) -> int:
+        async def recorded(jobs: list[Job]) -> None:
+            await record_requeued(self._store, jobs)
+
         done = 0
         try:
-            done = await self._paced(ids, per_second)
+            done = await replay_at_pace(self._broker, ids, per_second, recorded, self._stopping)
         except Exception as exc:  # a broker outage ends the replay; the rest stay dead
             log.warning("replay of %d dead job(s) stopped: %s", len(ids), exc)
         log.info("replayed %d of %d dead job(s) asked for", done, len(ids))
         return done
 
-    async def _paced(self, ids: list[str], per_second: float | None) -> int:
-        loop = asyncio.get_running_loop()
-        started, size, done = loop.time(), chunk_size(per_second), 0
-        for start in range(0, len(ids), size):
-            if per_second is not None and await self._stopped_within(
-                started + start / per_second - loop.time()
-            ):
-                break
-            if self._stopping.is_set():
-                break
-            jobs = await self._broker.replay_ids(ids[start : start + size])
-            await record_requeued(self._store, jobs)
-            done += len(jobs)
-        return done
 
-    async def _stopped_within(self, wait_s: float) -> bool:
-        """Wait ``wait_s`` (or less, when asked to stop); whether a stop was asked."""
-        if wait_s > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait_s):
-                    await self._stopping.wait()
-        return self._stopping.is_set()
+async def replay_at_pace(
+    broker: Broker,
+    ids: Sequence[str],
+    per_second: float | None,
+    replayed: Callable[[list[Job]], Awaitable[None]],
+    stopping: asyncio.Event | None = None,
+) -> int:
+    """Replay the dead jobs ``ids`` a chunk at a time, ``per_second`` at most if given, calling
+    ``replayed`` with each chunk's jobs; ends early once ``stopping`` is set. How many were
+    replayed."""
+    stopping = stopping or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    started, size, done = loop.time(), chunk_size(per_second), 0
+    for start in range(0, len(ids), size):
+        if per_second is not None:
+            await _wait_unless_stopped(stopping, started + start / per_second - loop.time())
+        if stopping.is_set():
+            break
+        jobs = await broker.replay_ids(ids[start : start + size])
+        await replayed(jobs)
+        done += len(jobs)
+    return done
+
+
+async def _wait_unless_stopped(stopping: asyncio.Event, wait_s: float) -> None:
+    """Wait ``wait_s``, or less when ``stopping`` is set meanwhile."""
+    if wait_s > 0:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await stopping.wait()
