@@ -52,7 +52,7 @@ class SubmitTracing:
                 **self._destination,
                 attr.MESSAGING_OPERATION_TYPE: "create",
                 attr.HTTP_METHOD: request.method,
-                attr.URL_PATH: request.url.path,
+                attr.URL_PATH: request.scope["path"],
             }
             with self._tracer.start_as_current_span(
                 f"submit {self._queue}",
