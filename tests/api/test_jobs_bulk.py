@@ -206,3 +206,14 @@ async def test_a_bad_bulk_request_is_a_422(client: httpx.AsyncClient, body: obje
 
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_another_method_on_bulk_is_a_405_not_a_job_lookup(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    answer = await client.request(method, "/jobs/bulk")
+
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    assert answer.json()["error"]["code"] == "method_not_allowed"

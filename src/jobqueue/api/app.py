@@ -123,8 +123,8 @@ def create_app(
         served = ServedCheck(Fleet(registry), settings.queue, settings.unserved_types)
     app.include_router(jobs_router(broker, settings, shortcuts, store, served))
     if tracking is not None:
+        app.include_router(bulk_router(broker, tracking))  # before /jobs/{job_id} takes "bulk"
         app.include_router(status_router(tracking))
-        app.include_router(bulk_router(broker, tracking))
         app.include_router(audit_router(tracking.store))
         fleet = FleetReader(settings.queue, broker, registry)
         app.state.overview = OverviewReader(tracking.store, fleet)  # the dashboard reads it too

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal, Self
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from starlette.responses import Response
 
+from jobqueue.api.allow import refuses_methods
 from jobqueue.api.schemas import (
     JOB_TYPE_PATTERN,
     NO_CONTROL_CHARACTERS,
@@ -39,6 +40,7 @@ from jobqueue.triage.replay import record_requeued
 MAX_BULK = 10_000
 """Jobs one bulk request acts on at most, so that no request holds the API for long."""
 MAX_ID_LENGTH = 255
+_NOT_POST = ["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 JobIdText = Annotated[
     str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARACTERS)
@@ -133,4 +135,12 @@ def bulk_router(broker: Broker, tracking: Tracking) -> APIRouter:
         note(request, f"job.bulk_{body.action}", target, done, {**answer, "dry_run": body.dry_run})
         return json_response(answer)
 
+    # The status routes' GET and DELETE /jobs/{job_id} would take "bulk" for a job id: any
+    # other method than POST is answered here first (this router is included before them).
+    router.add_route("/jobs/bulk", _post_only, methods=_NOT_POST, include_in_schema=False)
     return router
+
+
+@refuses_methods
+async def _post_only(_request: Request) -> Response:
+    raise HTTPException(405, headers={"Allow": "POST"})
