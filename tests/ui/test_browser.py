@@ -14,7 +14,7 @@ import httpx
 import pytest
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from jobqueue.control import worker_pb2 as pb
 from jobqueue.control import worker_pb2_grpc as pb_grpc
@@ -178,6 +178,38 @@ def test_replaying_a_dead_letter_group_runs_its_jobs_again(
         return all(kinds_of(stack, job_id).count("running") >= 2 for job_id in ids)
 
     wait_until(attempted_twice, WAIT_S)
+
+
+def test_bulk_actions_count_first_and_ask_before_acting(
+    browser: Any, stack: Stack, tmp_path: Path
+) -> None:
+    done = [submit(stack, "echo", {"bulk": n}) for n in range(3)]
+    for job_id in done:
+        settled(stack, job_id, "succeeded")
+    browser.get(f"{stack.base}/ui/jobs?type=echo")
+    for job_id in done[:2]:
+        click(browser, f'tr[data-job-id="{job_id}"] input.pick')
+    until(browser, lambda b: text_of(b, "#selected-count") == "2")
+    Select(browser.find_element(By.ID, "bulk-action")).select_by_value("delete")
+    browser.find_element(By.ID, "bulk-selected").click()
+    until(browser, lambda b: "delete 2 job(s)" in text_of(b, "#confirm-text"))
+    confirm(browser)
+    until(browser, lambda b: "Bulk delete: 2 done" in text_of(b, "#flash"))
+    gone = [httpx.get(f"{stack.base}/jobs/{job_id}").status_code for job_id in done]
+    assert gone == [404, 404, 200]
+
+    dead = submit(stack, "explode", {"message": "bulk retry me"})
+    settled(stack, dead, "dead")
+    matching = httpx.get(f"{stack.base}/jobs", params={"state": "dead", "limit": 1000})
+    count = len(matching.json()["jobs"])
+    browser.get(f"{stack.base}/ui/jobs?state=dead")
+    Select(browser.find_element(By.ID, "bulk-action")).select_by_value("retry")
+    browser.find_element(By.ID, "bulk-matching").click()
+    until(browser, lambda b: f"retry {count} job(s)" in text_of(b, "#confirm-text"))
+    screenshot(browser, tmp_path, "jobs-bulk-confirm")
+    browser.find_element(By.CSS_SELECTOR, "#confirm button[value=cancel]").click()
+    until(browser, lambda b: not b.find_element(By.ID, "confirm").is_displayed())
+    assert kinds_of(stack, dead).count("running") == 1  # cancelled: nothing was retried
 
 
 def test_pausing_a_worker_shows_its_new_state(browser: Any, stack: Stack, tmp_path: Path) -> None:
