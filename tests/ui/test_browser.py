@@ -271,6 +271,12 @@ def test_hostile_strings_from_clients_and_workers_are_shown_as_text(
     browser.get(f"{stack.base}/ui/dlq")
     until(browser, lambda b: XSS[0] in text_of(b, "#dead tbody"))
     assert_nothing_ran(browser)
+    refusals = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert refusals == []  # no page needed anything the policy forbids
 
 
 def test_pages_fit_a_phone_and_keep_working(browser: Any, stack: Stack, tmp_path: Path) -> None:
@@ -307,3 +313,21 @@ def test_the_overview_after_the_modules_work(browser: Any, stack: Stack, tmp_pat
     assert text_of(browser, "#stats-problem") == ""
     assert browser.execute_script("return window.innerWidth") == 1280
     screenshot(browser, tmp_path, "overview")  # docs/images/overview.png is made from this
+
+
+def test_pages_follow_the_systems_dark_setting(browser: Any, stack: Stack, tmp_path: Path) -> None:
+    def background(b: Any) -> str:
+        return str(b.execute_script("return getComputedStyle(document.body).backgroundColor"))
+
+    browser.get(f"{stack.base}/ui/workers")
+    light = background(browser)
+    dark_scheme = {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", dark_scheme)
+    try:
+        browser.get(f"{stack.base}/ui/workers")
+        until(browser, lambda b: text_of(b, "#live") == "live")
+        assert background(browser) == "rgb(15, 18, 22)"
+        assert light == "rgb(247, 248, 250)"
+        screenshot(browser, tmp_path, "workers-dark")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})

@@ -19,6 +19,7 @@ from jobqueue.auth.session import SESSION_COOKIE, csrf_token, encode_session
 from jobqueue.brokers import Broker
 from jobqueue.registry.memory import InMemoryRegistry
 from jobqueue.store import default_store_url
+from jobqueue.ui.install import STATIC
 from tests.auth.test_gate import add_token
 from tests.store.conftest import open_store
 
@@ -202,3 +203,12 @@ async def test_filters_and_ids_from_the_url_are_escaped(site: Site) -> None:
     for html in (jobs, job):
         assert "<img src=x" not in html
         assert "&#34;&gt;" in html  # the quote cannot close an attribute
+
+
+def test_the_scripts_never_write_html() -> None:
+    scripts = sorted((STATIC / "js").glob("*.js"))
+    assert len(scripts) == 7
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in text, f"{script.name} uses {sink}"

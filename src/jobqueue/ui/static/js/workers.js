@@ -30,7 +30,7 @@
       el("td", {}, el("span", { class: `state worker-${worker.state || "active"}` }, state)),
       el("td", { class: "num" }, fmtNumber(worker.processed)),
       el("td", { class: "num" }, fmtNumber(worker.failed)),
-      canAdmin ? el("td", { class: "buttons" }, command(worker, "pause"), command(worker, "resume"), command(worker, "drain")) : null,
+      canAdmin ? el("td", {}, el("div", { class: "buttons" }, command(worker, "pause"), command(worker, "resume"), command(worker, "drain"))) : null,
     );
   }
 
