@@ -212,3 +212,12 @@ def test_the_scripts_never_write_html() -> None:
         text = script.read_text(encoding="utf-8")
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in text, f"{script.name} uses {sink}"
+
+
+async def test_the_login_page_offers_no_sign_out(site: Site) -> None:
+    page = (await site.http.get("/ui/login")).text
+    assert 'name="token"' in page
+    assert "Sign out" not in page
+    signed_in = (await site.http.get("/ui", headers=site.cookie("read"))).text
+    assert "Sign out" in signed_in
+    assert '<span class="who">read</span>' in signed_in

@@ -51,6 +51,17 @@ def cookie_token(scope: Scope) -> str | None:
     return None
 
 
+def presented_token(scope: Scope) -> str | None:
+    """The token a request carried: its bearer token, else its session cookie's."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text: str = value.decode("latin-1")
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return cookie_token(scope)
+
+
 def csrf_token(token: str) -> str:
     """The CSRF token of the session holding ``token``: HMAC-SHA256 keyed by the token itself,
     so every API replica computes the same one and nobody without the cookie can."""

@@ -61,7 +61,7 @@ def install_ui(app: FastAPI, auth: HttpAuth | None = None) -> Broadcaster:
     app.state.ui_broadcaster = broadcaster
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.include_router(login_router(renderer, book))
-    app.include_router(stream_router(broadcaster))
+    app.include_router(stream_router(broadcaster, book))
     app.include_router(pages_router(renderer))
     app.add_middleware(UiHeaders)
     return broadcaster

@@ -163,7 +163,9 @@ window.JQ = (function () {
       live.className = "live on";
     });
     source.addEventListener("error", () => {
-      live.textContent = "reconnecting…";
+      // CLOSED: the server refused the stream (a session that ended): only a new page helps.
+      const closed = source.readyState === EventSource.CLOSED;
+      live.textContent = closed ? "disconnected: reload or sign in again" : "reconnecting…";
       live.className = "live off";
     });
     source.addEventListener("change", (message) => {
