@@ -42,6 +42,7 @@ _OPERATIONS = {
 
 
 def tracer(provider: trace.TracerProvider) -> trace.Tracer:
+    """jobqueue's tracer of ``provider``."""
     return provider.get_tracer("jobqueue", jobqueue.__version__)
 
 
@@ -63,6 +64,8 @@ def describe(span: Span, jobs: Sequence[Job]) -> None:
 
 
 def failed(span: Span, exc: BaseException) -> None:
+    """Mark ``span`` failed by ``exc``: its type, and status ERROR (the message may name the
+    deployment, so it is left out)."""
     span.set_attribute(attr.ERROR_TYPE, type(exc).__name__)
     span.set_status(StatusCode.ERROR)
 
