@@ -79,9 +79,15 @@ def until(browser: Any, check: Any) -> Any:
 
 
 def text_of(browser: Any, selector: str) -> str:
-    """The text of the first element matching ``selector``, or ''."""
-    found = browser.find_elements(By.CSS_SELECTOR, selector)
-    return str(found[0].text) if found else ""
+    """The text of the first element matching ``selector``, or ''; read again when an update
+    replaced the element meanwhile."""
+    for _ in range(5):
+        try:
+            found = browser.find_elements(By.CSS_SELECTOR, selector)
+            return str(found[0].text) if found else ""
+        except StaleElementReferenceException:
+            continue
+    return ""
 
 
 def click(browser: Any, selector: str, xpath: str = ".") -> None:
@@ -123,8 +129,8 @@ def test_the_overview_counts_change_live_without_a_reload(
         settled(stack, job_id, "succeeded")
 
     def succeeded_shown(b: Any) -> int:
-        cell = b.find_elements(By.CSS_SELECTOR, '#states tr[data-state="succeeded"] td')
-        return int(cell[0].text.replace(",", "")) if cell and cell[0].text != "—" else 0
+        shown = text_of(b, '#states tr[data-state="succeeded"] td').replace(",", "")
+        return int(shown) if shown.isdigit() else 0
 
     until(browser, lambda b: succeeded_shown(b) >= 5)
     assert browser.execute_script("return window.__stayed") == "yes"  # the same page all along
@@ -132,6 +138,10 @@ def test_the_overview_counts_change_live_without_a_reload(
     assert updates > before
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-throughput canvas")
     screenshot(browser, tmp_path, "overview-live")
+    browser.find_element(By.LINK_TEXT, "Last 24 hours").click()
+    until(browser, lambda b: b.current_url.endswith("/ui?window=24h"))
+    until(browser, lambda b: succeeded_shown(b) >= 5)
+    assert text_of(browser, "#stats-problem") == ""
 
 
 def test_a_jobs_page_shows_payload_progress_result_and_timeline(
@@ -143,10 +153,9 @@ def test_a_jobs_page_shows_payload_progress_result_and_timeline(
     assert "walk slowly" in text_of(browser, "#payload")
     until(browser, lambda b: text_of(b, "#job-state") == "succeeded")
     assert text_of(browser, "#result") == "crawled"
-    kinds = [
-        item.get_attribute("data-kind")
-        for item in browser.find_elements(By.CSS_SELECTOR, "#events li")
-    ]
+    kinds = browser.execute_script(
+        "return [...document.querySelectorAll('#events li')].map((item) => item.dataset.kind)"
+    )
     assert "succeeded" in kinds
     screenshot(browser, tmp_path, "job")
     browser.get(f"{stack.base}/ui/jobs?type=crawl")
@@ -174,10 +183,17 @@ def test_replaying_a_dead_letter_group_runs_its_jobs_again(
     confirm(browser)
     until(browser, lambda b: "Replay group: done" in text_of(b, "#flash"))
 
-    def attempted_twice() -> bool:
-        return all(kinds_of(stack, job_id).count("running") >= 2 for job_id in ids)
+    def attempted(times: int) -> bool:
+        return all(kinds_of(stack, job_id).count("running") >= times for job_id in ids)
 
-    wait_until(attempted_twice, WAIT_S)
+    wait_until(lambda: attempted(2), WAIT_S)
+    until(browser, lambda b: text_of(b, f"{card} .count") == "2")  # dead again
+    browser.find_element(By.ID, "pace").send_keys("50")
+    browser.find_element(By.ID, "replay-all").click()
+    until(browser, lambda b: "at 50 per second" in text_of(b, "#confirm-text"))
+    confirm(browser)
+    until(browser, lambda b: "Replay all: done" in text_of(b, "#flash"))
+    wait_until(lambda: attempted(3), WAIT_S)
 
 
 def test_bulk_actions_count_first_and_ask_before_acting(
