@@ -160,6 +160,7 @@ def _banner(base: str, grpc_addr: str, broker_url: str, workers: int, concurrenc
         [
             "jobqueue is up",
             f"  HTTP API  {base}  (OpenAPI docs: {base}/docs)",
+            f"  dashboard {base}/ui",
             f"  gRPC      {grpc_addr}",
             f"  broker    {redact_url(broker_url)}",
             f"  workers   {workers} processes x {concurrency} concurrent jobs",
