@@ -287,6 +287,13 @@ def test_hostile_strings_from_clients_and_workers_are_shown_as_text(
     browser.get(f"{stack.base}/ui/dlq")
     until(browser, lambda b: XSS[0] in text_of(b, "#dead tbody"))
     assert_nothing_ran(browser)
+    browser.get(f"{stack.base}/ui/jobs/{errors[0]}")
+    until(browser, lambda b: XSS[0] in text_of(b, "#error"))
+    assert "Traceback" in text_of(browser, "#traceback")
+    click(browser, "#retry-job")
+    until(browser, lambda b: "Retry: done" in text_of(b, "#flash"))
+    wait_until(lambda: kinds_of(stack, errors[0]).count("running") >= 2, WAIT_S)
+    assert_nothing_ran(browser)
     refusals = [
         entry["message"]
         for entry in browser.get_log("browser")

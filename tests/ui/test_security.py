@@ -221,3 +221,17 @@ async def test_the_login_page_offers_no_sign_out(site: Site) -> None:
     signed_in = (await site.http.get("/ui", headers=site.cookie("read"))).text
     assert "Sign out" in signed_in
     assert '<span class="who">read</span>' in signed_in
+
+
+async def test_with_auth_off_pages_open_and_the_login_steps_aside(broker: Broker) -> None:
+    app = create_app(broker, InMemoryRegistry())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dash.test") as client:
+        login = await client.get("/ui/login?next=/ui/dlq")
+        assert login.status_code == 303
+        assert login.headers["Location"] == "/ui/dlq"
+        page = await client.get("/ui/dlq")
+        assert page.status_code == 200
+        assert 'data-can-admin="yes"' in page.text
+        assert "Sign out" not in page.text
+        assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
