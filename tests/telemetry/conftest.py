@@ -77,10 +77,13 @@ async def submit(
     body: Any,
     headers: dict[str, str] | None = None,
     traces: Traces | None = None,
+    queue: str = "jobs",
 ) -> httpx.Response:
-    """POST ``body`` to ``path`` of a real app over ``broker``, traced with ``traces``."""
+    """POST ``body`` to ``path`` of a real app over ``broker`` (on ``queue``), traced with
+    ``traces``."""
     provider = None if traces is None else traces.provider
-    app = create_app(broker, settings=ApiSettings(tracer_provider=provider))
+    settings = ApiSettings(queue=queue, tracer_provider=provider)
+    app = create_app(broker, settings=settings)
     async with asgi_client(app) as client:
         return await client.post(path, json=body, headers=headers or {})
 

@@ -3,14 +3,18 @@ memory. The run of a job is a child of its submission's span, in the caller's tr
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from jobqueue.brokers import Broker
 from jobqueue.handlers import Handlers, JobContext
 from tests.api.conftest import take_deliveries
+from tests.brokers.rabbit import delete_queues, fresh_queue_name
+from tests.services import RABBITMQ_URL
 from tests.telemetry.conftest import PARENT_ID, TRACE_ID, TRACEPARENT, Traces, run_jobs, submit
 from tests.worker.conftest import Place
 
@@ -170,3 +174,32 @@ async def test_the_message_carries_the_submit_spans_context(broker: Broker, trac
     assert delivery.headers == {
         "traceparent": f"00-{TRACE_ID}-{_span_id(submitted):016x}-01",
     }
+
+
+@pytest.mark.rabbitmq
+async def test_on_rabbitmq_every_attempt_runs_in_the_submissions_trace(traces: Traces) -> None:
+    handlers = Handlers()
+
+    @handlers.job("email", max_attempts=2)
+    def fail_once(payload: Any, ctx: JobContext) -> None:
+        if ctx.attempt == 0:
+            raise ValueError("first attempt")
+
+    place = Place(RABBITMQ_URL, fresh_queue_name())
+    broker = place.broker()
+    await broker.connect()
+    try:
+        headers = {"traceparent": TRACEPARENT}
+        answer = await submit(broker, "/jobs", EMAIL, headers, traces, place.queue)
+        assert answer.status_code == 202
+        await run_jobs(place, handlers, traces)
+    finally:
+        await broker.close()
+        await asyncio.to_thread(delete_queues, place.url, place.queue)
+
+    submitted = traces.one(f"submit {place.queue}")
+    runs = traces.spans(f"process {place.queue}")
+    assert [(run.attributes or {})["jobqueue.job.attempt"] for run in runs] == [0, 1]
+    assert {_trace_id(run) for run in runs} == {TRACE_ID}
+    assert {_parent_id(run) for run in runs} == {_span_id(submitted)}
+    assert _parent_id(traces.one(f"retry {place.queue}")) == _span_id(runs[0])
