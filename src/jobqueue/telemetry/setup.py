@@ -41,10 +41,13 @@ def start_tracing(service_name: str) -> trace.TracerProvider | None:
         return None
     current = trace.get_tracer_provider()
     if not isinstance(current, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        log.info("tracing: on, with the tracer provider this process was given")
         return current
     provider = configure(service_name, os.environ)
     if provider is not None:
         trace.set_tracer_provider(provider)
+        exporters = os.environ.get("OTEL_TRACES_EXPORTER") or "otlp"
+        log.info("tracing: on, exporting to %s", exporters.strip())
     return provider
 
 
