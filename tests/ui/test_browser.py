@@ -329,6 +329,31 @@ def test_every_page_is_reachable_by_keyboard(browser: Any, stack: Stack) -> None
     assert labels == ["f-state", "f-type", "f-since", "f-until", "f-id"]
 
 
+def test_the_jobs_list_pages_by_cursor_with_the_filter_in_the_url(
+    browser: Any, stack: Stack
+) -> None:
+    jobs = [{"type": "echo", "payload": {"page": n}} for n in range(55)]
+    answer = httpx.post(f"{stack.base}/jobs/batch", json={"jobs": jobs}, timeout=10)
+    assert answer.status_code == 202
+    last = answer.json()["jobs"][-1]["id"]
+    browser.get(f"{stack.base}/ui/jobs?type=echo")
+    until(browser, lambda b: b.find_element(By.ID, "next-page").is_displayed())
+    first_page = browser.execute_script(
+        "return [...document.querySelectorAll('#jobs tbody tr')].map((row) => row.dataset.jobId)"
+    )
+    assert len(first_page) == 50
+    assert first_page[0] == last  # newest first
+    click(browser, "#next-page")
+    until(browser, lambda b: "cursor=" in b.current_url and "type=echo" in b.current_url)
+    until(browser, lambda b: b.find_element(By.ID, "first-page").is_displayed())
+    until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#jobs tbody tr[data-job-id]"))
+    second_page = browser.execute_script(
+        "return [...document.querySelectorAll('#jobs tbody tr')].map((row) => row.dataset.jobId)"
+    )
+    assert not set(second_page) & set(first_page)
+    assert browser.find_element(By.ID, "f-type").get_attribute("value") == "echo"
+
+
 def test_the_overview_after_the_modules_work(browser: Any, stack: Stack, tmp_path: Path) -> None:
     browser.get(f"{stack.base}/ui")
     until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#chart-depth canvas"))
