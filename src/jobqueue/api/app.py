@@ -38,8 +38,9 @@ from jobqueue.triage.replay import Replays
 from jobqueue.ui.install import install_ui
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-"""FastAPI's own OpenTelemetry hooks off: jobqueue configures no OpenTelemetry, and checking for
-a provider on every request costs the submit path a few per cent."""
+"""FastAPI's own OpenTelemetry hooks off: jobqueue makes its own spans (:mod:`jobqueue.telemetry`),
+only when tracing is on, and FastAPI's check for a provider on every request costs the submit
+path a few per cent."""
 
 DESCRIPTION = (
     "Submit jobs to a durable queue (202 means the broker has the job), follow them (state, "
