@@ -1,10 +1,15 @@
-"""The event stream's own rules: it ends once the token that opened it is revoked."""
+"""The event stream's own rules: it ends once the token that opened it is revoked, and open
+streams leave the API's in-flight requests alone."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
+from starlette.types import Message, Receive, Scope, Send
+
+from jobqueue.api.shedding import InFlightLimit
 from jobqueue.auth import hashing
 from jobqueue.auth.book import TokenBook
 from jobqueue.auth.records import TokenRecord
@@ -51,3 +56,54 @@ async def test_a_stream_without_a_token_lasts_while_auth_is_off() -> None:
     book = TokenBook()
     book.load([])
     assert token_validity(book, "anything")()  # no token anywhere, loopback: auth is off
+
+
+class Held:
+    """An ASGI app that answers 200, holding each request open until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.arrived = asyncio.Event()
+        self.entered = 0
+
+    async def reached(self, count: int) -> None:
+        """Wait until ``count`` requests are being held."""
+        while self.entered < count:
+            self.arrived.clear()
+            await self.arrived.wait()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.entered += 1
+        self.arrived.set()
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def status_of(app: Any, path: str) -> int:
+    """Call ``app`` with a GET of ``path``; the status it answered."""
+    statuses: list[int] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": []}
+    await app(scope, receive, send)
+    return statuses[0]
+
+
+async def test_open_streams_do_not_count_against_the_in_flight_limit() -> None:
+    held = Held()
+    limit = InFlightLimit(held, max_in_flight=1)
+    streams = [asyncio.create_task(status_of(limit, "/ui/stream")) for _ in range(3)]
+    await asyncio.wait_for(held.reached(3), 5)
+    request = asyncio.create_task(status_of(limit, "/jobs"))  # the one slot is still free
+    await asyncio.wait_for(held.reached(4), 5)
+    assert await status_of(limit, "/ui/stream") == 503  # the slot taken: a new stream is refused
+    held.release.set()
+    assert await request == 200
+    assert await asyncio.gather(*streams) == [200, 200, 200]

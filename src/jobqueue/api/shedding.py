@@ -9,6 +9,11 @@ from jobqueue.api.errors import error_response
 NEVER_SHED = frozenset({"/healthz"})
 """Paths answered whatever the load: a liveness probe must not fail because the API is busy."""
 
+LONG_LIVED = frozenset({"/ui/stream"})
+"""Event streams: refused past the limit like any request, but not counted while they stay open
+(an idle stream is a queue, not work), so open dashboards never crowd out the API's requests;
+the connection cap bounds them."""
+
 RETRY_AFTER_S = 1
 
 
@@ -43,6 +48,9 @@ class InFlightLimit:
             return
         if self.in_flight >= self.max_in_flight:
             await self.refusal(scope, receive, send)
+            return
+        if scope["path"] in LONG_LIVED:
+            await self.app(scope, receive, send)
             return
         self.in_flight += 1
         try:
