@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from jobqueue.ui.broadcast import Broadcaster, TopicKey
+from jobqueue.ui.broadcast import END, Broadcaster, TopicKey
 
 KEY: TopicKey = ("overview", (("window", "15m"),))
 STEP_S = 5.0  # the most a test waits for the next message; none should need nearly that
@@ -116,3 +116,15 @@ async def test_a_failing_snapshot_is_sent_as_an_error_section_and_retried() -> N
         assert "store unreachable" in failed["error"]["body"]["error"]["message"]
         recovered = await next_message(queue)
         assert set(recovered) >= {"stats", "other"}
+
+
+async def test_closing_ends_every_stream_and_any_opened_later() -> None:
+    source = Source()
+    broadcaster = Broadcaster(source.compute, interval_s=0.01)
+    async with broadcaster.listen(KEY) as queue:
+        await next_message(queue)
+        broadcaster.close()
+        assert await asyncio.wait_for(queue.get(), STEP_S) == END
+    async with broadcaster.listen(KEY) as late:
+        assert late.get_nowait() == END
+    assert broadcaster.topics == {}

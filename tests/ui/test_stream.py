@@ -1,12 +1,15 @@
 """The event stream's own rules: it ends once the token that opened it is revoked, and open
-streams leave the API's in-flight requests alone."""
+streams leave the API's in-flight requests alone, and a stopping API ends them at once."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import signal
+from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from jobqueue.api.shedding import InFlightLimit
@@ -16,6 +19,8 @@ from jobqueue.auth.records import TokenRecord
 from jobqueue.store.events import utc_now
 from jobqueue.ui.broadcast import Broadcaster, TopicKey
 from jobqueue.ui.stream import stream_events, token_validity
+from tests.services import free_port
+from tests.ui.conftest import Stack, wait_until
 
 KEY: TopicKey = ("workers", ())
 
@@ -107,3 +112,33 @@ async def test_open_streams_do_not_count_against_the_in_flight_limit() -> None:
     held.release.set()
     assert await request == 200
     assert await asyncio.gather(*streams) == [200, 200, 200]
+
+
+def test_stopping_the_api_ends_its_open_streams_cleanly(tmp_path: Path) -> None:
+    stack = Stack(f"http://127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", tmp_path)
+    api = stack.start(
+        "api",
+        [
+            *("api", "--broker-url", f"sqlite:///{tmp_path / 'jq.db'}"),
+            *("--http-addr", stack.base.removeprefix("http://"), "--grpc-addr", stack.grpc),
+        ],
+    )
+    try:
+        wait_until(lambda: _healthy(stack.base), 30)
+        with httpx.stream("GET", f"{stack.base}/ui/stream?page=workers", timeout=60) as answer:
+            lines = answer.iter_lines()
+            assert next(lines) == "retry: 3000"
+            api.send_signal(signal.SIGTERM)
+            rest = list(lines)  # the server ends the body: no protocol error, no cut
+        assert "event: change" in rest
+        assert api.wait(timeout=60) == 0
+    finally:
+        stack.stop()
+    assert "graceful shutdown exceeded" not in (tmp_path / "api.log").read_text()
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -30,7 +30,7 @@ import logging
 import math
 import signal
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -246,7 +246,8 @@ def http_server(
         ssl_certfile=None if tls is None else tls.cert_path,
         ssl_keyfile=None if tls is None else tls.key_path,
     )
-    return _Server(config)
+    broadcaster = getattr(app.state, "ui_broadcaster", None)
+    return _Server(config, None if broadcaster is None else broadcaster.close)
 
 
 class _Server(uvicorn.Server):
@@ -254,12 +255,24 @@ class _Server(uvicorn.Server):
 
     uvicorn's own handling re-raises the signal once it has stopped, which would kill the
     process before the broker is closed; here the signal only asks the server to exit.
+    ``on_shutdown`` runs as the server starts stopping (the dashboard ends its event streams,
+    which would otherwise hold the graceful stop to its deadline).
     """
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None] | None = None):
+        super().__init__(config)
+        self.on_shutdown = on_shutdown
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         """Leave signal handling to the caller."""
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Run ``on_shutdown``, then stop as uvicorn does."""
+        if self.on_shutdown is not None:
+            self.on_shutdown()
+        await super().shutdown(sockets)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ Compute = Callable[[TopicKey], Awaitable[dict[str, Any]]]
 INTERVAL_S = 2.0
 QUEUE_DEPTH = 8
 """Messages a listener may fall behind by before it is sent the whole snapshot afresh."""
+END = b""
+"""Put in a listener's queue when the broadcaster closes: its stream ends."""
 
 
 def event(sections: dict[str, bytes]) -> bytes:
@@ -89,10 +91,26 @@ class Broadcaster:
         self.compute = compute
         self.interval_s = interval_s
         self.topics: dict[TopicKey, Topic] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        """End every stream (the server is stopping: an open stream would hold its graceful
+        stop to the deadline); streams opened afterwards end at once."""
+        self.closed = True
+        for topic in self.topics.values():
+            for queue in topic.listeners:
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(END)
 
     @contextlib.asynccontextmanager
     async def listen(self, key: TopicKey) -> AsyncIterator[asyncio.Queue[bytes]]:
         """A queue of the SSE messages for ``key``, for as long as the block runs."""
+        if self.closed:
+            ended: asyncio.Queue[bytes] = asyncio.Queue(1)
+            ended.put_nowait(END)
+            yield ended
+            return
         topic = self.topics.get(key)
         if topic is None:
             topic = self.topics[key] = Topic(key, self.compute, self.interval_s)

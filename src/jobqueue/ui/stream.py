@@ -13,7 +13,7 @@ from jobqueue.api.errors import error_response
 from jobqueue.auth.book import TokenBook
 from jobqueue.auth.scopes import Scope as TokenScope
 from jobqueue.auth.session import presented_token
-from jobqueue.ui.broadcast import Broadcaster, TopicKey
+from jobqueue.ui.broadcast import END, Broadcaster, TopicKey
 from jobqueue.ui.headers import UI_HEADERS
 from jobqueue.ui.principal import principal_of
 from jobqueue.ui.snapshots import PAGES, topic_key
@@ -68,4 +68,6 @@ async def stream_events(
                 message = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
             except TimeoutError:
                 message = b": keepalive\n\n"
+            if message == END:
+                return
             yield message
