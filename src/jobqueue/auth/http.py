@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobqueue.api.errors import error_response
-from jobqueue.auth import session
+from jobqueue.auth import origin, session
 from jobqueue.auth.actions import ANSWER_PEEK_BYTES, facts_of
 from jobqueue.auth.audit import FACTS_KEY, AuditTrail, Facts
 from jobqueue.auth.book import ANONYMOUS, Principal, TokenBook
@@ -48,6 +48,12 @@ class TokenGate:
         needed = needed_scope(method, path, self.open_probes)
         if needed is None:
             await self.app(scope, receive, send)
+            return
+        if origin.foreign_change(scope):
+            response = error_response(
+                403, "cross_site", "a change sent by a browser for another site is refused"
+            )
+            await response(scope, receive, send)
             return
         principal = self._principal(scope) if self.book.required else ANONYMOUS
         if principal is None:
