@@ -38,8 +38,9 @@ def new_job_id() -> str:
 
 
 class JobState(enum.StrEnum):
-    """Where a job is in its life."""
+    """Where a job is in its life (``scheduled``: waiting in the job store for its ``run_at``)."""
 
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
@@ -57,6 +58,7 @@ class Job:
     ``first_failed_at`` is set once an attempt failed: when the first one did.
     ``headers`` travel beside the body, as the broker message's headers (the trace context:
     ``traceparent``, ``tracestate``); they are neither in the body nor in answers to clients.
+    ``run_at`` (ISO 8601 UTC) is set on a delayed job: it waits in the job store until then.
     """
 
     type: str
@@ -68,6 +70,7 @@ class Job:
     unserved_since: str | None = None
     first_failed_at: str | None = None
     headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+    run_at: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object sent on the wire and answered to clients; original fields first."""
@@ -84,6 +87,8 @@ class Job:
             wire["unserved_since"] = self.unserved_since
         if self.first_failed_at is not None:
             wire["first_failed_at"] = self.first_failed_at
+        if self.run_at is not None:
+            wire["run_at"] = self.run_at
         return wire
 
     def encode(self) -> bytes:
@@ -123,7 +128,7 @@ class Job:
         if max_attempts is not None and not (_is_count(max_attempts) and max_attempts >= 1):
             raise DecodeError("job 'max_attempts' is not a positive integer")
         created_at, unserved_since = data.get("created_at"), data.get("unserved_since")
-        first_failed_at = data.get("first_failed_at")
+        first_failed_at, run_at = data.get("first_failed_at"), data.get("run_at")
         return cls(
             id=job_id,
             type=job_type,
@@ -134,6 +139,7 @@ class Job:
             unserved_since=unserved_since if isinstance(unserved_since, str) else None,
             first_failed_at=first_failed_at if isinstance(first_failed_at, str) else None,
             headers=headers,
+            run_at=run_at if isinstance(run_at, str) else None,
         )
 
 

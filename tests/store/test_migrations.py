@@ -67,7 +67,7 @@ async def concurrent_upgrades(url: str, count: int) -> list[str | None]:
 
 
 def test_there_is_one_head_revision() -> None:
-    assert head_revision() == "0004"  # 0004: the index of jobs by state and type
+    assert head_revision() == "0005"  # 0005: scheduled and unique jobs
 
 
 async def test_sqlite_migrations_build_exactly_the_tables_the_code_uses(tmp_path: Path) -> None:

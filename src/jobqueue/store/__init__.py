@@ -10,7 +10,7 @@ folding events into state are in :mod:`jobqueue.store.events`.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -21,8 +21,10 @@ from jobqueue.job import Job, JobState
 from jobqueue.store.counts import JobCount, JobTotal
 from jobqueue.store.depths import DepthPoint
 from jobqueue.store.events import EventKind, JobEvent
+from jobqueue.store.scheduled import DueJob
 from jobqueue.store.selection import JobFilter
 from jobqueue.store.timings import JobTiming
+from jobqueue.store.unique import UniqueClaim, UniqueOutcome
 from jobqueue.store.values import (
     DEFAULT_IN_FLIGHT_TIMEOUT_S,
     IdempotencyOutcome,
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_RETENTION_S",
     "DEFAULT_STORE_URL",
     "DepthPoint",
+    "DueJob",
     "EventKind",
     "IdempotencyOutcome",
     "JobCount",
@@ -47,6 +50,8 @@ __all__ = [
     "Page",
     "Reservation",
     "Store",
+    "UniqueClaim",
+    "UniqueOutcome",
     "default_store_url",
     "from_url",
 ]
@@ -85,6 +90,47 @@ class Store(Protocol):
         ``idempotency_keys`` maps job id to key. Recording a job whose events were applied
         first fills in its payload and key but never moves its state back. Idempotent.
         """
+
+    async def record_scheduled(
+        self, jobs: Sequence[Job], idempotency_keys: Mapping[str, str] | None = None
+    ) -> None:
+        """Record delayed jobs (each with its ``run_at``) as ``scheduled``: committed when this
+        returns, they wait here (not in the broker) until :meth:`promote_due` publishes them.
+        A job recorded before is left as it is. Wakes the :meth:`watch_scheduled` callbacks.
+
+        To schedule inside a transaction of one's own, call
+        ``jobqueue.store.scheduled.record_scheduled(connection, jobs, queue)`` in it, then
+        :meth:`scheduled_changed`.
+        """
+
+    def watch_scheduled(self, callback: Callable[[datetime], None]) -> None:
+        """Have ``callback`` called with the earliest ``run_at`` of each batch scheduled here."""
+
+    def scheduled_changed(self, earliest: datetime) -> None:
+        """Call the :meth:`watch_scheduled` callbacks: jobs due at ``earliest`` were scheduled."""
+
+    async def next_run_at(self) -> datetime | None:
+        """The earliest ``run_at`` of the scheduled jobs waiting, or None when none waits."""
+
+    async def scheduled_count(self) -> int:
+        """How many scheduled jobs wait."""
+
+    async def promote_due(
+        self, publish: Callable[[builtins.list[Job]], Awaitable[None]], limit: int = 500
+    ) -> builtins.list[DueJob]:
+        """Hand up to ``limit`` due jobs (earliest first) to ``publish`` and mark them queued,
+        in one transaction: concurrent callers (other replicas) never get the same job; if
+        ``publish`` raises nothing changes; a crash after it returned publishes them again.
+        Returns the jobs handed over, each with its ``run_at``."""
+
+    async def claim_unique_keys(
+        self, claims: Sequence[UniqueClaim]
+    ) -> builtins.list[UniqueOutcome]:
+        """Claim each unique key for its new job, or learn the job that still holds it (see
+        :mod:`jobqueue.store.unique`); racing callers: one job per key."""
+
+    async def release_unique_keys(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Give back ``(key, job_id)`` claims whose jobs were not accepted after all."""
 
     async def record_requeued(self, jobs: Sequence[Job]) -> None:
         """Put ``jobs`` (dead jobs replayed) back to queued with their attempts reset.

@@ -61,6 +61,7 @@ def _proposed_row(job_id: str, job_events: list[ev.JobEvent]) -> dict[str, Any]:
         cancel_requested=False,
         idempotency_key=None,
         payload=None,
+        run_at=None,
     )
     return row
 

@@ -41,7 +41,7 @@ MAX_ATTEMPT = 1 << 40
 
 
 class EventKind(enum.StrEnum):
-    """What happened to a job. Workers send the first seven; the store writes the last four."""
+    """What happened to a job. Workers send the first seven; the store writes the last five."""
 
     RUNNING = "running"
     PROGRESS = "progress"
@@ -53,6 +53,7 @@ class EventKind(enum.StrEnum):
     QUEUED = "queued"
     CANCEL_REQUESTED = "cancel_requested"
     REQUEUED = "requeued"
+    SCHEDULED = "scheduled"  # a delayed job recorded to wait for its run_at
 
 
 _PHASE = {

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from jobqueue.config import QUEUE
 from jobqueue.job import JobState
-from jobqueue.store import counts, cursors, selection
+from jobqueue.store import counts, cursors, scheduled, selection
 from jobqueue.store import events as ev
 from jobqueue.store.selection import JobFilter
 from jobqueue.store.tables import events, idempotency_keys, jobs
@@ -19,7 +19,7 @@ from jobqueue.store.values import JobRecord, Page
 
 MAX_PAGE = 1000
 _IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
-_WAITING = (JobState.QUEUED.value, JobState.RETRYING.value)
+_WAITING = (JobState.SCHEDULED.value, JobState.QUEUED.value, JobState.RETRYING.value)
 
 
 def record_from_row(row: sa.Row[Any]) -> JobRecord:
@@ -43,6 +43,7 @@ def record_from_row(row: sa.Row[Any]) -> JobRecord:
         cancel_requested=bool(row.cancel_requested),
         idempotency_key=row.idempotency_key,
         payload=row.payload,
+        run_at=row.run_at,
     )
 
 
@@ -129,6 +130,7 @@ def request_cancel(
 ) -> JobRecord | None:
     """Cancel a waiting job at once (counted as cancelled in ``queue``, unless None), or flag
     a running one; append what happened."""
+    scheduled.unschedule(connection, job_id)  # first: a cancelled one is never published
     now = ev.utc_now()
     cancelled = connection.execute(
         sa.update(jobs)

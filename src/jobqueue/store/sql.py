@@ -16,7 +16,7 @@ import builtins
 import functools
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -40,14 +40,17 @@ from jobqueue.store import (
     idempotency,
     migrate,
     queries,
+    scheduled,
     selection,
     timings,
+    unique,
     writes,
 )
 from jobqueue.store.depths import DepthPoint
 from jobqueue.store.engine import WRITE_OPTION, StoreTarget, postgres_engine, sqlite_engine
 from jobqueue.store.events import JobEvent, utc_now
 from jobqueue.store.group import GroupCommit
+from jobqueue.store.scheduled import DueJob
 from jobqueue.store.selection import JobFilter
 from jobqueue.store.timings import JobTiming
 from jobqueue.store.values import DEFAULT_IN_FLIGHT_TIMEOUT_S, IdempotencyOutcome, JobRecord, Page
@@ -71,6 +74,7 @@ class SqlStore:
         self._queue: str | None = queue if counting else None
         self._open = False
         self._submissions = GroupCommit[tuple[Job, str | None]](self._record_submitted)
+        self._schedule_watchers: builtins.list[Callable[[datetime], None]] = []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._target.display_url!r})"
@@ -125,6 +129,72 @@ class SqlStore:
             lambda c: writes.record_submitted(c.dialect, c.connection, submitted, self._queue),
             write=True,
         )
+
+    async def record_scheduled(
+        self, jobs: Sequence[Job], idempotency_keys: Mapping[str, str] | None = None
+    ) -> None:
+        """Record delayed jobs as scheduled (committed when this returns); wakes the watchers."""
+        if not jobs:
+            return
+        await self._run(
+            lambda c: scheduled.record_scheduled(c, jobs, self._queue, idempotency_keys),
+            write=True,
+        )
+        self.scheduled_changed(min(scheduled.run_at_of(job) for job in jobs))
+
+    def watch_scheduled(self, callback: Callable[[datetime], None]) -> None:
+        """Call ``callback`` with the earliest ``run_at`` whenever jobs are scheduled here."""
+        self._schedule_watchers.append(callback)
+
+    def scheduled_changed(self, earliest: datetime) -> None:
+        """Tell the watchers that jobs due at ``earliest`` (or later) were scheduled, e.g. by a
+        transaction of another module that called :func:`scheduled.record_scheduled`."""
+        for callback in self._schedule_watchers:
+            callback(earliest)
+
+    async def next_run_at(self) -> datetime | None:
+        """The earliest due time of a scheduled job, or None."""
+        return await self._run(scheduled.next_run_at, write=False)
+
+    async def scheduled_count(self) -> int:
+        """How many scheduled jobs wait."""
+        return await self._run(scheduled.waiting_count, write=False)
+
+    async def promote_due(
+        self, publish: Callable[[builtins.list[Job]], Awaitable[None]], limit: int = 500
+    ) -> builtins.list[DueJob]:
+        """Claim up to ``limit`` due jobs, ``publish`` them, mark them queued, commit."""
+        now = utc_now()
+        due: builtins.list[DueJob] = []
+
+        def claim(connection: sa.Connection) -> None:
+            due.extend(scheduled.claim_due(connection, now, limit))
+
+        async def hand_over() -> None:
+            if due:
+                await publish([item.job for item in due])
+
+        await self._holding(claim, hand_over, lambda c: scheduled.mark_promoted(c, due))
+        return due
+
+    async def _holding(
+        self, before: Work[None], between: Callable[[], Awaitable[None]], after: Work[None]
+    ) -> None:
+        """Run ``before``, await ``between``, run ``after``, in one write transaction."""
+        raise NotImplementedError
+
+    async def claim_unique_keys(
+        self, claims: Sequence[unique.UniqueClaim]
+    ) -> builtins.list[unique.UniqueOutcome]:
+        """Claim unique keys for new jobs; see :mod:`jobqueue.store.unique`."""
+        if not claims:
+            return []
+        return await self._run(lambda c: unique.claim(c, claims), write=True)
+
+    async def release_unique_keys(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Give back keys (``(key, job_id)``) whose jobs were not accepted."""
+        if pairs:
+            await self._run(lambda c: unique.release(c, pairs), write=True)
 
     async def record_requeued(self, jobs: Sequence[Job]) -> None:
         """Put replayed jobs back to queued."""
@@ -285,6 +355,12 @@ class SqlStore:
         """Forget an unconfirmed reservation."""
         await self._run(lambda c: idempotency.release(c, key, job_id), write=True)
 
+    async def transaction(self, work: Work[T], *, write: bool = True) -> T:
+        """Run ``work``, a function of a SQLAlchemy connection, in one transaction of this
+        store (again after a lost race, errors translated): for modules with tables of their
+        own, such as the cron schedules'."""
+        return await self._run(work, write=write)
+
     async def _run(self, work: Work[T], *, write: bool) -> T:
         """Run ``work`` in one transaction, again after a lost race, with errors translated."""
         if not self._open:
@@ -347,6 +423,24 @@ class SqliteStore(SqlStore):
         with self._engines[write].begin() as connection:
             return work(connection)
 
+    async def _holding(
+        self, before: Work[None], between: Callable[[], Awaitable[None]], after: Work[None]
+    ) -> None:
+        if not self._open:
+            raise StoreUnavailable(f"store {self._target.display_url} is not connected")
+        loop = asyncio.get_running_loop()
+        connection = await loop.run_in_executor(self._executor, self._engines[True].connect)
+        try:
+            transaction = await loop.run_in_executor(self._executor, connection.begin)
+            await loop.run_in_executor(self._executor, before, connection)
+            await between()
+            await loop.run_in_executor(self._executor, after, connection)
+            await loop.run_in_executor(self._executor, transaction.commit)
+        except DBAPIError as exc:
+            raise self._translate(exc) from None
+        finally:
+            await loop.run_in_executor(self._executor, connection.close)
+
     async def _record_submitted(self, submitted: builtins.list[tuple[Job, str | None]]) -> None:
         """The API's hot write, on a pooled sqlite3 connection without SQLAlchemy's transaction
         machinery (which costs several times the Python of the two statements themselves)."""
@@ -390,6 +484,24 @@ class PostgresStore(SqlStore):
         try:
             async with connection.begin():
                 return await connection.run_sync(work)
+        finally:
+            await connection.close()
+
+    async def _holding(
+        self, before: Work[None], between: Callable[[], Awaitable[None]], after: Work[None]
+    ) -> None:
+        if not self._open:
+            raise StoreUnavailable(f"store {self._target.display_url} is not connected")
+        connection = await self._checkout(self._engine)
+        try:
+            async with connection.begin():
+                await connection.run_sync(before)
+                await between()
+                await connection.run_sync(after)
+        except DBAPIError as exc:
+            raise self._translate(exc) from None
+        except OSError as exc:
+            raise self._unavailable(exc) from None
         finally:
             await connection.close()
 

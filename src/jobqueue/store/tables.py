@@ -77,6 +77,7 @@ jobs = sa.Table(
     sa.Column("cancel_requested", sa.Boolean, nullable=False),
     sa.Column("idempotency_key", sa.Text),
     sa.Column("payload", JsonText),
+    sa.Column("run_at", UtcDateTime),
     sa.Index("store_jobs_created", "created_at", "id"),
     sa.Index("store_jobs_state_created", "state", "created_at", "id"),
     sa.Index("store_jobs_type_created", "type", "created_at", "id"),
@@ -97,6 +98,27 @@ events = sa.Table(
     sa.Column("worker_id", sa.Text),
     sa.Column("data", JsonText, nullable=False),
     sa.Index("store_events_job", "job_id", "at"),
+)
+
+scheduled = sa.Table(  # delayed jobs waiting for their run_at; a row leaves once published
+    "store_scheduled",
+    metadata,
+    sa.Column("job_id", sa.Text, primary_key=True),
+    sa.Column("run_at", UtcDateTime, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the job's wire body, published as it is
+    sa.Column("headers", JsonText),  # its message headers (the submission's trace context)
+    sa.Index("store_scheduled_run_at", "run_at", "job_id"),
+)
+
+unique_keys = sa.Table(  # unique jobs: the job that holds each key, and for how long
+    "store_unique_keys",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("job_id", sa.Text, nullable=False),
+    sa.Column("hold", sa.Text, nullable=False),  # "for" (until expires_at), "queued", "running"
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("store_unique_keys_created", "created_at"),
 )
 
 idempotency_keys = sa.Table(

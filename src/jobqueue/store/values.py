@@ -41,6 +41,7 @@ class JobRecord:
     cancel_requested: bool
     idempotency_key: str | None
     payload: Any
+    run_at: datetime | None = None  # a delayed job's due time
 
     @property
     def finished(self) -> bool:
@@ -68,6 +69,7 @@ class JobRecord:
             "next_attempt_at": _iso(self.next_attempt_at),
             "cancel_requested": self.cancel_requested,
             "idempotency_key": self.idempotency_key,
+            "run_at": _iso(self.run_at),
         }
 
 

@@ -108,6 +108,7 @@ def _queued_row(job: Job, at: datetime, idempotency_key: str | None) -> dict[str
         cancel_requested=False,
         idempotency_key=idempotency_key,
         payload=job.payload,
+        run_at=None,
     )
     return row
 
