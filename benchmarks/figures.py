@@ -192,11 +192,12 @@ FIGURES += (
 FIGURES += (
     Spec(
         "metrics-cost",
-        "submit-http and the status drain (embedded) with metrics off, then on and scraped",
+        "submit-http and the status drain (embedded), metrics off / on (scraped), off-on-on-off",
         metrics_cost,
         (
             MetricSpec("submit_ratio", "submit jobs/s, on / off", at_least(0.97), 3),
             MetricSpec("drain_ratio", "status drain jobs/s, on / off", at_least(0.97), 3),
+            MetricSpec("submit_cpu_ratio", "API CPU per job submitted, on / off", None, 3),
             MetricSpec("off_submit_jobs_per_s", "submit jobs/s, metrics off"),
             MetricSpec("on_submit_jobs_per_s", "submit jobs/s, metrics on"),
             MetricSpec("off_submit_api_cpu_us", "API CPU µs per job submitted, off"),
