@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import functools
 import logging
 import sqlite3
@@ -72,6 +73,7 @@ class SqlStore:
         self._target = target
         # The queue whose submissions and events are counted here (None: no counting).
         self._queue: str | None = queue if counting else None
+        self._tally = counts.SubmissionTally(queue) if counting else None
         self._open = False
         self._submissions = GroupCommit[tuple[Job, str | None]](self._record_submitted)
         self._schedule_watchers: builtins.list[Callable[[datetime], None]] = []
@@ -91,8 +93,11 @@ class SqlStore:
             raise
 
     async def close(self) -> None:
-        """Release every connection (after the transactions in progress end)."""
+        """Write the submission counts still held, then release every connection (after the
+        transactions in progress end)."""
         if self._open:
+            with contextlib.suppress(StoreUnavailable):
+                await self._flush_tally()
             self._open = False
             await self._stop()
 
@@ -125,10 +130,36 @@ class SqlStore:
             await self._submissions.add([(job, keys.get(job.id)) for job in jobs])
 
     async def _record_submitted(self, submitted: builtins.list[tuple[Job, str | None]]) -> None:
-        await self._run(
-            lambda c: writes.record_submitted(c.dialect, c.connection, submitted, self._queue),
-            write=True,
-        )
+        rows = self._tallied(submitted)
+        try:
+            await self._run(
+                lambda c: writes.record_submitted(c.dialect, c.connection, submitted, rows),
+                write=True,
+            )
+        except BaseException:
+            self._untally(rows)
+            raise
+
+    def _tallied(self, submitted: builtins.list[tuple[Job, str | None]]) -> list[counts.Row]:
+        """Count the submissions; the counts to write with them now, if it is time."""
+        if self._tally is None:
+            return []
+        jobs = {job.id: job for job, _ in submitted}.values()
+        return self._tally.collect((writes.job_time(job), job.type) for job in jobs)
+
+    def _untally(self, rows: list[counts.Row]) -> None:
+        if self._tally is not None:
+            self._tally.restore(rows)
+
+    async def _flush_tally(self) -> None:
+        """Write the submission counts held in memory."""
+        rows = [] if self._tally is None else self._tally.take()
+        if rows:
+            try:
+                await self._run(lambda c: counts.add_on(c, rows), write=True)
+            except BaseException:
+                self._untally(rows)
+                raise
 
     async def record_scheduled(
         self, jobs: Sequence[Job], idempotency_keys: Mapping[str, str] | None = None
@@ -281,13 +312,15 @@ class SqlStore:
         return purged
 
     async def job_totals(self) -> builtins.list[counts.JobTotal]:
-        """Every job count, summed over time."""
+        """Every job count, summed over time (the submissions held in memory written first)."""
+        await self._flush_tally()
         return await self._run(counts.totals, write=False)
 
     async def job_counts(
         self, since: datetime, bucket_s: float = 60.0
     ) -> builtins.list[counts.JobCount]:
         """Job counts per outcome in buckets since ``since``."""
+        await self._flush_tally()
         return await self._run(lambda c: counts.series(c, since, bucket_s), write=False)
 
     async def job_timings(self, since: datetime | None = None) -> builtins.list[JobTiming]:
@@ -447,16 +480,23 @@ class SqliteStore(SqlStore):
         if not self._open:
             raise StoreUnavailable(f"store {self._target.display_url} is not connected")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._record_in_transaction, submitted)
+        rows = self._tallied(submitted)
+        try:
+            await loop.run_in_executor(self._executor, self._record_in_transaction, submitted, rows)
+        except BaseException:
+            self._untally(rows)
+            raise
 
-    def _record_in_transaction(self, submitted: builtins.list[tuple[Job, str | None]]) -> None:
+    def _record_in_transaction(
+        self, submitted: builtins.list[tuple[Job, str | None]], rows: list[counts.Row]
+    ) -> None:
         pooled = self._engine.raw_connection()
         try:
             connection = pooled.driver_connection
             assert isinstance(connection, sqlite3.Connection)
             connection.execute("BEGIN IMMEDIATE")
             try:
-                writes.record_submitted(self._engine.dialect, connection, submitted, self._queue)
+                writes.record_submitted(self._engine.dialect, connection, submitted, rows)
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from jobqueue import codec
-from jobqueue.config import QUEUE
 from jobqueue.job import Job
 from jobqueue.store import counts, driver
 from jobqueue.store import events as ev
@@ -152,10 +151,10 @@ def record_submitted(
     dialect: Dialect,
     dbapi_connection: Any,
     submitted: Sequence[tuple[Job, str | None]],
-    queue: str | None = QUEUE,
+    count_rows: Sequence[counts.Row] = (),
 ) -> None:
     """Insert queued records (or fill in those events created) and their ``queued`` entries,
-    and count the jobs as submitted to ``queue`` (None: count nothing).
+    and add ``count_rows`` (a :class:`counts.SubmissionTally`'s) to the job counts.
 
     Runs on a DB-API connection of ``dialect`` inside a transaction the caller opened.
     ``submitted`` pairs each job with its idempotency key (or None).
@@ -173,13 +172,7 @@ def record_submitted(
     entries = [_queued_entry(job, at) for (job, _), at in ordered]
     _executemany(dialect, dbapi_connection, _submitted_upsert, _SUBMITTED_COLUMNS, records)
     _executemany(dialect, dbapi_connection, _queued_entry_insert, _QUEUED_COLUMNS, entries)
-    if queue is None:
-        return
-    tally = counts.tally(
-        (counts.minute_of(moments[job.id]), queue, job.type, counts.SUBMITTED)
-        for job, _ in unique.values()
-    )
-    counts.add(dialect, dbapi_connection, tally)
+    counts.add(dialect, dbapi_connection, count_rows)
 
 
 def record_requeued(connection: sa.Connection, requeued: Sequence[Job]) -> None:
