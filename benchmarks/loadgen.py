@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -294,6 +295,9 @@ def main() -> None:
         result = uvloop.run(_main(args))
     except ImportError:
         result = asyncio.run(_main(args))
+    # The event loop may leave stdout non-blocking: a result past the pipe's 64 KiB would then
+    # be cut short when the reader is slower than this write.
+    os.set_blocking(sys.stdout.fileno(), True)
     print(json.dumps(asdict(result)), flush=True)
 
 
