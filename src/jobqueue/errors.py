@@ -12,6 +12,8 @@ JobqueueError
 ├── SessionTaken           a worker id live with another registration's session secret
 ├── StoreUnavailable       the job state store (SQLite, PostgreSQL) cannot be reached
 ├── InvalidCursor          a listing cursor that was not made by the store
+├── InvalidSchedule        a cron expression, time zone or schedule field that is not valid
+├── ScheduleConflict       a schedule name taken, or a change to a schedule declared in code
 ├── BrokerError            the broker refused or failed an operation
 │   └── BrokerUnavailable  the broker cannot be reached, is blocked, or did not confirm
 ├── JobTimeout             a handler ran past its time limit
@@ -84,6 +86,14 @@ class TokenExists(JobqueueError):
 
 class InvalidCursor(JobqueueError):
     """A pagination cursor that the store did not make."""
+
+
+class InvalidSchedule(JobqueueError):
+    """A schedule breaks the rules: a bad cron expression, time zone or policy, named."""
+
+
+class ScheduleConflict(JobqueueError):
+    """A schedule of that name exists, or the change is refused to one declared in code."""
 
 
 class BrokerError(JobqueueError):

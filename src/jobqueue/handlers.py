@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from jobqueue.errors import ConfigError, JobCancelled, UnknownJobType
+from jobqueue.schedule.declared import ScheduleSpec, declared_schedule
 
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_TYPE_LENGTH = 200
@@ -134,6 +135,7 @@ class Handlers:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._schedules: dict[str, ScheduleSpec] = {}
 
     def job(
         self,
@@ -141,14 +143,44 @@ class Handlers:
         *,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout_s: float | None = None,
+        cron: str | None = None,
+        tz: str = "UTC",
+        payload: Any = None,
     ) -> Callable[[HandlerFunc], HandlerFunc]:
-        """Decorator: register the function as the handler of ``job_type``."""
+        """Decorator: register the function as the handler of ``job_type``; with ``cron``, also
+        a schedule of that name creating such a job at each tick (see :meth:`schedule`)."""
 
         def register(func: HandlerFunc) -> HandlerFunc:
             self.add(job_type, func, max_attempts=max_attempts, timeout_s=timeout_s)
+            if cron is not None:
+                self.schedule(job_type, cron=cron, job_type=job_type, payload=payload, tz=tz)
             return func
 
         return register
+
+    def schedule(
+        self,
+        name: str,
+        *,
+        cron: str,
+        job_type: str,
+        payload: Any = None,
+        tz: str = "UTC",
+        max_attempts: int | None = None,
+        missed: str = "skip",
+        overlap: str = "allow",
+    ) -> None:
+        """Declare a cron schedule: a job of ``job_type`` with ``payload`` at each tick of
+        ``cron`` in zone ``tz``. ``jobqueue api --app`` upserts the declared schedules into the
+        store when it starts (and removes the code's schedules no longer declared)."""
+        spec = declared_schedule(name, cron, job_type, payload, tz, max_attempts, missed, overlap)
+        if name in self._schedules:
+            raise ConfigError(f"schedule {name!r} is declared twice")
+        self._schedules[name] = spec
+
+    def schedules(self) -> list[ScheduleSpec]:
+        """The schedules declared here, by name."""
+        return [self._schedules[name] for name in sorted(self._schedules)]
 
     def add(
         self,
