@@ -37,6 +37,10 @@ def new_job_id() -> str:
     return str(uuid_utils.uuid7())
 
 
+MAX_PRIORITY = 9
+"""Priorities run from 0 (the default, lowest) to this (highest): higher is delivered first."""
+
+
 class JobState(enum.StrEnum):
     """Where a job is in its life (``scheduled``: waiting in the job store for its ``run_at``)."""
 
@@ -56,6 +60,7 @@ class Job:
     ``unserved_since`` is set while the job waits for a worker that serves its type (no live
     worker had a handler for it when a worker without one received it): when that began.
     ``first_failed_at`` is set once an attempt failed: when the first one did.
+    ``priority`` (0 to :data:`MAX_PRIORITY`, higher first) orders it among jobs due together.
     ``headers`` travel beside the body, as the broker message's headers (the trace context:
     ``traceparent``, ``tracestate``); they are neither in the body nor in answers to clients.
     ``run_at`` (ISO 8601 UTC) is set on a delayed job: it waits in the job store until then.
@@ -69,6 +74,7 @@ class Job:
     created_at: str = field(default_factory=utc_now)
     unserved_since: str | None = None
     first_failed_at: str | None = None
+    priority: int = 0
     headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
     run_at: str | None = None
 
@@ -82,6 +88,8 @@ class Job:
         }
         if self.max_attempts is not None:
             wire["max_attempts"] = self.max_attempts
+        if self.priority:
+            wire["priority"] = self.priority
         wire["created_at"] = self.created_at
         if self.unserved_since is not None:
             wire["unserved_since"] = self.unserved_since
@@ -127,6 +135,9 @@ class Job:
             raise DecodeError("job 'attempts' is not a non-negative integer")
         if max_attempts is not None and not (_is_count(max_attempts) and max_attempts >= 1):
             raise DecodeError("job 'max_attempts' is not a positive integer")
+        priority = data.get("priority", 0)
+        if not (_is_count(priority) and priority <= MAX_PRIORITY):
+            raise DecodeError(f"job 'priority' is not an integer from 0 to {MAX_PRIORITY}")
         created_at, unserved_since = data.get("created_at"), data.get("unserved_since")
         first_failed_at, run_at = data.get("first_failed_at"), data.get("run_at")
         return cls(
@@ -138,6 +149,7 @@ class Job:
             created_at=created_at if isinstance(created_at, str) else utc_now(),
             unserved_since=unserved_since if isinstance(unserved_since, str) else None,
             first_failed_at=first_failed_at if isinstance(first_failed_at, str) else None,
+            priority=priority,
             headers=headers,
             run_at=run_at if isinstance(run_at, str) else None,
         )

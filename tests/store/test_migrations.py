@@ -67,7 +67,7 @@ async def concurrent_upgrades(url: str, count: int) -> list[str | None]:
 
 
 def test_there_is_one_head_revision() -> None:
-    assert head_revision() == "0005"  # 0005: scheduled and unique jobs
+    assert head_revision() == "0006"  # 0006: a job's priority
 
 
 async def test_sqlite_migrations_build_exactly_the_tables_the_code_uses(tmp_path: Path) -> None:

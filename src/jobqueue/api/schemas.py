@@ -15,6 +15,7 @@ from starlette.responses import Response
 from jobqueue import codec
 from jobqueue.api.validation import MAX_ATTEMPTS_LIMIT
 from jobqueue.handlers import MAX_TYPE_LENGTH
+from jobqueue.job import MAX_PRIORITY
 
 NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
 """A pattern for the strings that may hold no control character (job types, keys), as far as
@@ -59,6 +60,13 @@ class JobRequest(BaseModel):
         le=MAX_ATTEMPTS_LIMIT,
         description="Attempts before the job is dead-lettered (the handler's setting if absent).",
     )
+    priority: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_PRIORITY,
+        description="0 (the default) to 9: among jobs due together, a higher one is delivered "
+        "first (FIFO within a priority).",
+    )
 
 
 class BatchJobRequest(JobRequest):
@@ -70,7 +78,7 @@ class BatchJobRequest(JobRequest):
         max_length=255,
         pattern=NO_CONTROL_CHARACTERS,
         description="Retry-safe submission: a job submitted before under this key (with the "
-        "same type, payload and max_attempts) is answered, not queued again.",
+        "same type, payload, max_attempts and priority) is answered, not queued again.",
     )
 
 
@@ -82,6 +90,7 @@ class JobOut(BaseModel):
     payload: Any
     attempts: int = Field(description="Attempts already made; 0 for a new job.")
     max_attempts: int | None = None
+    priority: int = Field(0, description="0 to 9, higher first.")
     created_at: str = Field(description="When the job was created (ISO 8601, UTC).")
     warning: str | None = Field(
         None, description="Present when no live worker serves the job's type: it waits for one."

@@ -40,6 +40,7 @@ class JobStatusOut(BaseModel):
     )
     attempts: int = Field(description="Attempts started.")
     max_attempts: int | None
+    priority: int = Field(description="0 to 9: among jobs due together, higher ones first.")
     state: JobState
     created_at: str
     updated_at: str

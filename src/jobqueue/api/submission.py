@@ -30,9 +30,14 @@ log = logging.getLogger("jobqueue.api")
 
 
 def body_hash(job: Job) -> str:
-    """A digest of what was asked for (type, payload, max attempts), key order aside."""
+    """A digest of what was asked for (type, payload, max attempts, a priority but the
+    default's), key order aside."""
+    asked: dict[str, Any] = {"type": job.type, "payload": job.payload}
+    asked["max_attempts"] = job.max_attempts
+    if job.priority:
+        asked["priority"] = job.priority  # so digests of jobs of the default stay as they were
     canonical = json.dumps(
-        {"type": job.type, "payload": job.payload, "max_attempts": job.max_attempts},
+        asked,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

@@ -14,10 +14,10 @@ from typing import Any
 from jobqueue import codec
 from jobqueue.api.errors import MalformedBody, UnsupportedMediaType
 from jobqueue.errors import InvalidJob
-from jobqueue.job import Job, utc_now
+from jobqueue.job import MAX_PRIORITY, Job, utc_now
 from jobqueue.names import job_type_problem
 
-JOB_FIELDS = ("type", "payload", "max_attempts")
+JOB_FIELDS = ("type", "payload", "max_attempts", "priority")
 BATCH_JOB_FIELDS = (*JOB_FIELDS, "idempotency_key")
 BATCH_FIELDS = ("jobs",)
 MAX_IDEMPOTENCY_KEY_CHARS = 255
@@ -114,11 +114,13 @@ def _job_from(
     _check_object(data, prefix, fields)
     job_type = _checked_type(data.get("type"), f"{prefix}type")
     max_attempts = _checked_max_attempts(data.get("max_attempts"), f"{prefix}max_attempts")
+    priority = _checked_priority(data.get("priority"), f"{prefix}priority")
     payload = data.get("payload", {})
     return Job(
         type=job_type,
         payload=payload,
         max_attempts=max_attempts,
+        priority=priority,
         created_at=created_at or utc_now(),
     )
 
@@ -150,6 +152,15 @@ def _checked_max_attempts(value: Any, where: str) -> int | None:
     is_int = isinstance(value, int) and not isinstance(value, bool)
     if not is_int or not 1 <= value <= MAX_ATTEMPTS_LIMIT:
         raise InvalidJob(f"{where}: must be an integer from 1 to {MAX_ATTEMPTS_LIMIT}")
+    return int(value)
+
+
+def _checked_priority(value: Any, where: str) -> int:
+    if value is None:
+        return 0
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if not is_int or not 0 <= value <= MAX_PRIORITY:
+        raise InvalidJob(f"{where}: must be an integer from 0 to {MAX_PRIORITY} (higher first)")
     return int(value)
 
 

@@ -62,6 +62,7 @@ def _proposed_row(job_id: str, job_events: list[ev.JobEvent]) -> dict[str, Any]:
         idempotency_key=None,
         payload=None,
         run_at=None,
+        priority=None,  # the submission's record fills it in
     )
     return row
 

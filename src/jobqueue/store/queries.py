@@ -44,6 +44,7 @@ def record_from_row(row: sa.Row[Any]) -> JobRecord:
         idempotency_key=row.idempotency_key,
         payload=row.payload,
         run_at=row.run_at,
+        priority=row.priority or 0,
     )
 
 

@@ -60,6 +60,7 @@ jobs = sa.Table(
     sa.Column("rank_at", UtcDateTime, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("max_attempts", sa.Integer),
+    sa.Column("priority", sa.Integer),  # NULL until the submission is recorded: shown as 0
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("started_at", UtcDateTime),

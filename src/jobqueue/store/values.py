@@ -41,6 +41,7 @@ class JobRecord:
     cancel_requested: bool
     idempotency_key: str | None
     payload: Any
+    priority: int = 0
     run_at: datetime | None = None  # a delayed job's due time
 
     @property
@@ -56,6 +57,7 @@ class JobRecord:
             "payload": self.payload,
             "attempts": self.attempts,
             "max_attempts": self.max_attempts,
+            "priority": self.priority,
             "state": self.state.value,
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),

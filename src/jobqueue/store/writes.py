@@ -26,7 +26,7 @@ from jobqueue.store.tables import events, jobs
 
 # What recording a submission may change in a record that a worker's events created first.
 _SUBMITTED = ("type", "payload", "created_at")
-_FILLED_IN = ("max_attempts", "idempotency_key")
+_FILLED_IN = ("max_attempts", "idempotency_key", "priority")
 # The columns a submission writes (the others of a new record stay NULL), in this order.
 _SUBMITTED_COLUMNS = (
     "id",
@@ -36,6 +36,7 @@ _SUBMITTED_COLUMNS = (
     "rank_at",
     "attempts",
     "max_attempts",
+    "priority",
     "created_at",
     "updated_at",
     "cancel_requested",
@@ -108,6 +109,7 @@ def _queued_row(job: Job, at: datetime, idempotency_key: str | None) -> dict[str
         idempotency_key=idempotency_key,
         payload=job.payload,
         run_at=None,
+        priority=job.priority,
     )
     return row
 
@@ -127,6 +129,7 @@ def _submitted_record(job: Job, key: str | None, at: Any) -> tuple[Any, ...]:
         at,
         job.attempts,
         job.max_attempts,
+        job.priority,
         at,
         at,
         False,
