@@ -11,6 +11,7 @@ ENV_PREFIX = "JOBQUEUE_"
 BROKER_URL = "sqlite:///jobqueue.db"
 QUEUE = "jobs"
 QUEUE_TYPE = "classic"  # or "quorum" (RabbitMQ)
+PRIORITIES = 0  # RabbitMQ: the jobs queue's x-max-priority (10 for priorities 0-9); 0: off
 HTTP_ADDR = "127.0.0.1:8080"
 GRPC_ADDR = "127.0.0.1:50051"
 API_GRPC = "127.0.0.1:50051"
@@ -46,6 +47,14 @@ def parse_addr(addr: str, setting: str) -> tuple[str, int]:
     if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ConfigError(f"{setting} must be host:port, got {addr!r}")
     return host.strip("[]") or "127.0.0.1", int(port_text)
+
+
+def priorities(text: str) -> int:
+    """``JOBQUEUE_PRIORITIES`` read: 0 (off) to 255; anything else is a ConfigError."""
+    value = text.strip() or "0"
+    if not value.isdigit() or not 0 <= int(value) <= 255:
+        raise ConfigError(f"{env('priorities')} must be 0 (off) to 255, got {text!r}")
+    return int(value)
 
 
 def env_or(name: str, default: str) -> str:

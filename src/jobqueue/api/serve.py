@@ -143,7 +143,12 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
     """Run the API until SIGTERM/SIGINT (or until the server is told to exit), then stop cleanly."""
     host, port = parse_addr(settings.http_addr, env("http_addr"))
     tls = server_tls(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
-    broker = from_url(settings.broker_url, settings.queue, queue_type=settings.queue_type)
+    broker = from_url(
+        settings.broker_url,
+        settings.queue,
+        queue_type=settings.queue_type,
+        priorities=settings.priorities,
+    )
     store = store_from_url(store_url(settings), settings.queue, settings.metrics.enabled)
     tracking = Tracking(store)
     book = token_book(settings)

@@ -24,6 +24,7 @@ class ApiSettings:
     broker_url: str = config.BROKER_URL
     queue: str = config.QUEUE
     queue_type: str = config.QUEUE_TYPE
+    priorities: int = config.PRIORITIES  # RabbitMQ's x-max-priority of the queue; 0: off
     http_addr: str = config.HTTP_ADDR
     grpc_addr: str = config.GRPC_ADDR
     max_body_bytes: int = config.MAX_BODY_BYTES

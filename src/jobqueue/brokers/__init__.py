@@ -268,10 +268,13 @@ def from_url(
     queue: str = DEFAULT_QUEUE,
     max_redeliveries: int = DEFAULT_MAX_REDELIVERIES,
     queue_type: str = "classic",
+    priorities: int = 0,
 ) -> Broker:
     """Build the backend a URL names: ``sqlite:///path`` or ``amqp://user:pass@host:port/vhost``.
 
     ``queue_type`` (``classic`` or ``quorum``) is RabbitMQ's; the embedded broker has one kind.
+    ``priorities`` (``JOBQUEUE_PRIORITIES``; 0: off) is RabbitMQ's ``x-max-priority`` of the
+    queue; the embedded broker always delivers higher priorities first.
     """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
@@ -285,7 +288,11 @@ def from_url(
         from jobqueue.brokers.rabbitmq import RabbitmqBroker
 
         return RabbitmqBroker(
-            url, queue=queue, max_redeliveries=max_redeliveries, queue_type=queue_type
+            url,
+            queue=queue,
+            max_redeliveries=max_redeliveries,
+            queue_type=queue_type,
+            max_priority=priorities,
         )
     raise ConfigError(
         f"unsupported broker URL {redact_url(url)!r}: use sqlite:///path or amqp://host"

@@ -8,7 +8,8 @@ first call to ``deliveries``; an API process that only publishes never opens it.
 Topology (declare-compatible with the original Go system): ``{queue}`` durable, dead-lettering
 to exchange ``{queue}.dlx`` with key ``{queue}.dlq``; ``{queue}.dlq`` bound there; retry delays
 in the TTL queues ``{queue}.retry.{ms}`` (see ``amqp.topology.RETRY_LADDER_MS``). With
-``queue_type="quorum"`` the same queues are quorum queues (see ``amqp.topology``).
+``queue_type="quorum"`` the same queues are quorum queues (see ``amqp.topology``). With
+``max_priority`` (``JOBQUEUE_PRIORITIES``) ``{queue}`` is a priority queue (``x-max-priority``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from jobqueue.brokers.amqp.topology import (
     Names,
     declare_retry_tier,
     declare_topology,
+    job_properties,
     message_count,
     properties,
     retry_tier_ms,
@@ -62,12 +64,14 @@ REDELIVERY_BACKOFF_S = 1.0
 # refused at once and cost it little, so the cap is low: a broker back from a restart is
 # found within a second even by a process that has nothing to send.
 RECONNECT_MAX_S = 1.0
+MAX_PRIORITY_ARGUMENT = 255  # RabbitMQ's own bound of x-max-priority
 
 
 class RabbitmqBroker:
     """Jobs on RabbitMQ: confirmed publishes, manual acks, TTL-queue retries, a dead-letter queue.
 
     Create it, ``await connect()``, use it from one event loop, ``await close()``.
+    ``max_priority`` (0: off, as the original) declares the queue with ``x-max-priority``.
     """
 
     def __init__(
@@ -80,11 +84,14 @@ class RabbitmqBroker:
         connect_timeout_s: float = 5.0,
         reconnect_max_s: float = RECONNECT_MAX_S,
         queue_type: str = CLASSIC,
+        max_priority: int = 0,
     ) -> None:
         if queue_type not in QUEUE_TYPES:
             raise ConfigError(f"queue type must be classic or quorum, got {queue_type!r}")
+        _check_max_priority(max_priority, queue_type)
         self.names = Names(queue)
         self.queue_type = queue_type
+        self.max_priority = max_priority
         self._url = url
         self._where = redact_url(url)
         self._max_redeliveries = max_redeliveries
@@ -97,7 +104,9 @@ class RabbitmqBroker:
         self._admin: Channel | None = None
         self._retry_tiers: set[int] = set()
         self._consumer: Consumer | None = None
-        self._dead = DeadLetters(self.names, self._open_channel, self._send)
+        self._dead = DeadLetters(
+            self.names, self._open_channel, self._send, max_priority=max_priority
+        )
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -137,7 +146,7 @@ class RabbitmqBroker:
 
     async def _set_up_publishing(self, conn: Connection) -> None:
         admin = await Channel.open(conn, self._confirm_timeout_s)
-        await declare_topology(admin, self.names, self.queue_type)
+        await declare_topology(admin, self.names, self.queue_type, self.max_priority)
         publisher = await Publisher.open(conn, self._confirm_timeout_s)
         for channel in (admin, publisher.channel):
             channel.on_close.append(functools.partial(self._on_channel_closed, channel))
@@ -165,7 +174,10 @@ class RabbitmqBroker:
     async def publish(self, jobs: Sequence[Job]) -> None:
         """Publish ``jobs`` to the queue; returns once RabbitMQ confirmed every one."""
         queue = self.names.queue
-        await self._send([Outgoing("", queue, j.encode(), _properties(j), j.id) for j in jobs])
+        await self._send([Outgoing("", queue, j.encode(), self._props(j), j.id) for j in jobs])
+
+    def _props(self, job: Job) -> Any:
+        return job_properties(job, self.max_priority)
 
     async def _send(self, messages: Sequence[Outgoing]) -> None:
         if not messages:
@@ -201,7 +213,7 @@ class RabbitmqBroker:
         if self._consumer is not None and not self._consumer.stopped:
             raise BrokerError("this broker is already consuming")
         consumer = self._consumer = Consumer(
-            self.names, prefetch, self._confirm_timeout_s, self.queue_type
+            self.names, prefetch, self._confirm_timeout_s, self.queue_type, self.max_priority
         )
         await self._start_consuming(consumer)
         try:
@@ -304,7 +316,7 @@ class RabbitmqBroker:
         tier_ms = retry_tier_ms(delay_s)
         routing_key = self.names.queue if tier_ms is None else await self._retry_queue(tier_ms)
         try:
-            await self._send([Outgoing("", routing_key, job.encode(), _properties(job), job.id)])
+            await self._send([Outgoing("", routing_key, job.encode(), self._props(job), job.id)])
         except BrokerUnavailable:
             self._retry_tiers.discard(tier_ms or 0)  # declared again next time, in case it went
             raise
@@ -386,9 +398,14 @@ class RabbitmqBroker:
         return await self._dead.purge_ids(message_ids) if message_ids else 0
 
 
-def _properties(job: Job) -> Any:
-    """The properties of ``job``'s message: its headers, if it has any."""
-    return properties(job.id, None if job.headers is None else dict(job.headers))
+def _check_max_priority(max_priority: int, queue_type: str) -> None:
+    if not 0 <= max_priority <= MAX_PRIORITY_ARGUMENT:
+        raise ConfigError(
+            f"priorities (x-max-priority) must be 0 (off) to {MAX_PRIORITY_ARGUMENT}, "
+            f"got {max_priority}"
+        )
+    if max_priority and queue_type != CLASSIC:
+        raise ConfigError("priorities (x-max-priority) need classic queues, not quorum ones")
 
 
 def _job_headers(headers: dict[str, Any]) -> dict[str, str] | None:

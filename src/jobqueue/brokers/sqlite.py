@@ -14,6 +14,8 @@ All SQLite work runs in one thread per broker (``sqlite_store.connection``); new
 at once when this broker object published it, and within a millisecond when another process
 did (it rings the file's doorbell, ``sqlite_store.doorbell``, which ``sqlite_store.watch``
 sleeps on through inotify; elsewhere it polls); delayed rows are claimed when their time comes.
+Among the rows due, a claim takes the highest priority first, and within one the earliest due,
+then the first inserted (``sqlite_store.schema`` has the index that makes this a seek).
 """
 
 from __future__ import annotations

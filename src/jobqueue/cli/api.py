@@ -24,7 +24,7 @@ from jobqueue.cli.load_options import (
     load_settings,
 )
 from jobqueue.cli.metrics_options import DEFAULT_MAX_TYPES, MetricsMaxTypes, MetricsSwitch
-from jobqueue.cli.options import BrokerUrl, LogFormat, Queue, QueueType, run_fast
+from jobqueue.cli.options import BrokerUrl, LogFormat, Priorities, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import TlsCert, TlsClientCa, TlsKey
 from jobqueue.logs import setup_logging
 from jobqueue.metrics.settings import MetricsSettings
@@ -41,6 +41,7 @@ def api(
     broker_url: BrokerUrl = config.BROKER_URL,
     queue: Queue = config.QUEUE,
     queue_type: QueueType = config.QUEUE_TYPE,
+    priorities: Priorities = config.PRIORITIES,
     http_addr: Annotated[
         str, typer.Option(envvar=config.env("http_addr"), help="host:port the HTTP API binds.")
     ] = config.HTTP_ADDR,
@@ -158,6 +159,7 @@ def api(
         broker_url=broker_url,
         queue=queue,
         queue_type=queue_type,
+        priorities=priorities,
         http_addr=http_addr,
         grpc_addr=grpc_addr,
         max_body_bytes=max_body_bytes,

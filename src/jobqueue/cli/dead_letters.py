@@ -125,7 +125,10 @@ class BrokerDeadLetters:
     def _run(self, action: Callable[[Broker], Awaitable[T]]) -> T:
         async def run() -> T:
             queue_type = config.env_or("queue_type", config.QUEUE_TYPE)
-            broker = from_url(self.broker_url, self.queue, queue_type=queue_type)
+            priorities = config.priorities(config.env_or("priorities", str(config.PRIORITIES)))
+            broker = from_url(
+                self.broker_url, self.queue, queue_type=queue_type, priorities=priorities
+            )
             await broker.connect()
             try:
                 return await action(broker)

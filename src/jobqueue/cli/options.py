@@ -30,6 +30,17 @@ QueueType = Annotated[
     ),
 ]
 
+Priorities = Annotated[
+    int,
+    typer.Option(
+        envvar=config.env("priorities"),
+        min=0,
+        max=255,
+        help="RabbitMQ: declare the jobs queue with x-max-priority N (10 for priorities 0-9); "
+        "0: off, as the original. The embedded broker always orders by priority.",
+    ),
+]
+
 
 def run_fast(main: Coroutine[Any, Any, None]) -> None:
     """Run ``main`` on uvloop's event loop when it is installed, else on asyncio's own."""

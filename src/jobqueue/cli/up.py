@@ -14,7 +14,7 @@ import typer
 from jobqueue import config
 from jobqueue.brokers import redact_url
 from jobqueue.cli.client import token_header
-from jobqueue.cli.options import LogFormat
+from jobqueue.cli.options import LogFormat, Priorities
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
@@ -44,6 +44,7 @@ def up(
     ),
     broker_url: str = typer.Option(config.BROKER_URL, envvar=config.env("broker_url")),
     queue: str = typer.Option(config.QUEUE, envvar=config.env("queue")),
+    priorities: Priorities = config.PRIORITIES,
     http_addr: str = typer.Option(config.HTTP_ADDR, envvar=config.env("http_addr")),
     grpc_addr: str = typer.Option(config.GRPC_ADDR, envvar=config.env("grpc_addr")),
     log_level: str = typer.Option(config.LOG_LEVEL, envvar=config.env("log_level")),
@@ -58,6 +59,7 @@ def up(
     env = _child_env(broker_url, queue, http_addr, grpc_addr, concurrency, app_spec, log_level)
     env[config.env("log_jobs")] = "true" if log_jobs else "false"
     env[config.env("log_format")] = log_format
+    env[config.env("priorities")] = str(priorities)
     supervisor = Supervisor(
         api=Child("api", jobqueue_argv("api")),
         workers=[Child(f"worker-{n}", jobqueue_argv("worker")) for n in range(1, workers + 1)],

@@ -14,7 +14,7 @@ from jobqueue import config
 from jobqueue.brokers import Broker, broker_identity, from_url
 from jobqueue.cli.auth_options import TokenFile, worker_token
 from jobqueue.cli.metrics_options import WorkerMetricsAddr
-from jobqueue.cli.options import BrokerUrl, LogFormat, Queue, QueueType, run_fast
+from jobqueue.cli.options import BrokerUrl, LogFormat, Priorities, Queue, QueueType, run_fast
 from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
@@ -47,6 +47,7 @@ def worker(
     broker_url: BrokerUrl = config.BROKER_URL,
     queue: Queue = config.QUEUE,
     queue_type: QueueType = config.QUEUE_TYPE,
+    priorities: Priorities = config.PRIORITIES,
     concurrency: Annotated[
         int, typer.Option(envvar=config.env("concurrency"), help="Jobs run at once (prefetch).")
     ] = config.CONCURRENCY,
@@ -150,7 +151,7 @@ def worker(
     handlers = load_handlers(app_spec)
     broker = broker_identity(broker_url)
     node = Worker(
-        _broker(broker_url, queue, sqlite_lease_s, queue_type),
+        _broker(broker_url, queue, sqlite_lease_s, queue_type, priorities),
         handlers,
         concurrency=concurrency,
         retry=RetryPolicy(retry_base_s, retry_cap_s),
@@ -191,9 +192,11 @@ def _log_tls(api_grpc: str, tls: ClientTls | None) -> None:
         log.info("control plane %s over TLS, verified with %s%s", api_grpc, verified, presented)
 
 
-def _broker(url: str, queue: str, sqlite_lease_s: float | None, queue_type: str) -> Broker:
+def _broker(
+    url: str, queue: str, sqlite_lease_s: float | None, queue_type: str, priorities: int = 0
+) -> Broker:
     if sqlite_lease_s is None or not url.lower().startswith("sqlite:"):
-        return from_url(url, queue=queue, queue_type=queue_type)
+        return from_url(url, queue=queue, queue_type=queue_type, priorities=priorities)
     from jobqueue.brokers.sqlite import SqliteBroker
 
     return SqliteBroker(url, queue=queue, lease_s=sqlite_lease_s)

@@ -32,6 +32,8 @@ from jobqueue.job import Job
 __all__ = [
     "ALL_CHECKS",
     "CHECK_IDS",
+    "PRIORITY_CHECKS",
+    "PRIORITY_CHECK_IDS",
     "BrokerFactory",
     "Check",
     "Inbox",
@@ -43,8 +45,10 @@ __all__ = [
     "check_depth_counts_ready_delayed_and_dead",
     "check_each_job_goes_to_one_of_two_consumers",
     "check_headers_travel_with_the_job_and_its_retry",
+    "check_higher_priorities_are_delivered_first_and_each_in_order",
     "check_is_ready_when_connected",
     "check_prefetch_bounds_unsettled_deliveries",
+    "check_priority_survives_a_retry_and_a_replay",
     "check_publish_of_nothing_is_harmless",
     "check_publish_then_consume",
     "check_purge_dead_ids_deletes_those_and_says_how_many",
@@ -82,11 +86,18 @@ _END = object()
 
 
 def sample_job(
-    n: int = 0, *, attempts: int = 0, max_attempts: int | None = None, type: str = "conformance"
+    n: int = 0,
+    *,
+    attempts: int = 0,
+    max_attempts: int | None = None,
+    type: str = "conformance",
+    priority: int = 0,
 ) -> Job:
     """A small job numbered ``n``, its payload with the numbers and text JSON makes hard."""
     payload = {"n": n, "text": "héllo ✓", "big": 2**70, "float": 0.1}
-    return Job(type=type, payload=payload, attempts=attempts, max_attempts=max_attempts)
+    return Job(
+        type=type, payload=payload, attempts=attempts, max_attempts=max_attempts, priority=priority
+    )
 
 
 def sample_death(attempts: int = 3) -> Death:
@@ -649,3 +660,70 @@ ALL_CHECKS: tuple[Check, ...] = (
 
 CHECK_IDS: tuple[str, ...] = tuple(check.__name__.removeprefix("check_") for check in ALL_CHECKS)
 """Test ids for ``pytest.mark.parametrize(..., ids=CHECK_IDS)``."""
+
+
+async def _take_in_turn(inbox: Inbox, count: int) -> list[Job]:
+    """``count`` deliveries, each acked before the next is taken (prefetch 1: no reordering)."""
+    taken: list[Job] = []
+    for _ in range(count):
+        delivery = await inbox.get()
+        taken.append(Job.decode(delivery.body))
+        await inbox.broker.ack(delivery)
+    return taken
+
+
+async def check_higher_priorities_are_delivered_first_and_each_in_order(
+    make_broker: BrokerFactory,
+) -> None:
+    """Of jobs waiting together, a higher priority is delivered first, and jobs of one
+    priority in the order they were published."""
+    priorities = [0, 5, 9, 5, 0, 9, 1, 0]
+    jobs = [sample_job(n, priority=p) for n, p in enumerate(priorities)]
+    async with make_broker() as broker:
+        await broker.publish(jobs)
+        await expect_depth(broker, len(jobs), 0, 0)
+        async with Inbox(broker, prefetch=1) as inbox:
+            taken = await _take_in_turn(inbox, len(jobs))
+            await inbox.expect_nothing()
+    expected = sorted(jobs, key=lambda job: -job.priority)  # stable: FIFO within a priority
+    assert [job.id for job in taken] == [job.id for job in expected]
+    assert [job.priority for job in taken] == [9, 9, 5, 5, 1, 0, 0, 0]
+
+
+async def check_priority_survives_a_retry_and_a_replay(make_broker: BrokerFactory) -> None:
+    """A retried job keeps its priority, and so goes ahead of lower ones that waited longer;
+    a job replayed from the dead-letter queue keeps it too."""
+    low, high = sample_job(0, priority=0), sample_job(1, priority=7)
+    async with make_broker() as broker:
+        await broker.publish([high, low])
+        async with Inbox(broker, prefetch=1) as inbox:
+            first = await inbox.get()
+            assert first.message_id == high.id
+            await broker.retry(first, Job.decode(first.body).next_attempt(), 0.0)
+            again = await inbox.get()
+            assert again.message_id == high.id
+            assert Job.decode(again.body).priority == 7
+            await broker.dead_letter(again, sample_death())
+            waited = await inbox.get()
+            assert waited.message_id == low.id
+            await broker.ack(waited)
+            replayed = await broker.replay(high.id)
+            assert replayed is not None
+            assert replayed.priority == 7
+            back = await inbox.get()
+            assert (back.message_id, Job.decode(back.body).priority) == (high.id, 7)
+            await broker.ack(back)
+            await inbox.expect_nothing()
+
+
+PRIORITY_CHECKS: tuple[Check, ...] = (
+    check_higher_priorities_are_delivered_first_and_each_in_order,
+    check_priority_survives_a_retry_and_a_replay,
+)
+"""The checks of priority order: every backend on a queue with priorities (on RabbitMQ, one
+declared with ``x-max-priority``); a queue without them need not pass these."""
+
+PRIORITY_CHECK_IDS: tuple[str, ...] = tuple(
+    check.__name__.removeprefix("check_") for check in PRIORITY_CHECKS
+)
+"""Test ids for ``pytest.mark.parametrize(..., ids=PRIORITY_CHECK_IDS)``."""

@@ -139,10 +139,16 @@ class Consumer:
     """
 
     def __init__(
-        self, names: Names, prefetch: int, timeout_s: float, queue_type: str = CLASSIC
+        self,
+        names: Names,
+        prefetch: int,
+        timeout_s: float,
+        queue_type: str = CLASSIC,
+        max_priority: int = 0,
     ) -> None:
         self._names = names
         self._queue_type = queue_type
+        self._max_priority = max_priority
         self._prefetch = prefetch
         self._timeout_s = timeout_s
         self._inbox: deque[Incoming] = deque()
@@ -156,7 +162,7 @@ class Consumer:
     async def attach(self, conn: Connection) -> None:
         """Open a channel on ``conn`` and start consuming on it (unless stopped)."""
         channel = await Channel.open(conn, self._timeout_s)
-        await declare_topology(channel, self._names, self._queue_type)
+        await declare_topology(channel, self._names, self._queue_type, self._max_priority)
         await channel.call("basic_qos", prefetch_count=self._prefetch)
         if self.stopped:
             await channel.close()

@@ -13,7 +13,7 @@ import pika.spec
 from jobqueue.brokers import DeadJob, Death
 from jobqueue.brokers.amqp.connection import Channel
 from jobqueue.brokers.amqp.publisher import Outgoing
-from jobqueue.brokers.amqp.topology import Names, message_count, properties
+from jobqueue.brokers.amqp.topology import Names, job_properties, message_count
 from jobqueue.errors import DecodeError
 from jobqueue.job import Job, iso_utc
 
@@ -144,8 +144,11 @@ class Browser:
 class DeadLetters:
     """List, show, replay and purge the dead-letter queue."""
 
-    def __init__(self, names: Names, open_channel: OpenChannel, send: Send) -> None:
+    def __init__(
+        self, names: Names, open_channel: OpenChannel, send: Send, *, max_priority: int = 0
+    ) -> None:
         self._names = names
+        self._max_priority = max_priority  # the jobs queue's: replays keep their priority
         self._open_channel = open_channel
         self._send = send
         # A browse holds dead messages unacked, out of sight of any other basic.get: two at
@@ -257,7 +260,8 @@ class DeadLetters:
         return [job for _, job in jobs]
 
     def _fresh_copy(self, job: Job) -> Outgoing:
-        return Outgoing("", self._names.queue, job.encode(), properties(job.id), job.id)
+        props = job_properties(job, self._max_priority)
+        return Outgoing("", self._names.queue, job.encode(), props, job.id)
 
     @contextlib.asynccontextmanager
     async def _browse(self) -> AsyncIterator[Browser]:

@@ -1,6 +1,8 @@
 """Queue and exchange names, the retry delay ladder, their declarations and message properties.
 
 Queues are classic by default, declared exactly as the original system declares them. With
+``max_priority`` (``JOBQUEUE_PRIORITIES``) the jobs queue is declared with ``x-max-priority``
+and each message of a job above the lowest priority carries it in its ``priority``. With
 ``queue_type="quorum"`` every queue (jobs, retry tiers, dead letters) is a quorum queue: replicated
 across a cluster's nodes, dead-lettering at least once, and the jobs queue carries
 ``x-delivery-limit`` as a backstop against a message that is never settled.
@@ -16,6 +18,7 @@ import pika
 
 from jobqueue.brokers.amqp.connection import PRECONDITION_FAILED, Channel, ChannelClosed
 from jobqueue.errors import BrokerError
+from jobqueue.job import Job
 
 # Retries wait in TTL queues of our own, one per delay tier: a message expires from
 # ``{queue}.retry.{ms}`` after ``ms`` and RabbitMQ dead-letters it back to ``{queue}``. Every
@@ -109,15 +112,19 @@ def type_arguments(
     return arguments
 
 
-async def declare_topology(channel: Channel, names: Names, queue_type: str = CLASSIC) -> None:
-    """Declare the queue, dead-letter exchange and dead-letter queue (classic: as the original
-    does)."""
+async def declare_topology(
+    channel: Channel, names: Names, queue_type: str = CLASSIC, max_priority: int = 0
+) -> None:
+    """Declare the queue (with ``x-max-priority`` when ``max_priority`` is not 0), dead-letter
+    exchange and dead-letter queue (classic, without priorities: as the original does)."""
     queue_args = {
         "x-dead-letter-exchange": names.dlx,
         "x-dead-letter-routing-key": names.dlq,
         **type_arguments(queue_type, dead_letters=True, delivery_limit=True),
     }
-    await _declare_queue(channel, names.queue, queue_args)
+    if max_priority:
+        queue_args["x-max-priority"] = max_priority
+    await _declare_queue(channel, names.queue, queue_args, max_priority)
     await channel.call("exchange_declare", names.dlx, exchange_type="direct", durable=True)
     await _declare_queue(channel, names.dlq, type_arguments(queue_type) or None)
     await channel.call("queue_bind", names.dlq, names.dlx, routing_key=names.dlq)
@@ -138,17 +145,32 @@ async def declare_retry_tier(
     return name
 
 
-async def _declare_queue(channel: Channel, name: str, arguments: dict[str, Any] | None) -> None:
+async def _declare_queue(
+    channel: Channel, name: str, arguments: dict[str, Any] | None, max_priority: int | None = None
+) -> None:
+    """Declare a durable queue; a jobs queue passes its ``max_priority`` (0: none)."""
     try:
         await channel.call("queue_declare", name, durable=True, arguments=arguments)
     except ChannelClosed as exc:
         if exc.reply_code != PRECONDITION_FAILED:
             raise
+        if max_priority is not None and "x-max-priority" in str(exc):
+            raise _priority_mismatch(name, max_priority) from None
         raise BrokerError(
             f"queue {name!r} already exists with other settings than jobqueue needs "
             f"({exc}); delete it or use another queue name (a queue's type, classic or "
             "quorum, cannot change in place)"
         ) from None
+
+
+def _priority_mismatch(queue: str, max_priority: int) -> BrokerError:
+    wanted = f"JOBQUEUE_PRIORITIES={max_priority}" if max_priority else "priorities off"
+    return BrokerError(
+        f"queue {queue!r} exists with another x-max-priority than {wanted} declares, and "
+        "RabbitMQ cannot change it in place: set JOBQUEUE_PRIORITIES as the queue was "
+        "declared, or move to a new queue name (JOBQUEUE_QUEUE) or drain, delete and "
+        "redeclare it (README, Priorities)"
+    )
 
 
 async def message_count(channel: Channel, queue: str) -> int:
@@ -157,11 +179,22 @@ async def message_count(channel: Channel, queue: str) -> int:
     return int(ok.method.message_count)
 
 
-def properties(message_id: str, headers: dict[str, Any] | None = None) -> Any:
+def properties(
+    message_id: str, headers: dict[str, Any] | None = None, priority: int | None = None
+) -> Any:
     """Properties of every message we publish: persistent JSON, the job id as message id."""
     return pika.BasicProperties(
         content_type=CONTENT_TYPE,
         delivery_mode=PERSISTENT,
         message_id=message_id,
         headers=headers,
+        priority=priority,
     )
+
+
+def job_properties(job: Job, max_priority: int = 0) -> Any:
+    """The properties of ``job``'s message: its headers if it has any, and its priority when
+    the queue has priorities and the job is above the lowest (none reads as 0)."""
+    headers = None if job.headers is None else dict(job.headers)
+    priority = job.priority if max_priority and job.priority else None
+    return properties(job.id, headers, priority)

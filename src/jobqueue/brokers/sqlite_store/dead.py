@@ -140,9 +140,9 @@ def purge_ids(conn: sqlite3.Connection, queue: str, message_ids: Sequence[str]) 
 
 def _requeue(conn: sqlite3.Connection, queue: str, seq: int, job: Job, now: float) -> None:
     conn.execute(
-        "INSERT INTO broker_jobs (queue, message_id, body, job_type, visible_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (queue, job.id, job.encode(), job.type, now),
+        "INSERT INTO broker_jobs (queue, message_id, body, job_type, priority, visible_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (queue, job.id, job.encode(), job.type, job.priority, now),
     )
     conn.execute("DELETE FROM broker_dead WHERE seq = ?", (seq,))
 

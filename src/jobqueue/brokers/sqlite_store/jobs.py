@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from jobqueue.brokers import Death, DeathReason
 from jobqueue.brokers.sqlite_store import dead
-from jobqueue.job import Job
+from jobqueue.job import MAX_PRIORITY, Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +43,19 @@ class Claimed:
 
 
 _OWNED = "seq = ? AND lease_owner = ? AND claims = ?"
+# Every priority, highest first: ``priority IN (...)`` makes one seek of the ``broker_jobs_ready``
+# index per priority, in this order (see ``schema``), instead of a walk over the whole queue.
+_EVERY_PRIORITY = f"priority IN ({', '.join(map(str, range(MAX_PRIORITY, -1, -1)))})"
 
-Message = tuple[str, bytes, str | None, str | None]
-"""A row to insert: message id, body, job type, headers (as :func:`headers_text` writes them)."""
+Message = tuple[str, bytes, str | None, str | None, int]
+"""A row to insert: message id, body, job type, headers (as :func:`headers_text` writes them),
+priority."""
 
 
 def message(job: Job) -> Message:
     """The row of ``job``."""
     headers = None if job.headers is None else headers_text(job.headers)
-    return (job.id, job.encode(), job.type, headers)
+    return (job.id, job.encode(), job.type, headers, job.priority)
 
 
 def headers_text(headers: Mapping[str, str]) -> str | None:
@@ -75,14 +79,15 @@ def headers_of(text: str | None) -> dict[str, str] | None:
 def insert(
     conn: sqlite3.Connection, queue: str, messages: Iterable[Message], visible_at: float
 ) -> None:
-    """Store messages (id, body, job type, headers), claimable from ``visible_at`` (unix
-    seconds)."""
+    """Store messages (id, body, job type, headers, priority), claimable from ``visible_at``
+    (unix seconds)."""
     conn.executemany(
-        "INSERT INTO broker_jobs (queue, message_id, body, job_type, headers, visible_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO broker_jobs"
+        " (queue, message_id, body, job_type, headers, priority, visible_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
-            (queue, message_id, body, job_type, headers, visible_at)
-            for message_id, body, job_type, headers in messages
+            (queue, message_id, body, job_type, headers, priority, visible_at)
+            for message_id, body, job_type, headers, priority in messages
         ),
     )
 
@@ -100,7 +105,8 @@ def next_visible_at(
     """When the earliest row of the queue (not of ``skip_types``) becomes claimable (maybe
     already), or None if there is none."""
     row = conn.execute(
-        f"SELECT MIN(visible_at) FROM broker_jobs WHERE queue = ?{_skipping(skip_types)}",
+        f"SELECT MIN(visible_at) FROM broker_jobs WHERE queue = ? AND {_EVERY_PRIORITY}"
+        f"{_skipping(skip_types)}",
         (queue, *skip_types),
     ).fetchone()
     return None if row[0] is None else float(row[0])
@@ -117,16 +123,18 @@ def claim(
     max_redeliveries: int,
     skip_types: Collection[str] = (),
 ) -> list[Claimed]:
-    """Lease up to ``limit`` claimable rows to ``owner``, oldest due first, leaving those of
-    ``skip_types`` to other consumers.
+    """Lease up to ``limit`` claimable rows to ``owner``, the highest priority first and the
+    oldest due first within one (then the first inserted), leaving those of ``skip_types`` to
+    other consumers.
 
     A row already delivered more than ``max_redeliveries`` times without being settled or
     released (its consumers keep dying) is claimed with a :class:`Death`: its consumer must
     dead-letter it rather than run it (and can first record why, as the worker does).
     """
     candidates = conn.execute(
-        "SELECT seq, claims - releases FROM broker_jobs WHERE queue = ? AND visible_at <= ?"
-        f"{_skipping(skip_types)} ORDER BY visible_at, seq LIMIT ?",
+        f"SELECT seq, claims - releases FROM broker_jobs WHERE queue = ? AND {_EVERY_PRIORITY}"
+        f" AND visible_at <= ?{_skipping(skip_types)}"
+        " ORDER BY priority DESC, visible_at, seq LIMIT ?",
         (queue, now, *skip_types, limit),
     ).fetchall()
     if not candidates:
@@ -138,7 +146,8 @@ def claim(
         f" WHERE seq IN ({marks}) RETURNING seq, claims, message_id, body, headers",
         (owner, now + lease_s, *lost),
     ).fetchall()
-    rows.sort()
+    order = {seq: position for position, (seq, _) in enumerate(candidates)}
+    rows.sort(key=lambda row: order[row[0]])
     return [
         Claimed(
             Lease(seq, claims),
@@ -228,14 +237,16 @@ def release(conn: sqlite3.Connection, owner: str, leases: Sequence[Lease], now: 
 
 def counts(conn: sqlite3.Connection, queue: str, now: float) -> tuple[int, int]:
     """(ready, delayed): claimable now (expired leases included), and waiting for their time."""
-    # Two range counts on the index: the ready range needs no table lookups, and the future
-    # range (delayed and leased rows) is usually small.
+    # Two range counts on the index (a seek per priority): the ready range needs no table
+    # lookups, and the future range (delayed and leased rows) is usually small.
     ready = conn.execute(
-        "SELECT COUNT(*) FROM broker_jobs WHERE queue = ? AND visible_at <= ?", (queue, now)
+        f"SELECT COUNT(*) FROM broker_jobs WHERE queue = ? AND {_EVERY_PRIORITY}"
+        " AND visible_at <= ?",
+        (queue, now),
     ).fetchone()[0]
     delayed = conn.execute(
-        "SELECT COUNT(*) FROM broker_jobs"
-        " WHERE queue = ? AND visible_at > ? AND lease_owner IS NULL",
+        f"SELECT COUNT(*) FROM broker_jobs WHERE queue = ? AND {_EVERY_PRIORITY}"
+        " AND visible_at > ? AND lease_owner IS NULL",
         (queue, now),
     ).fetchone()[0]
     return int(ready), int(delayed)

@@ -15,8 +15,9 @@ from jobqueue.errors import BrokerError
 # ``visible_at <= now``, so an expired lease needs no sweeper. ``claims - releases`` counts the
 # deliveries that were never settled nor handed back: the consumer died holding them.
 # ``broker_jobs_due`` orders equal times by rowid, so a claim walks it in order and stops at
-# its LIMIT (adding lease_owner to it would break that). AUTOINCREMENT never reuses a sequence
-# number, so a stale lease token cannot match a newer row, and dead rows keep insertion order.
+# its LIMIT (adding lease_owner to it would break that); version 4 replaces it by
+# ``broker_jobs_ready``, priority first. AUTOINCREMENT never reuses a sequence number, so a stale
+# lease token cannot match a newer row, and dead rows keep insertion order.
 _VERSION_1 = """
 CREATE TABLE broker_jobs (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,8 +59,21 @@ _VERSION_3 = """
 ALTER TABLE broker_jobs ADD COLUMN headers TEXT
 """
 
+# Each row's priority (0 to 9, higher first; rows from before it were all published at 0), and
+# the claim's index in its order: by queue, priority from the highest, then due time (and rowid).
+# A claim reads it with ``priority IN (9, ..., 0)``: one seek per priority into the rows due by
+# now, each yielding in order, so SQLite walks no row that is not due and sorts nothing; with the
+# priority ascending in the index it would sort every due row. It replaces ``broker_jobs_due``,
+# which no query could use any more without a scan of the queue.
+_VERSION_4 = """
+ALTER TABLE broker_jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0
+    CHECK (priority BETWEEN 0 AND 9);
+DROP INDEX broker_jobs_due;
+CREATE INDEX broker_jobs_ready ON broker_jobs (queue, priority DESC, visible_at)
+"""
+
 # MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
+MIGRATIONS: tuple[str, ...] = (_VERSION_1, _VERSION_2, _VERSION_3, _VERSION_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
