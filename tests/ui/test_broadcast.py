@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from jobqueue.ui.broadcast import END, Broadcaster, TopicKey
+from jobqueue.ui.broadcast import END, Broadcaster, TopicKey, next_wait
 
 KEY: TopicKey = ("overview", (("window", "15m"),))
 STEP_S = 5.0  # the most a test waits for the next message; none should need nearly that
@@ -128,3 +128,8 @@ async def test_closing_ends_every_stream_and_any_opened_later() -> None:
     async with broadcaster.listen(KEY) as late:
         assert late.get_nowait() == END
     assert broadcaster.topics == {}
+
+
+def test_a_slow_snapshot_is_taken_less_often() -> None:
+    assert next_wait(2.0, 0.1) == 2.0
+    assert next_wait(2.0, 2.5) == 10.0  # four times what it took: a fifth of the time at most

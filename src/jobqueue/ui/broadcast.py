@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ TopicKey = tuple[str, tuple[tuple[str, str], ...]]
 """A page kind and its query (sorted): listeners of the same key share one snapshot."""
 Compute = Callable[[TopicKey], Awaitable[dict[str, Any]]]
 INTERVAL_S = 2.0
+SLOW_FACTOR = 4.0
 QUEUE_DEPTH = 8
 """Messages a listener may fall behind by before it is sent the whole snapshot afresh."""
 END = b""
@@ -27,6 +29,13 @@ def event(sections: dict[str, bytes]) -> bytes:
     """One SSE message carrying ``sections`` (each already JSON)."""
     fields = b",".join(codec.dumps(name) + b":" + body for name, body in sections.items())
     return b"event: change\ndata: {" + fields + b"}\n\n"
+
+
+def next_wait(interval_s: float, took_s: float) -> float:
+    """How long to wait before the next snapshot: the interval, or longer after one that was
+    slow to read (a deep dead-letter queue browsed on RabbitMQ), so that reading one topic
+    never takes more than a fifth of the time."""
+    return max(interval_s, SLOW_FACTOR * took_s)
 
 
 class Topic:
@@ -61,13 +70,14 @@ class Topic:
 
     async def _refresh(self) -> None:
         while self.listeners:
+            started = time.monotonic()
             try:
                 fresh = await self.compute(self.key)
             except Exception as exc:  # a snapshot that fails is told, and tried again
                 logger.warning("dashboard snapshot %s failed: %s", self.key[0], exc)
                 fresh = {"error": {"status": 500, "body": {"error": {"message": str(exc)}}}}
             self._publish({name: codec.dumps(value) for name, value in fresh.items()})
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(next_wait(self.interval_s, time.monotonic() - started))
 
     def _publish(self, fresh: dict[str, bytes]) -> None:
         changed = {name: body for name, body in fresh.items() if self.sections.get(name) != body}
