@@ -108,6 +108,18 @@ def test_submit_with_an_idempotency_key_twice_makes_one_job(api_url: str) -> Non
     assert json.loads(first[1])["id"] == json.loads(again[1])["id"]
 
 
+def test_submit_with_a_priority_and_status_shows_it(api_url: str) -> None:
+    code, output = _cli("submit", "echo", "[2]", "--priority", "6", api_url=api_url)
+    submitted = json.loads(output)
+    code_table, table = _cli("status", submitted["id"], "--wait", "30", api_url=api_url)
+
+    assert code == code_table == 0
+    assert submitted["priority"] == 6
+    assert [line.split() for line in table.splitlines() if "priority" in line] == [
+        ["priority", "6"]
+    ]
+
+
 def test_jobs_lists_the_dead_ones(api_url: str) -> None:
     code, output = _cli("submit", "fail", "--max-attempts", "1", "--wait", api_url=api_url)
     assert code == 1

@@ -37,7 +37,7 @@ def status(
         typer.Option(
             "--json",
             help="The job as one JSON object on one line, as GET /jobs/{id} answers it: id, "
-            "type, payload, state, attempts, max_attempts, created_at, started_at, "
+            "type, payload, state, attempts, max_attempts, priority, created_at, started_at, "
             "finished_at, worker_id, progress, progress_message, result, error, ...",
         ),
     ] = False,
@@ -70,6 +70,8 @@ def _rows(job: dict[str, Any]) -> list[tuple[str, str]]:
         attempts += f" of {job['max_attempts']}"
     state = job["state"] + (" (cancel requested)" if job.get("cancel_requested") else "")
     rows = [("id", job["id"]), ("type", job["type"]), ("state", state), ("attempts", attempts)]
+    if job.get("priority"):
+        rows.append(("priority", str(job["priority"])))
     for name in ("created_at", "started_at", "finished_at", "next_attempt_at", "worker_id"):
         if job.get(name):
             rows.append((name.replace("_", " "), str(job[name])))

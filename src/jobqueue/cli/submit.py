@@ -45,12 +45,16 @@ def submit(
     max_attempts: Annotated[
         int | None, typer.Option(min=1, help="Attempts before the job is dead-lettered.")
     ] = None,
+    priority: Annotated[
+        int | None, typer.Option(min=0, max=9, help="0 (default) to 9: higher ones run first.")
+    ] = None,
     timeout_s: Annotated[
         float | None, typer.Option(min=0, help="With --wait: give up after this long.")
     ] = None,
 ) -> None:
     """Submit a job; with --wait, follow it and exit 1 unless it succeeds."""
-    job = post_job(api_url, job_type, _payload(payload), idempotency_key, max_attempts, tls_ca)
+    body = _payload(payload)
+    job = post_job(api_url, job_type, body, idempotency_key, max_attempts, tls_ca, priority)
     if not wait:
         typer.echo(to_json(job))
         return
@@ -76,11 +80,14 @@ def post_job(
     idempotency_key: str | None = None,
     max_attempts: int | None = None,
     tls_ca: str | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """``POST /jobs``; the job as the API answered it."""
     body: dict[str, Any] = {"type": job_type, "payload": payload}
     if max_attempts is not None:
         body["max_attempts"] = max_attempts
+    if priority is not None:
+        body["priority"] = priority
     headers = {"Content-Type": "application/json"}
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
