@@ -32,6 +32,8 @@ from jobqueue.metrics.fleet import FleetReader
 from jobqueue.metrics.route import metrics_endpoint
 from jobqueue.registry import Registry
 from jobqueue.registry.fleet import Fleet
+from jobqueue.schedule.book import ScheduleBook, schedule_book
+from jobqueue.schedule.routes import schedules_router
 from jobqueue.stats import OverviewReader
 from jobqueue.stats.route import stats_router
 from jobqueue.triage.replay import Replays
@@ -84,6 +86,7 @@ def create_app(
     tracking: Tracking | None = None,
     auth: HttpAuth | None = None,
     metrics: Metrics | None = None,
+    schedules: ScheduleBook | None = None,
 ) -> FastAPI:
     """The HTTP API over ``broker`` (already connected, or reconnecting on its own).
 
@@ -112,6 +115,7 @@ def create_app(
     app.state.broker = broker
     app.state.settings = settings
     app.state.tracking = tracking
+    app.state.schedules = schedules  # the cron schedules' book (the dashboard reads it too)
     install_error_handlers(app)
     install_docs(app)
     app.add_route("/", redirect_to_docs, methods=["GET"], include_in_schema=False)
@@ -125,8 +129,12 @@ def create_app(
     app.include_router(jobs_router(broker, settings, shortcuts, store, served))
     if tracking is not None:
         app.include_router(bulk_router(broker, tracking))  # before /jobs/{job_id} takes "bulk"
-        app.include_router(status_router(tracking))
+        schedules = schedules or schedule_book(tracking.store, settings.queue)
+        app.state.schedules = schedules
+        app.include_router(status_router(tracking, schedules))
         app.include_router(audit_router(tracking.store))
+        if schedules is not None:
+            app.include_router(schedules_router(schedules))
         fleet = FleetReader(settings.queue, broker, registry)
         app.state.overview = OverviewReader(tracking.store, fleet)  # the dashboard reads it too
         app.include_router(stats_router(app.state.overview))

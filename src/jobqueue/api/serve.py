@@ -60,6 +60,7 @@ from jobqueue.metrics import Metrics
 from jobqueue.metrics.fleet import FleetReader
 from jobqueue.registry import Registry
 from jobqueue.registry import from_url as registry_from_url
+from jobqueue.schedule.firing import schedule_sidecars
 from jobqueue.stats import sampling_depth
 from jobqueue.store import Store, default_store_url
 from jobqueue.store import from_url as store_from_url
@@ -160,6 +161,8 @@ async def serve_api(settings: ApiSettings, *, handle_signals: bool = True) -> No
     app = create_app(
         broker, control.registry, settings=settings, tracking=tracking, auth=auth, metrics=metrics
     )
+    observer = None if metrics is None else metrics.cron
+    control.sidecars.extend(schedule_sidecars(app.state.schedules, settings.app, observer))
     server = http_server(app, settings, tls)
     sock = bind_socket(host, port)
     async with AsyncExitStack() as stack:

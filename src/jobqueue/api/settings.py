@@ -49,6 +49,7 @@ class ApiSettings:
     load: LoadSettings = field(default_factory=LoadSettings)  # request and connection caps
     auth: AuthSettings = field(default_factory=AuthSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    app: str | None = None  # pkg.module:handlers whose declared cron schedules are upserted
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:

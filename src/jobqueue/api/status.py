@@ -21,7 +21,9 @@ from jobqueue.api.tracking import Tracking
 from jobqueue.errors import NotFound
 from jobqueue.handlers import MAX_TYPE_LENGTH
 from jobqueue.job import JobState
+from jobqueue.schedule.book import ScheduleBook
 from jobqueue.store import JobRecord
+from jobqueue.store.events import to_iso
 
 MAX_WAIT_S = 60.0
 MAX_LIST_LIMIT = 1000
@@ -54,6 +56,8 @@ class JobStatusOut(BaseModel):
     next_attempt_at: str | None = Field(description="When a retrying job runs again.")
     cancel_requested: bool
     idempotency_key: str | None
+    schedule: str | None = Field(None, description="The cron schedule that made the job.")
+    schedule_tick_at: str | None = Field(None, description="The schedule's tick it ran for.")
 
 
 class JobPageOut(BaseModel):
@@ -85,8 +89,20 @@ class JobEventsOut(BaseModel):
     events: list[JobEventOut]
 
 
-def status_router(tracking: Tracking) -> APIRouter:
-    """The status routes over the tracking's store."""
+async def _with_schedule(answer: dict[str, Any], schedules: ScheduleBook | None) -> dict[str, Any]:
+    """The job's answer, with the schedule and tick that made it (cron ticks make delayed jobs,
+    so a job without ``run_at`` is not looked up)."""
+    if schedules is None or answer.get("run_at") is None:
+        return answer
+    tick = await schedules.tick_of_job(answer["id"])
+    if tick is None:
+        return answer
+    return answer | {"schedule": tick.schedule, "schedule_tick_at": to_iso(tick.tick_at)}
+
+
+def status_router(tracking: Tracking, schedules: ScheduleBook | None = None) -> APIRouter:
+    """The status routes over the tracking's store (a job made by one of ``schedules`` names
+    its schedule and tick)."""
     router = APIRouter(prefix="/jobs", tags=["status"])
     store = tracking.store
 
@@ -152,7 +168,8 @@ def status_router(tracking: Tracking) -> APIRouter:
             record = await tracking.watch.wait_final(store, job_id, min(wait, MAX_WAIT_S))
         else:
             record = await store.get(job_id)
-        return json_response(_found(job_id, record).to_wire())
+        answer = _found(job_id, record).to_wire()
+        return json_response(await _with_schedule(answer, schedules))
 
     @router.get(
         "/{job_id}/events", response_model=JobEventsOut, responses=error_responses(404, 503)

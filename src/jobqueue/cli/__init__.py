@@ -12,6 +12,7 @@ from jobqueue.cli import (
     db,
     dlq,
     jobs,
+    schedules,
     status,
     submit,
     token,
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 for command_module in (api, worker, submit, status, jobs, dlq, workers, top, up, db, token, audit):
     command_module.register(app)
+schedules.register(app)
 use_fitting_help(app)
 
 

@@ -148,6 +148,15 @@ def api(
         str, typer.Option(envvar=config.env("log_level"), help="DEBUG, INFO, WARNING or ERROR.")
     ] = config.LOG_LEVEL,
     log_format: LogFormat = "text",
+    app_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            envvar=config.env("app"),
+            help="Handlers as pkg.module:attribute: their declared cron schedules are upserted "
+            "into the store at start.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and the workers' gRPC service) until SIGTERM or Ctrl-C."""
     from jobqueue.api.serve import serve_api
@@ -185,6 +194,7 @@ def api(
         ),
         auth=auth_settings(tokens_file, insecure, open_probes, tokenless_worker_networks),
         metrics=MetricsSettings(metrics, metrics_max_types),
+        app=app_spec or None,
     )
     run_fast(serve_api(settings))
 

@@ -166,3 +166,27 @@ class EventInstruments:
         observe = self.lag.observe
         for event in events:
             observe(max(0.0, (now - event.at).total_seconds()))
+
+
+class CronInstruments:
+    """Cron schedules' ticks fired by this replica, by outcome, and their lateness: from the
+    tick's time to its job's creation in the store (the firing loop's ``FiringObserver``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.ticks = Counter(
+            "jobqueue_schedule_ticks",
+            "Cron schedule ticks fired here, by outcome (fired, caught_up, skipped).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.lateness = Histogram(
+            "jobqueue_schedule_lateness_seconds",
+            "Seconds from a cron tick's time to its job's creation in the store.",
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
+
+    def fired(self, schedule: str, outcome: str, lateness_s: float) -> None:
+        """Count a tick (schedule names are not labels: there may be many)."""
+        self.ticks.labels(outcome).inc()
+        self.lateness.observe(lateness_s)

@@ -15,7 +15,12 @@ from jobqueue.brokers import Broker
 from jobqueue.metrics.collector import ScrapeCollector
 from jobqueue.metrics.fleet import FleetReader
 from jobqueue.metrics.history import History, StoreHistory
-from jobqueue.metrics.instruments import EventInstruments, GrpcInstruments, HttpInstruments
+from jobqueue.metrics.instruments import (
+    CronInstruments,
+    EventInstruments,
+    GrpcInstruments,
+    HttpInstruments,
+)
 from jobqueue.metrics.settings import MetricsSettings
 from jobqueue.registry import Registry
 from jobqueue.store import Store
@@ -46,6 +51,7 @@ class Metrics:
         self.http = HttpInstruments(self.registry, fixed_paths | {METRICS_PATH})
         self.grpc = GrpcInstruments(self.registry)
         self.events = EventInstruments(self.registry)
+        self.cron = CronInstruments(self.registry)
         self._history = None if store is None else StoreHistory(store, settings.max_types)
         self._fleet = FleetReader(queue, broker, workers)
 

@@ -191,3 +191,36 @@ queue_depths = sa.Table(
     sa.Column("state", sa.Text, primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+schedules = sa.Table(  # cron schedules (jobqueue.schedule), declared in code or over HTTP
+    "store_schedules",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("cron", sa.Text, nullable=False),
+    sa.Column("zone", sa.Text, nullable=False),
+    sa.Column("job_type", sa.Text, nullable=False),
+    sa.Column("payload", JsonText),
+    sa.Column("max_attempts", sa.Integer),
+    sa.Column("missed", sa.Text, nullable=False),  # "skip" or "run_once"
+    sa.Column("overlap", sa.Text, nullable=False),  # "allow" or "skip"
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # "code" or "api"
+    sa.Column("next_run_at", UtcDateTime),  # the tick to fire next (claimed by compare-and-set)
+    sa.Column("last_tick_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("store_schedules_next_run", "next_run_at"),
+)
+
+schedule_ticks = sa.Table(  # one row per fired tick: the (schedule, tick) claim, and its job
+    "store_schedule_ticks",
+    metadata,
+    sa.Column("schedule", sa.Text, primary_key=True),
+    sa.Column("tick_at", UtcDateTime, primary_key=True),
+    sa.Column("job_id", sa.Text),  # NULL when the tick was skipped (overlap)
+    sa.Column("outcome", sa.Text, nullable=False),  # "fired", "caught_up", "run_now", "skipped"
+    sa.Column("missed", sa.Integer, nullable=False),  # ticks this run stands in for (run_once)
+    sa.Column("fired_at", UtcDateTime, nullable=False),
+    sa.Index("store_schedule_ticks_job", "job_id"),
+    sa.Index("store_schedule_ticks_at", "tick_at"),
+)

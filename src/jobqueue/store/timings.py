@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,22 +53,35 @@ def bucket_label(seconds: float) -> str:
     return LABELS[bisect_left(BOUNDS, seconds)]
 
 
-def _measures(event: JobEvent) -> Iterable[tuple[str, float]]:
-    if event.kind is EventKind.RUNNING and event.attempt == 0 and event.created_at is not None:
-        yield WAIT, max(0.0, (event.at - event.created_at).total_seconds())
-    elif event.kind in _RUN_KINDS:
+def _measure(event: JobEvent) -> tuple[str, float] | None:
+    """What ``event`` measures: a first start's wait, or an attempt's run time; else None.
+    On the events path: plain comparisons rather than ``isinstance`` of unions."""
+    kind = event.kind
+    if kind is EventKind.RUNNING:
+        if event.attempt or event.created_at is None:
+            return None
+        return WAIT, max(0.0, (event.at - event.created_at).total_seconds())
+    if kind is EventKind.SUCCEEDED or kind is EventKind.FAILED_ATTEMPT:
         run_s = event.data.get("run_s")
-        if isinstance(run_s, int | float) and not isinstance(run_s, bool) and run_s >= 0:
-            yield RUN, float(run_s)
+        if type(run_s) is float or type(run_s) is int:
+            return (RUN, float(run_s)) if run_s >= 0 else None
+    return None
 
 
 def event_rows(fresh: Sequence[JobEvent], queue: str) -> list[Row]:
     """The bucket counts and sums that newly applied events add, in key order."""
     rows: dict[tuple[datetime, str, str, str, str], list[float]] = {}
     for event in fresh:
-        for measure, seconds in _measures(event):
-            key = (minute_of(event.at), queue, event.job_type, measure, bucket_label(seconds))
-            row = rows.setdefault(key, [0, 0.0])
+        measured = _measure(event)
+        if measured is None:
+            continue
+        measure, seconds = measured
+        label = LABELS[bisect_left(BOUNDS, seconds)]
+        key = (minute_of(event.at), queue, event.job_type, measure, label)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = [1, seconds]
+        else:
             row[0] += 1
             row[1] += seconds
     return [(*key, int(count), total) for key, (count, total) in sorted(rows.items())]

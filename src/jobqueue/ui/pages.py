@@ -22,6 +22,7 @@ NAV = (
     ("jobs", "/ui/jobs", "Jobs"),
     ("dlq", "/ui/dlq", "Dead letters"),
     ("workers", "/ui/workers", "Workers"),
+    ("schedules", "/ui/schedules", "Schedules"),
     ("audit", "/ui/audit", "Audit"),
 )
 JOB_FILTERS = ("state", "type", "since", "until", "id")
@@ -92,6 +93,10 @@ def pages_router(renderer: Renderer) -> APIRouter:
     @router.get("/ui/workers")
     async def workers(request: Request) -> Response:
         return renderer.page(request, "workers", "Workers")
+
+    @router.get("/ui/schedules")
+    async def schedules(request: Request) -> Response:
+        return renderer.page(request, "schedules", "Schedules")
 
     @router.get("/ui/audit")
     async def audit(request: Request) -> Response:

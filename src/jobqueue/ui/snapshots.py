@@ -24,6 +24,7 @@ DLQ_LIST_LIMIT = "50"
 JOBS_PAGE_LIMIT = "50"
 AUDIT_PAGE_LIMIT = "100"
 WORKERS_LIMIT = "1000"
+SCHEDULE_LAST_RUNS = "5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,10 @@ async def _workers(fetch: Fetch, query: dict[str, str]) -> dict[str, Section]:
     return {"workers": await fetch("/workers", {"limit": WORKERS_LIMIT})}
 
 
+async def _schedules(fetch: Fetch, query: dict[str, str]) -> dict[str, Section]:
+    return {"schedules": await fetch("/schedules", {"runs": "3", "last": SCHEDULE_LAST_RUNS})}
+
+
 async def _audit(fetch: Fetch, query: dict[str, str]) -> dict[str, Section]:
     return {"audit": await fetch("/audit", {**query, "limit": AUDIT_PAGE_LIMIT})}
 
@@ -74,6 +79,7 @@ PAGES: dict[str, PageKind] = {
     "job": PageKind(("id",), _job),
     "dlq": PageKind(("scan",), _dlq),
     "workers": PageKind((), _workers),
+    "schedules": PageKind((), _schedules),
     "audit": PageKind(("cursor",), _audit, admin=True),
 }
 
