@@ -43,13 +43,18 @@ from jobqueue.api.validation import (
     parse_json,
 )
 from jobqueue.brokers import Broker
+from jobqueue.delay.fields import unique_claims
 from jobqueue.store import Store
 from jobqueue.telemetry.submit_spans import Endpoint, submit_tracing
 
 _SUBMIT_ERRORS = error_responses(400, 409, 413, 415, 422, 503)
 _NOT_POST = ["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _REPEATED: dict[int | str, dict[str, Any]] = {
-    200: {"model": JobOut, "description": "Submitted before under this Idempotency-Key."}
+    200: {
+        "model": JobOut,
+        "description": "Submitted before under this Idempotency-Key, or its unique_key is "
+        "held by this (existing) job.",
+    }
 }
 IdempotencyKey = Annotated[
     str | None,
@@ -105,10 +110,12 @@ def jobs_router(
     )
     async def submit_job(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
         """Queue one job; answers once the broker has it durably."""
-        job = job_from_body(await read_json(request))
+        data = await read_json(request)
+        job = job_from_body(data)
+        uniques = unique_claims(data, [job.id], batch=False)
         key = None if idempotency_key is None else check_idempotency_key(idempotency_key)
         warned = await warning([job.type])
-        status, (answer,) = await submitter.submit([job], [key])
+        status, (answer,) = await submitter.submit([job], [key], uniques)
         headers = {"Location": f"/jobs/{answer['id']}"}
         if warned is not None:
             answer, headers["Warning"] = {**answer, "warning": warned}, warning_header(warned)
@@ -131,7 +138,8 @@ def jobs_router(
         data = await read_json(request)
         jobs = jobs_from_batch(data, settings.max_batch)
         warned = await warning([job.type for job in jobs])
-        status, answers = await submitter.submit(jobs, idempotency_keys(data))
+        uniques = unique_claims(data, [job.id for job in jobs], batch=True)
+        status, answers = await submitter.submit(jobs, idempotency_keys(data), uniques)
         if warned is None:
             return json_response({"jobs": answers}, status)
         answer = {"jobs": answers, "warning": warned}

@@ -7,7 +7,7 @@ Requests are parsed by :mod:`jobqueue.api.validation` and responses written with
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
@@ -67,6 +67,33 @@ class JobRequest(BaseModel):
         description="0 (the default) to 9: among jobs due together, a higher one is delivered "
         "first (FIFO within a priority).",
     )
+    run_at: str | None = Field(
+        default=None,
+        description="Run no earlier than this RFC 3339 time, with an offset (Z or +01:00); "
+        "a time past runs now. The job is `scheduled` until then. Not with delay_s.",
+        examples=["2027-01-31T09:00:00Z"],
+    )
+    delay_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Run this many seconds from now (within JOBQUEUE_MAX_DELAY_S, a year by "
+        "default). Not with run_at.",
+    )
+    unique_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=NO_CONTROL_CHARACTERS,
+        description="While a job holding this key is within its window, a submission with the "
+        "same key answers that job (200) instead of queueing another.",
+    )
+    unique_for_s: float | None = Field(
+        default=None, gt=0, description="The key's window: this many seconds from submission."
+    )
+    unique_while: Literal["queued", "running"] | None = Field(
+        default=None,
+        description="The key's window: until the job starts (queued) or finishes (running).",
+    )
 
 
 class BatchJobRequest(JobRequest):
@@ -92,6 +119,7 @@ class JobOut(BaseModel):
     max_attempts: int | None = None
     priority: int = Field(0, description="0 to 9, higher first.")
     created_at: str = Field(description="When the job was created (ISO 8601, UTC).")
+    run_at: str | None = Field(None, description="A delayed job's due time (ISO 8601, UTC).")
     warning: str | None = Field(
         None, description="Present when no live worker serves the job's type: it waits for one."
     )

@@ -55,6 +55,7 @@ from jobqueue.brokers import Broker, broker_identity, from_url, redact_url
 from jobqueue.config import env, parse_addr
 from jobqueue.control.server import serving
 from jobqueue.control.sessions import from_url as sessions_from_url
+from jobqueue.delay.promoter import promoting
 from jobqueue.errors import BrokerUnavailable, ConfigError, StoreUnavailable
 from jobqueue.metrics import Metrics
 from jobqueue.metrics.fleet import FleetReader
@@ -130,6 +131,8 @@ def build_control_plane(
         on_applied = None if metrics is None else metrics.events.applied
         sidecars.append(consuming(events_broker, tracking.store, tracking.watch, on_applied))
         sidecars.append(purging(tracking.store, settings.retention_s, settings.purge_interval_s))
+        lateness = None if metrics is None else metrics.schedule.promoted
+        sidecars.append(promoting(tracking.store, broker.publish, lateness))
         fleet = FleetReader(settings.queue, broker, registry)
         sidecars.append(sampling_depth(fleet, tracking.store))
     return ControlPlane(registry=registry, sidecars=sidecars)

@@ -22,9 +22,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from jobqueue.brokers import Broker
+from jobqueue.delay import handover
 from jobqueue.errors import IdempotencyConflict, IdempotencyInFlight, InvalidJob
 from jobqueue.job import Job
-from jobqueue.store import IdempotencyOutcome, Reservation, Store
+from jobqueue.store import IdempotencyOutcome, Reservation, Store, UniqueClaim, UniqueOutcome
 
 log = logging.getLogger("jobqueue.api")
 
@@ -59,23 +60,37 @@ class Submitter:
         self._publish = publish or broker.publish
 
     async def submit(
-        self, jobs: Sequence[Job], keys: Sequence[str | None]
+        self,
+        jobs: Sequence[Job],
+        keys: Sequence[str | None],
+        uniques: Sequence[UniqueClaim | None] | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """Submit ``jobs`` (``keys[i]`` is job i's idempotency key or None).
+        """Submit ``jobs`` (``keys[i]`` is job i's idempotency key or None, ``uniques[i]`` its
+        unique key claim or None).
 
         Returns the HTTP status (202, or 200 when every job had been submitted before) and each
-        job's answer: the job as queued, or the original job for a key seen before.
+        job's answer: the job as queued, or the original job for a key seen before (or the job
+        that holds its unique key). Delayed jobs are recorded in the store, not published.
         """
+        claims = list(uniques or [None] * len(jobs))
+        if any(claims) or any(job.run_at is not None for job in jobs):
+            store = self._require_store("delayed and unique jobs")
+            return await asyncio.shield(self._submit_keyed(store, jobs, keys, claims))
         if not any(keys):
             await self._publish(jobs)
             await self._record(jobs, {})
             return 202, [job.to_wire() for job in jobs]
         # Once begun, a keyed submission runs to its end even if the request is abandoned, so
         # that no reservation is left half done (published, but the key not confirmed).
-        return await asyncio.shield(self._submit_keyed(self._require_store(), jobs, keys))
+        store = self._require_store("idempotency keys")
+        return await asyncio.shield(self._submit_keyed(store, jobs, keys, [None] * len(jobs)))
 
     async def _submit_keyed(
-        self, store: Store, jobs: Sequence[Job], keys: Sequence[str | None]
+        self,
+        store: Store,
+        jobs: Sequence[Job],
+        keys: Sequence[str | None],
+        claims: Sequence[UniqueClaim | None],
     ) -> tuple[int, list[dict[str, Any]]]:
         outcomes = await self._reserve(store, jobs, keys)
         reserved = {
@@ -85,19 +100,38 @@ class Submitter:
         }
         try:
             _refuse_duplicates(outcomes, keys, len(jobs) > 1)
-            fresh = [job for job, outcome in zip(jobs, outcomes, strict=True) if _is_fresh(outcome)]
-            await self._publish(fresh)
+            wanted = {
+                i: claim for i, claim in enumerate(claims) if claim and _is_fresh(outcomes[i])
+            }
+            turned_away, won = await handover.claim_unique(store, wanted)
+            fresh = [
+                job
+                for index, (job, outcome) in enumerate(zip(jobs, outcomes, strict=True))
+                if _is_fresh(outcome) and index not in turned_away
+            ]
+            key_of = {jobs[i].id: key for i, key in reserved.items() if i not in turned_away}
+            try:
+                await handover.hand_over(store, self._publish, fresh, key_of)
+            except BaseException:
+                await handover.release_unique(store, won)
+                raise
         except BaseException:
             await self._release(store, jobs, reserved)
             raise
-        await self._record(fresh, {jobs[index].id: key for index, key in reserved.items()})
-        await self._confirm(store, jobs, reserved)
-        answers = [_answer(job, outcome) for job, outcome in zip(jobs, outcomes, strict=True)]
+        await self._release(store, jobs, {i: reserved[i] for i in turned_away if i in reserved})
+        await self._record([job for job in fresh if job.run_at is None], key_of)
+        await self._confirm(
+            store, jobs, {i: k for i, k in reserved.items() if i not in turned_away}
+        )
+        answers = [
+            _answer(job, outcome, turned_away.get(index), jobs)
+            for index, (job, outcome) in enumerate(zip(jobs, outcomes, strict=True))
+        ]
         return (202 if fresh else 200), answers
 
-    def _require_store(self) -> Store:
+    def _require_store(self, what: str) -> Store:
         if self._store is None:
-            raise InvalidJob("idempotency keys need the job store, and this API has none")
+            raise InvalidJob(f"{what} need the job store, and this API has none")
         return self._store
 
     async def _reserve(
@@ -171,7 +205,14 @@ def _refuse_duplicates(
             )
 
 
-def _answer(job: Job, outcome: IdempotencyOutcome | None) -> dict[str, Any]:
+def _answer(
+    job: Job,
+    outcome: IdempotencyOutcome | None,
+    held: UniqueOutcome | None = None,
+    batch: Sequence[Job] = (),
+) -> dict[str, Any]:
+    if held is not None:
+        return handover.turned_away_answer(held, batch)
     if outcome is None or outcome.status is Reservation.NEW:
         return job.to_wire()
     if outcome.record is not None:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 from jobqueue import codec
 from jobqueue.api.errors import MalformedBody, UnsupportedMediaType
+from jobqueue.delay.fields import DELAY_FIELDS, UNIQUE_FIELDS, run_at_of
 from jobqueue.errors import InvalidJob
 from jobqueue.job import MAX_PRIORITY, Job, utc_now
 from jobqueue.names import job_type_problem
 
 JOB_FIELDS = ("type", "payload", "max_attempts", "priority")
-BATCH_JOB_FIELDS = (*JOB_FIELDS, "idempotency_key")
+TIMED_JOB_FIELDS = (*JOB_FIELDS, *DELAY_FIELDS, *UNIQUE_FIELDS)
+BATCH_JOB_FIELDS = (*TIMED_JOB_FIELDS, "idempotency_key")
 BATCH_FIELDS = ("jobs",)
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 MAX_ATTEMPTS_LIMIT = 100
@@ -109,19 +112,25 @@ def idempotency_keys(data: Any) -> list[str | None]:
 
 
 def _job_from(
-    data: Any, prefix: str, fields: tuple[str, ...] = JOB_FIELDS, created_at: str | None = None
+    data: Any,
+    prefix: str,
+    fields: tuple[str, ...] = TIMED_JOB_FIELDS,
+    created_at: str | None = None,
 ) -> Job:
     _check_object(data, prefix, fields)
     job_type = _checked_type(data.get("type"), f"{prefix}type")
     max_attempts = _checked_max_attempts(data.get("max_attempts"), f"{prefix}max_attempts")
     priority = _checked_priority(data.get("priority"), f"{prefix}priority")
     payload = data.get("payload", {})
+    created_at = created_at or utc_now()
+    run_at = run_at_of(data, prefix, datetime.fromisoformat(created_at))
     return Job(
         type=job_type,
         payload=payload,
         max_attempts=max_attempts,
         priority=priority,
-        created_at=created_at or utc_now(),
+        created_at=created_at,
+        run_at=run_at,
     )
 
 

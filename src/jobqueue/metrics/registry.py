@@ -3,6 +3,8 @@ instruments the HTTP server, the control plane and the events consumer feed."""
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
@@ -12,6 +14,8 @@ from prometheus_client import (
 )
 
 from jobqueue.brokers import Broker
+from jobqueue.delay.metrics import ScheduleInstruments
+from jobqueue.errors import StoreUnavailable
 from jobqueue.metrics.collector import ScrapeCollector
 from jobqueue.metrics.fleet import FleetReader
 from jobqueue.metrics.history import History, StoreHistory
@@ -51,6 +55,8 @@ class Metrics:
         self.http = HttpInstruments(self.registry, fixed_paths | {METRICS_PATH})
         self.grpc = GrpcInstruments(self.registry)
         self.events = EventInstruments(self.registry)
+        self.schedule = ScheduleInstruments(self.registry)
+        self._store = store
         self.cron = CronInstruments(self.registry)
         self._history = None if store is None else StoreHistory(store, settings.max_types)
         self._fleet = FleetReader(queue, broker, workers)
@@ -63,4 +69,7 @@ class Metrics:
         """Read what the scrape shows (cached briefly) and render the text format."""
         history = History() if self._history is None else await self._history.read()
         self._scrape.update(history, await self._fleet.read())
+        if self._store is not None:
+            with contextlib.suppress(StoreUnavailable):
+                self.schedule.waiting.set(await self._store.scheduled_count())
         return generate_latest(self.registry)

@@ -308,6 +308,11 @@ class SqlStore:
             == _PURGE_CHUNK
         ):
             pass
+        while (
+            await self._run(lambda c: unique.purge_before(c, cutoff, _PURGE_CHUNK), write=True)
+            == _PURGE_CHUNK
+        ):
+            pass
         await self._run(lambda c: _fold_before(c, cutoff), write=True)
         return purged
 
@@ -443,9 +448,15 @@ class SqliteStore(SqlStore):
             for write in (False, True)
         }
         self._executor = ThreadPoolExecutor(_SQLITE_THREADS, thread_name_prefix="jobqueue-store")
+        # A held transaction (a promotion) runs on a thread of its own, one at a time: were it
+        # to wait for a pool thread while submissions fill the pool waiting for its write lock,
+        # both would wait out the busy timeout.
+        self._holder = ThreadPoolExecutor(1, thread_name_prefix="jobqueue-store-hold")
+        self._held = asyncio.Lock()
 
     async def _stop(self) -> None:
         await asyncio.to_thread(self._executor.shutdown)
+        await asyncio.to_thread(self._holder.shutdown)
         self._engine.dispose()
 
     async def _transaction(self, work: Work[T], write: bool) -> T:
@@ -461,18 +472,31 @@ class SqliteStore(SqlStore):
     ) -> None:
         if not self._open:
             raise StoreUnavailable(f"store {self._target.display_url} is not connected")
+        async with self._held:
+            await self._hold(before, between, after)
+
+    async def _hold(
+        self, before: Work[None], between: Callable[[], Awaitable[None]], after: Work[None]
+    ) -> None:
         loop = asyncio.get_running_loop()
-        connection = await loop.run_in_executor(self._executor, self._engines[True].connect)
         try:
-            transaction = await loop.run_in_executor(self._executor, connection.begin)
-            await loop.run_in_executor(self._executor, before, connection)
-            await between()
-            await loop.run_in_executor(self._executor, after, connection)
-            await loop.run_in_executor(self._executor, transaction.commit)
+            connection = await loop.run_in_executor(self._holder, self._engines[True].connect)
         except DBAPIError as exc:
             raise self._translate(exc) from None
+        try:
+            try:
+                transaction = await loop.run_in_executor(self._holder, connection.begin)
+                await loop.run_in_executor(self._holder, before, connection)
+            except DBAPIError as exc:
+                raise self._translate(exc) from None
+            await between()  # its error is raised as it is
+            try:
+                await loop.run_in_executor(self._holder, after, connection)
+                await loop.run_in_executor(self._holder, transaction.commit)
+            except DBAPIError as exc:
+                raise self._translate(exc) from None
         finally:
-            await loop.run_in_executor(self._executor, connection.close)
+            await loop.run_in_executor(self._holder, connection.close)
 
     async def _record_submitted(self, submitted: builtins.list[tuple[Job, str | None]]) -> None:
         """The API's hot write, on a pooled sqlite3 connection without SQLAlchemy's transaction
@@ -534,16 +558,21 @@ class PostgresStore(SqlStore):
             raise StoreUnavailable(f"store {self._target.display_url} is not connected")
         connection = await self._checkout(self._engine)
         try:
-            async with connection.begin():
-                await connection.run_sync(before)
+            async with connection.begin():  # an error of ``between`` is raised as it is
+                await self._step(connection.run_sync(before))
                 await between()
-                await connection.run_sync(after)
+                await self._step(connection.run_sync(after))
+        finally:
+            await connection.close()
+
+    async def _step(self, step: Awaitable[None]) -> None:
+        """Await one statement step of a held transaction, its errors translated."""
+        try:
+            await step
         except DBAPIError as exc:
             raise self._translate(exc) from None
         except OSError as exc:
             raise self._unavailable(exc) from None
-        finally:
-            await connection.close()
 
     async def _checkout(self, engine: AsyncEngine) -> AsyncConnection:
         """A pooled connection; any failure to get one means the store is unavailable."""

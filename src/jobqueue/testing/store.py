@@ -25,6 +25,7 @@ from jobqueue.job import Job, JobState
 from jobqueue.store import JobFilter, JobRecord, Reservation, Store
 from jobqueue.store import events as ev
 from jobqueue.store.events import EventKind, JobEvent
+from jobqueue.testing.schedule_checks import SCHEDULE_CHECKS
 
 StoreFactory = Callable[[], AbstractAsyncContextManager[Store]]
 Check = Callable[[StoreFactory], Awaitable[None]]
@@ -916,5 +917,6 @@ CHECKS: tuple[Check, ...] = (
     check_wait_and_run_times_are_bucketed,
     check_depth_samples_keep_the_last_of_a_minute,
     check_state_counts,
+    *SCHEDULE_CHECKS,
 )
 """Every check, in the order a backend's tests should run them."""
