@@ -6,7 +6,7 @@
   const root = document.getElementById("job-root");
   const jobId = root.dataset.jobId;
   const path = encodeURIComponent(jobId);
-  const CANCELLABLE = new Set(["queued", "retrying", "running"]);
+  const CANCELLABLE = new Set(["scheduled", "queued", "retrying", "running"]);
   let latestTraceback = null;
 
   function pretty(value) {
@@ -25,6 +25,7 @@
       fact("State", el("span", { class: `state state-${job.state}`, id: "job-state" }, job.state)),
       fact("Attempts", `${job.attempts}${job.max_attempts ? " of " + job.max_attempts : ""}`),
       fact("Created", fmtTime(job.created_at)),
+      ...(job.run_at ? [fact("Run at", fmtTime(job.run_at))] : []),
       fact("Started", fmtTime(job.started_at)),
       fact("Finished", fmtTime(job.finished_at)),
       fact("Worker", job.worker_id),
