@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
 from typing import Any
 
 from jobqueue import codec
@@ -123,7 +122,7 @@ def _job_from(
     priority = _checked_priority(data.get("priority"), f"{prefix}priority")
     payload = data.get("payload", {})
     created_at = created_at or utc_now()
-    run_at = run_at_of(data, prefix, datetime.fromisoformat(created_at))
+    run_at = run_at_of(data, prefix, created_at)
     return Job(
         type=job_type,
         payload=payload,

@@ -37,12 +37,13 @@ def max_delay_s() -> float:
     return value
 
 
-def run_at_of(data: dict[str, Any], prefix: str, now: datetime) -> str | None:
-    """The job's due time (ISO 8601 UTC) from ``run_at`` or ``delay_s``; None when neither is
-    given. A time past is kept as it is (the job runs at once)."""
+def run_at_of(data: dict[str, Any], prefix: str, created_at: str) -> str | None:
+    """The job's due time (ISO 8601 UTC) from ``run_at`` or ``delay_s`` (counted from
+    ``created_at``); None when neither is given. A time past is kept (the job runs at once)."""
     run_at, delay_s = data.get("run_at"), data.get("delay_s")
     if run_at is None and delay_s is None:
         return None
+    now = datetime.fromisoformat(created_at)
     if run_at is not None and delay_s is not None:
         raise InvalidJob(f"{prefix}run_at: give run_at or delay_s, not both")
     if delay_s is not None:
