@@ -33,7 +33,8 @@ MAX_EXAMPLES = 5
 RUN_TIMEOUT_S = 240
 
 # What the checks must allow that a schema cannot say: a cursor the store did not make is a
-# 400 (cursors are opaque), a reused idempotency key with another body a 422. DELETE
+# 400 (cursors are opaque), a reused idempotency key with another body a 422, as is a cron
+# expression or time zone that does not parse. DELETE
 # /jobs/{id} cancels a job, which stays readable, so use_after_free does not apply. A wait
 # is fixed at 0 s so no request waits a minute for a job that nobody runs.
 CONFIG = """
@@ -46,6 +47,11 @@ expected-statuses = ["2xx", "3xx", 400, 401, 403, 404, 409, 429]
 [[operations]]
 include-path-regex = "^/jobs(/batch)?$"
 include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 409, 422, 429]
+
+[[operations]]
+include-path-regex = "^/schedules"
+include-method = ["POST", "PATCH"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 409, 422, 429]
 """
 

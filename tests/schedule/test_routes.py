@@ -89,6 +89,10 @@ async def test_a_schedule_is_added_shown_changed_and_removed(gated: Gated) -> No
     assert changed.json()["next_run_at"] == "2026-06-01T13:00:00.000000Z"
     assert changed.json()["payload"] == {"to": "team"}  # kept
 
+    emptied = await gated.admin("PATCH", "/schedules/weekday-report", {"cron": None})
+    assert emptied.status_code == 422
+    assert emptied.json()["error"]["message"] == "cron cannot be null"
+
     taken = await gated.admin("POST", "/schedules", REPORT)
     assert taken.status_code == 409
     removed = await gated.admin("DELETE", "/schedules/weekday-report")

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from jobqueue.api.schemas import JOB_TYPE_PATTERN, error_responses, json_response
 from jobqueue.auth.audit import note
+from jobqueue.errors import InvalidSchedule
 from jobqueue.job import iso_utc
 from jobqueue.schedule.book import ScheduleBook
 from jobqueue.schedule.expression import Cron
@@ -25,6 +27,7 @@ from jobqueue.schedule.values import (
 from jobqueue.schedule.words import describe
 
 NEXT_RUNS = 5
+_REQUIRED = ("cron", "job_type", "tz", "missed", "overlap")
 MAX_LAST_RUNS = 100
 
 ScheduleName = Annotated[str, Path(description="The schedule's name.", max_length=MAX_NAME_LENGTH)]
@@ -61,24 +64,30 @@ class ScheduleRequest(BaseModel):
         )
 
 
+JobTypeText = Annotated[str, Field(min_length=1, max_length=200, pattern=JOB_TYPE_PATTERN)]
+
+
 class ScheduleChange(BaseModel):
     """The fields to change; the others are kept."""
 
     model_config = ConfigDict(extra="forbid")
 
-    cron: str | None = None
-    job_type: str | None = Field(
-        default=None, min_length=1, max_length=200, pattern=JOB_TYPE_PATTERN
-    )
+    # Null is no value for these (SkipJsonSchema: the schema says so; a null sent is a 422).
+    cron: str | SkipJsonSchema[None] = None
+    job_type: JobTypeText | SkipJsonSchema[None] = None
     payload: Any = None
-    tz: str | None = None
+    tz: str | SkipJsonSchema[None] = None
     max_attempts: StrictInt | None = Field(default=None, ge=1)
-    missed: Missed | None = None
-    overlap: Overlap | None = None
+    missed: Missed | SkipJsonSchema[None] = None
+    overlap: Overlap | SkipJsonSchema[None] = None
 
     def changes(self) -> dict[str, Any]:
-        """The :class:`ScheduleSpec` fields given."""
+        """The :class:`ScheduleSpec` fields given; :class:`InvalidSchedule` for a null one that
+        cannot be empty."""
         given = self.model_dump(exclude_unset=True)
+        nulls = sorted(name for name in _REQUIRED if name in given and given[name] is None)
+        if nulls:
+            raise InvalidSchedule(f"{', '.join(nulls)} cannot be null")
         if "tz" in given:
             given["zone"] = given.pop("tz")
         return given
@@ -144,14 +153,14 @@ def _reads(router: APIRouter, book: ScheduleBook) -> None:
 def _changes(router: APIRouter, book: ScheduleBook) -> None:
     """POST, PATCH and DELETE (admin scope, audited)."""
 
-    @router.post("", status_code=201, responses=error_responses(409, 422, 503))
+    @router.post("", status_code=201, responses=error_responses(400, 409, 422, 503))
     async def create_schedule(request: Request, body: ScheduleRequest) -> Response:
         """Add a schedule; 422 names a bad expression or zone, 409 a name taken."""
         schedule = await book.create(body.spec())
         note(request, "schedule.create", schedule.name, 1, {"cron": body.cron, "tz": body.tz})
         return json_response(schedule_view(schedule), 201)
 
-    @router.patch("/{name}", responses=error_responses(404, 409, 422, 503))
+    @router.patch("/{name}", responses=error_responses(400, 404, 409, 422, 503))
     async def change_schedule(
         request: Request, name: ScheduleName, body: ScheduleChange
     ) -> Response:
