@@ -65,6 +65,7 @@ class Promoter:
     async def run(self) -> None:
         """Promote forever; never raises (a failed round is logged and tried again)."""
         while True:
+            self._wake.clear()  # before reading: a job scheduled from here on wakes the sleep
             try:
                 await self.promote_due()
                 next_due = await self._store.next_run_at()
@@ -81,7 +82,6 @@ class Promoter:
 
     async def _sleep(self, seconds: float, until: datetime | None) -> None:
         self._sleeping_until = until
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
