@@ -230,6 +230,9 @@ class FiringLoop:
             except StoreUnavailable as exc:
                 logger.warning("schedules: the job store is unavailable (%s)", exc)
                 wait_s = self.idle_s
+            except Exception:  # a pass that failed must not stop this replica's schedules
+                logger.exception("schedules: a firing pass failed; trying again")
+                wait_s = self.idle_s
             await asyncio.sleep(wait_s)
 
 

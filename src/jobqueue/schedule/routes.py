@@ -17,6 +17,7 @@ from jobqueue.errors import InvalidSchedule
 from jobqueue.job import iso_utc
 from jobqueue.schedule.book import ScheduleBook
 from jobqueue.schedule.expression import Cron
+from jobqueue.schedule.schemas import RemovedOut, ScheduleListOut, ScheduleOut, TickOut
 from jobqueue.schedule.values import (
     MAX_NAME_LENGTH,
     Missed,
@@ -130,7 +131,7 @@ async def _views(book: ScheduleBook, runs: int, last: int) -> list[dict[str, Any
 def _reads(router: APIRouter, book: ScheduleBook) -> None:
     """GET /schedules and GET /schedules/{name} (read scope)."""
 
-    @router.get("", responses=error_responses(503))
+    @router.get("", response_model=ScheduleListOut, responses=error_responses(503))
     async def list_schedules(
         runs: Annotated[int, Query(ge=0, le=100, description="How many next runs.")] = NEXT_RUNS,
         last: Annotated[int, Query(ge=0, le=MAX_LAST_RUNS, description="How many last runs.")] = 0,
@@ -138,7 +139,7 @@ def _reads(router: APIRouter, book: ScheduleBook) -> None:
         """Every schedule, by name, with its next runs (and its last runs when asked)."""
         return json_response({"schedules": await _views(book, runs, last)})
 
-    @router.get("/{name}", responses=error_responses(404, 503))
+    @router.get("/{name}", response_model=ScheduleOut, responses=error_responses(404, 503))
     async def get_schedule(
         name: ScheduleName,
         runs: Annotated[int, Query(ge=0, le=100, description="How many next runs.")] = NEXT_RUNS,
@@ -153,14 +154,21 @@ def _reads(router: APIRouter, book: ScheduleBook) -> None:
 def _changes(router: APIRouter, book: ScheduleBook) -> None:
     """POST, PATCH and DELETE (admin scope, audited)."""
 
-    @router.post("", status_code=201, responses=error_responses(400, 409, 422, 503))
+    @router.post(
+        "",
+        status_code=201,
+        response_model=ScheduleOut,
+        responses=error_responses(400, 409, 422, 503),
+    )
     async def create_schedule(request: Request, body: ScheduleRequest) -> Response:
         """Add a schedule; 422 names a bad expression or zone, 409 a name taken."""
         schedule = await book.create(body.spec())
         note(request, "schedule.create", schedule.name, 1, {"cron": body.cron, "tz": body.tz})
         return json_response(schedule_view(schedule), 201)
 
-    @router.patch("/{name}", responses=error_responses(400, 404, 409, 422, 503))
+    @router.patch(
+        "/{name}", response_model=ScheduleOut, responses=error_responses(400, 404, 409, 422, 503)
+    )
     async def change_schedule(
         request: Request, name: ScheduleName, body: ScheduleChange
     ) -> Response:
@@ -169,7 +177,7 @@ def _changes(router: APIRouter, book: ScheduleBook) -> None:
         note(request, "schedule.change", name, 1, body.model_dump(exclude_unset=True, mode="json"))
         return json_response(schedule_view(schedule))
 
-    @router.delete("/{name}", responses=error_responses(404, 409, 503))
+    @router.delete("/{name}", response_model=RemovedOut, responses=error_responses(404, 409, 503))
     async def delete_schedule(request: Request, name: ScheduleName) -> Response:
         """Remove a schedule made over HTTP, and its ticks; the jobs it made stay."""
         await book.remove(name)
@@ -180,21 +188,26 @@ def _changes(router: APIRouter, book: ScheduleBook) -> None:
 def _actions(router: APIRouter, book: ScheduleBook) -> None:
     """Pause, resume, run-now (admin scope, audited)."""
 
-    @router.post("/{name}/pause", responses=error_responses(404, 503))
+    @router.post("/{name}/pause", response_model=ScheduleOut, responses=error_responses(404, 503))
     async def pause_schedule(request: Request, name: ScheduleName) -> Response:
         """Stop firing until resumed."""
         schedule = await book.pause(name)
         note(request, "schedule.pause", name, 1)
         return json_response(schedule_view(schedule))
 
-    @router.post("/{name}/resume", responses=error_responses(404, 503))
+    @router.post("/{name}/resume", response_model=ScheduleOut, responses=error_responses(404, 503))
     async def resume_schedule(request: Request, name: ScheduleName) -> Response:
         """Fire again from the next tick after now (ticks while paused are not made up)."""
         schedule = await book.resume(name)
         note(request, "schedule.resume", name, 1)
         return json_response(schedule_view(schedule))
 
-    @router.post("/{name}/run-now", status_code=202, responses=error_responses(404, 503))
+    @router.post(
+        "/{name}/run-now",
+        status_code=202,
+        response_model=TickOut,
+        responses=error_responses(404, 503),
+    )
     async def run_schedule_now(request: Request, name: ScheduleName) -> Response:
         """Create a run now, beside the ticks; answers its job id."""
         tick = await book.run_now(name)
