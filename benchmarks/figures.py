@@ -13,6 +13,7 @@ from benchmarks.flood import (
 from benchmarks.latency import latency_rabbitmq, latency_sqlite
 from benchmarks.memory import memory
 from benchmarks.metrics_cost import metrics_cost
+from benchmarks.priority import priority_cost
 from benchmarks.report import MetricSpec, Spec, at_least, at_most
 from benchmarks.status import status_rabbitmq, status_sqlite
 from benchmarks.submit import submit_batch, submit_http, submit_http_auth
@@ -246,5 +247,37 @@ FIGURES += (
         FLOOD_METRICS,
     ),
 )
+
+FIGURES += (
+    Spec(
+        "priority-cost",
+        "no-op drain, 1 worker, priorities 0-9 mixed / all default; embedded, and RabbitMQ "
+        "with x-max-priority 10 / the default topology; the sides in turn and back",
+        priority_cost,
+        (
+            MetricSpec("sqlite_ratio", "embedded drain jobs/s, mixed / default", None, 3),
+            MetricSpec("rabbitmq_ratio", "RabbitMQ drain jobs/s, x-max-priority / none", None, 3),
+            MetricSpec(
+                "rabbitmq_declared_ratio",
+                "RabbitMQ, x-max-priority but all default / none",
+                None,
+                3,
+            ),
+            MetricSpec("sqlite_default_jobs_per_s", "embedded jobs/s, all default"),
+            MetricSpec("sqlite_mixed_jobs_per_s", "embedded jobs/s, mixed"),
+            MetricSpec("sqlite_default_worker_cpu_us", "embedded worker CPU µs per job, default"),
+            MetricSpec("sqlite_mixed_worker_cpu_us", "embedded worker CPU µs per job, mixed"),
+            MetricSpec("rabbitmq_default_jobs_per_s", "RabbitMQ jobs/s, default topology"),
+            MetricSpec("rabbitmq_mixed_jobs_per_s", "RabbitMQ jobs/s, x-max-priority, mixed"),
+            MetricSpec("rabbitmq_default_worker_cpu_us", "RabbitMQ worker CPU µs per job, default"),
+            MetricSpec("rabbitmq_mixed_worker_cpu_us", "RabbitMQ worker CPU µs per job, mixed"),
+            MetricSpec("rabbitmq_default_publish_per_s", "RabbitMQ preload jobs/s, default"),
+            MetricSpec("rabbitmq_mixed_publish_per_s", "RabbitMQ preload jobs/s, mixed"),
+            MetricSpec("rabbitmq_declared_jobs_per_s", "RabbitMQ jobs/s, x-max-priority, default"),
+            MetricSpec("rabbitmq_declared_worker_cpu_us", "RabbitMQ worker CPU µs/job, declared"),
+        ),
+    ),
+)
+
 
 BY_NAME = {spec.name: spec for spec in FIGURES}

@@ -4,10 +4,12 @@ respected, the claim an index seek per priority, and files of schema version 3 m
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -18,6 +20,7 @@ from jobqueue.job import Job
 from jobqueue.testing.broker import Inbox, sample_job
 
 WAITING = 20_000
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -83,8 +86,23 @@ async def test_jobs_of_one_priority_published_apart_keep_their_order(
     assert await _taken_in_turn(broker, len(published)) == expected
 
 
-def _plan(conn: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> str:
-    return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+def _plan(conn: sqlite3.Connection, sql: str) -> str:
+    return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def _traced(conn: sqlite3.Connection, work: Callable[[], T]) -> tuple[T, list[str], int]:
+    """What ``work`` returns, the statements it ran (values filled in), and about how many
+    SQLite VM instructions they took."""
+    statements: list[str] = []
+    steps: list[int] = []
+    conn.set_trace_callback(statements.append)
+    conn.set_progress_handler(lambda: steps.append(1) and 0, 100)
+    try:
+        result = work()
+    finally:
+        conn.set_trace_callback(None)
+        conn.set_progress_handler(None, 0)
+    return result, statements, 100 * len(steps)
 
 
 def _fill(conn: sqlite3.Connection, now: float) -> None:
@@ -103,30 +121,26 @@ async def test_the_claim_seeks_the_index_per_priority_and_sorts_nothing(
     with contextlib.closing(sqlite3.connect(db_file(sqlite_url))) as conn, conn:
         _fill(conn, now)
     with contextlib.closing(sqlite3.connect(db_file(sqlite_url))) as conn:
-        claim_sql = (  # as rows.claim asks
-            "SELECT seq, claims - releases FROM broker_jobs"
-            f" WHERE queue = ? AND {rows._EVERY_PRIORITY} AND visible_at <= ?"
-            " ORDER BY priority DESC, visible_at, seq LIMIT ?"
+        claimed, statements, steps = _traced(
+            conn,
+            lambda: rows.claim(
+                conn, "jobs", "owner", now=now, lease_s=30.0, limit=5, max_redeliveries=5
+            ),
         )
-        plan = _plan(conn, claim_sql, ("jobs", now, 5))
-        next_sql = (
-            f"SELECT MIN(visible_at) FROM broker_jobs WHERE queue = ? AND {rows._EVERY_PRIORITY}"
-        )
-        next_plan = _plan(conn, next_sql, ("jobs",))
-        # The steps of a claim (SQLite VM instructions) stay a few, not the queue's size.
-        steps: list[int] = []
-        conn.set_progress_handler(lambda: steps.append(1) and 0, 100)
-        claimed = rows.claim(
-            conn, "jobs", "owner", now=now, lease_s=30.0, limit=5, max_redeliveries=5
-        )
-        conn.set_progress_handler(None, 0)
         conn.rollback()
+        due_at, next_statements, _ = _traced(conn, lambda: rows.next_visible_at(conn, "jobs"))
+        [select] = [sql for sql in statements if sql.startswith("SELECT")]
+        plan, next_plan = _plan(conn, select), _plan(conn, next_statements[-1])
     seek = "USING INDEX broker_jobs_ready (queue=? AND priority=? AND visible_at<?)"
-    assert plan == f"SEARCH broker_jobs {seek}"
-    assert "TEMP B-TREE" not in plan
-    assert "USING COVERING INDEX broker_jobs_ready (queue=? AND priority=?)" in next_plan
-    assert len(claimed) == 5
-    assert len(steps) * 100 < WAITING  # a scan would take several steps per waiting row
+    assert plan == f"SEARCH broker_jobs {seek}"  # a seek per priority, and no TEMP B-TREE
+    assert (
+        next_plan
+        == "SEARCH broker_jobs USING COVERING INDEX broker_jobs_ready (queue=? AND priority=?)"
+    )
+    assert [json.loads(row.body) for row in claimed] == [{}] * 5
+    assert due_at is not None
+    assert due_at < now
+    assert steps < WAITING  # a scan of the waiting rows would take several steps per row
 
 
 async def test_a_version_3_file_is_migrated_and_its_waiting_jobs_keep_their_order(
