@@ -1,18 +1,21 @@
 """Three firing loops, each with its own store connections, on one PostgreSQL schema: every
-tick of 100 makes exactly one job, whichever replica wins it."""
+tick of 100 (a stepped clock) makes exactly one job, whichever replica wins it; and three
+loops running on the real clock for a few seconds fire each second once, none left out."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections import Counter
 from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from jobqueue.schedule.book import ScheduleBook
-from jobqueue.schedule.firing import FiringLoop
+from jobqueue.schedule.firing import FiringLoop, firing
 from jobqueue.schedule.values import ScheduleSpec
 from jobqueue.store.sql import SqlStore
 from jobqueue.store.tables import jobs, schedule_ticks
@@ -70,3 +73,28 @@ async def test_three_replicas_fire_each_of_100_ticks_exactly_once() -> None:
     assert len(per_tick) == 2 * TICKS  # every tick of both schedules has a job
     assert set(per_tick.values()) == {1}  # and only one
     assert sum(won.values()) == 2 * TICKS
+
+
+@pytest.mark.postgres
+async def test_three_running_loops_on_the_real_clock_fire_each_second_once() -> None:
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        async with AsyncExitStack() as stack:
+            stores = [
+                await stack.enter_async_context(open_store(f"{POSTGRES_URL}?schema={schema}"))
+                for _ in range(REPLICAS)
+            ]
+            books = [ScheduleBook(s) for s in stores if isinstance(s, SqlStore)]
+            await books[0].create(ScheduleSpec(name="live", cron="* * * * * *", job_type="live"))
+            for book in books:
+                await stack.enter_async_context(firing(FiringLoop(book)))
+            await asyncio.sleep(4.5)
+        async with open_store(f"{POSTGRES_URL}?schema={schema}") as store:
+            assert isinstance(store, SqlStore)
+            made = sorted(run_at for _, run_at in await job_rows(store))
+    finally:
+        await drop_schema(schema)
+    ticks = [datetime.fromisoformat(run_at) for run_at in made]
+    assert len(ticks) >= 3
+    assert len(set(ticks)) == len(ticks)  # no tick twice
+    assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(ticks))  # none left out
