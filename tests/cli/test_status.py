@@ -120,6 +120,18 @@ def test_submit_with_a_priority_and_status_shows_it(api_url: str) -> None:
     ]
 
 
+def test_submit_with_a_delay_shows_it_scheduled_until_its_run_at(api_url: str) -> None:
+    code, output = _cli("submit", "echo", "[3]", "--delay-s", "3600", api_url=api_url)
+    submitted = json.loads(output)
+    code_table, table = _cli("status", submitted["id"], api_url=api_url)
+
+    assert code == code_table == 0
+    assert submitted["run_at"] > submitted["created_at"]
+    rows = {line.split()[0]: line.split()[-1] for line in table.splitlines() if line.strip()}
+    assert rows["state"] == "scheduled"
+    assert rows["run"].startswith(submitted["run_at"][:16])
+
+
 def test_jobs_lists_the_dead_ones(api_url: str) -> None:
     code, output = _cli("submit", "fail", "--max-attempts", "1", "--wait", api_url=api_url)
     assert code == 1

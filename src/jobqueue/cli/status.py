@@ -72,7 +72,8 @@ def _rows(job: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [("id", job["id"]), ("type", job["type"]), ("state", state), ("attempts", attempts)]
     if job.get("priority"):
         rows.append(("priority", str(job["priority"])))
-    for name in ("created_at", "started_at", "finished_at", "next_attempt_at", "worker_id"):
+    times = ("created_at", "run_at", "started_at", "finished_at", "next_attempt_at")
+    for name in (*times, "worker_id"):
         if job.get(name):
             rows.append((name.replace("_", " "), str(job[name])))
     if job.get("progress") is not None:

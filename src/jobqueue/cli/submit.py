@@ -51,10 +51,24 @@ def submit(
     timeout_s: Annotated[
         float | None, typer.Option(min=0, help="With --wait: give up after this long.")
     ] = None,
+    delay_s: Annotated[
+        float | None, typer.Option(min=0, help="Run it this many seconds from now.")
+    ] = None,
+    run_at: Annotated[
+        str | None,
+        typer.Option(help="Run it at this RFC 3339 time, with an offset (2027-01-31T09:00:00Z)."),
+    ] = None,
 ) -> None:
     """Submit a job; with --wait, follow it and exit 1 unless it succeeds."""
     body = _payload(payload)
-    job = post_job(api_url, job_type, body, idempotency_key, max_attempts, tls_ca, priority)
+    when = {
+        name: value
+        for name, value in (("delay_s", delay_s), ("run_at", run_at))
+        if value is not None
+    }
+    job = post_job(
+        api_url, job_type, body, idempotency_key, max_attempts, tls_ca, priority, when or None
+    )
     if not wait:
         typer.echo(to_json(job))
         return
@@ -81,9 +95,11 @@ def post_job(
     max_attempts: int | None = None,
     tls_ca: str | None = None,
     priority: int | None = None,
+    more: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``POST /jobs``; the job as the API answered it."""
-    body: dict[str, Any] = {"type": job_type, "payload": payload}
+    """``POST /jobs`` (with the fields of ``more`` too: ``delay_s``, ``run_at``); the job as
+    the API answered it."""
+    body: dict[str, Any] = {"type": job_type, "payload": payload, **(more or {})}
     if max_attempts is not None:
         body["max_attempts"] = max_attempts
     if priority is not None:
