@@ -3,6 +3,7 @@
 JobqueueError
 ├── ConfigError            bad configuration (URL, flag, environment variable)
 ├── InvalidJob             a submitted job that breaks the rules (type, size, fields)
+│   └── InvalidLimit       a concurrency or rate limit that is nonsense (``rate="10/x"``)
 ├── DecodeError            a message body that is not a job
 ├── UnknownJobType         no handler is registered for the job's type
 ├── NotFound               no such job, dead job or worker
@@ -37,6 +38,11 @@ class ConfigError(JobqueueError):
 
 class InvalidJob(JobqueueError):
     """A submitted job breaks the rules; the message names the problem."""
+
+
+class InvalidLimit(InvalidJob):
+    """A concurrency or rate limit (in a job, a handler declaration or a slot request) that
+    is nonsense; the message names the field."""
 
 
 class DecodeError(JobqueueError):

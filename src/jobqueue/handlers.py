@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -17,6 +18,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from jobqueue.errors import ConfigError, JobCancelled, UnknownJobType
+from jobqueue.limits.policy import KeyFunc, LimitPolicy
 from jobqueue.schedule.declared import ScheduleSpec, declared_schedule
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -93,6 +95,7 @@ class Handler:
     func: HandlerFunc
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout_s: float | None = None
+    limits: LimitPolicy | None = None  # fleet-wide concurrency and rate (jobqueue.limits)
     # Worked out once, not on every call (inspect.signature costs ~15 µs a job).
     _is_async: bool = field(init=False, repr=False, compare=False)
     _wants_context: bool = field(init=False, repr=False, compare=False)
@@ -141,6 +144,10 @@ class Handlers:
         self,
         job_type: str,
         *,
+        concurrency: int | None = None,
+        concurrency_key: KeyFunc | None = None,
+        rate: str | float | None = None,
+        rate_per_s: float | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout_s: float | None = None,
         cron: str | None = None,
@@ -152,6 +159,9 @@ class Handlers:
 
         def register(func: HandlerFunc) -> HandlerFunc:
             self.add(job_type, func, max_attempts=max_attempts, timeout_s=timeout_s)
+            limits = (concurrency, concurrency_key, rate, rate_per_s)
+            if limits != (None, None, None, None):
+                self.limit(job_type, *limits)
             if cron is not None:
                 self.schedule(job_type, cron=cron, job_type=job_type, payload=payload, tz=tz)
             return func
@@ -200,6 +210,21 @@ class Handlers:
         if timeout_s is not None and timeout_s <= 0:
             raise ConfigError(f"timeout_s must be positive for {job_type!r}")
         self._handlers[job_type] = Handler(job_type, func, max_attempts, timeout_s)
+
+    def limit(
+        self,
+        job_type: str,
+        concurrency: int | None = None,
+        concurrency_key: KeyFunc | None = None,
+        rate: str | float | None = None,
+        rate_per_s: float | None = None,
+    ) -> None:
+        """Limit the registered ``job_type`` across the fleet: at most ``concurrency`` running
+        at once and ``rate`` (``"10/s"``, ``"600/m"``) or ``rate_per_s`` starts per second, for
+        the type or, with ``concurrency_key`` (a function of the payload), per key. A job over
+        its limit waits (state ``waiting``), unrun and with no attempt counted."""
+        policy = LimitPolicy.declare(job_type, concurrency, concurrency_key, rate, rate_per_s)
+        self._handlers[job_type] = dataclasses.replace(self.get(job_type), limits=policy)
 
     def get(self, job_type: str) -> Handler:
         """The handler for ``job_type``; raises :class:`UnknownJobType`."""

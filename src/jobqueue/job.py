@@ -13,6 +13,7 @@ import uuid_utils
 
 from jobqueue import codec
 from jobqueue.errors import DecodeError
+from jobqueue.limits.policy import JobLimit
 
 
 def utc_now() -> str:
@@ -48,6 +49,7 @@ class JobState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
+    WAITING = "waiting"  # delivered, but deferred by a concurrency or rate limit: unrun
     SUCCEEDED = "succeeded"
     DEAD = "dead"
     CANCELLED = "cancelled"
@@ -76,6 +78,7 @@ class Job:
     first_failed_at: str | None = None
     priority: int = 0
     headers: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+    limit: JobLimit | None = None  # its concurrency key and limits (jobqueue.limits)
     run_at: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
@@ -95,6 +98,8 @@ class Job:
             wire["unserved_since"] = self.unserved_since
         if self.first_failed_at is not None:
             wire["first_failed_at"] = self.first_failed_at
+        if self.limit is not None:
+            wire.update(self.limit.to_wire())
         if self.run_at is not None:
             wire["run_at"] = self.run_at
         return wire
@@ -151,6 +156,7 @@ class Job:
             first_failed_at=first_failed_at if isinstance(first_failed_at, str) else None,
             priority=priority,
             headers=headers,
+            limit=JobLimit.from_wire(data),
             run_at=run_at if isinstance(run_at, str) else None,
         )
 

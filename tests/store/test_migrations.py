@@ -67,7 +67,7 @@ async def concurrent_upgrades(url: str, count: int) -> list[str | None]:
 
 
 def test_there_is_one_head_revision() -> None:
-    assert head_revision() == "0007"  # 0007: cron schedules and their ticks
+    assert head_revision() == "0008"  # 0008: fleet-wide concurrency and rate limits
 
 
 async def test_sqlite_migrations_build_exactly_the_tables_the_code_uses(tmp_path: Path) -> None:

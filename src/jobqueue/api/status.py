@@ -58,6 +58,9 @@ class JobStatusOut(BaseModel):
     idempotency_key: str | None
     schedule: str | None = Field(None, description="The cron schedule that made the job.")
     schedule_tick_at: str | None = Field(None, description="The schedule's tick it ran for.")
+    waiting_reason: str | None = Field(
+        None, description="Why a waiting job was deferred: the limit it is over."
+    )
 
 
 class JobPageOut(BaseModel):

@@ -16,9 +16,10 @@ from jobqueue.api.errors import MalformedBody, UnsupportedMediaType
 from jobqueue.delay.fields import DELAY_FIELDS, UNIQUE_FIELDS, run_at_of
 from jobqueue.errors import InvalidJob
 from jobqueue.job import MAX_PRIORITY, Job, utc_now
+from jobqueue.limits.policy import LIMIT_FIELDS, JobLimit
 from jobqueue.names import job_type_problem
 
-JOB_FIELDS = ("type", "payload", "max_attempts", "priority")
+JOB_FIELDS = ("type", "payload", "max_attempts", "priority", *LIMIT_FIELDS)
 TIMED_JOB_FIELDS = (*JOB_FIELDS, *DELAY_FIELDS, *UNIQUE_FIELDS)
 BATCH_JOB_FIELDS = (*TIMED_JOB_FIELDS, "idempotency_key")
 BATCH_FIELDS = ("jobs",)
@@ -127,6 +128,7 @@ def _job_from(
         type=job_type,
         payload=payload,
         max_attempts=max_attempts,
+        limit=JobLimit.from_body(data, prefix),
         priority=priority,
         created_at=created_at,
         run_at=run_at,

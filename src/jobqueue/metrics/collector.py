@@ -55,7 +55,8 @@ class ScrapeCollector(Collector):
         family = CounterMetricFamily(
             "jobqueue_jobs",
             "Jobs by outcome: submitted, succeeded, failed (an attempt), retried, dead, "
-            "cancelled. Read from the job store: the same on every API replica.",
+            "cancelled, deferred (put off by a concurrency or rate limit, counted once a job). "
+            "Read from the job store: the same on every API replica.",
             labels=["queue", "type", "outcome"],
         )
         for key, count in sorted(self._history.counts.items()):

@@ -18,6 +18,7 @@ from jobqueue.auth.records import AuditEntry, AuditPage, TokenRecord
 from jobqueue.config import QUEUE
 from jobqueue.errors import ConfigError
 from jobqueue.job import Job, JobState
+from jobqueue.limits.backend import Grant, LimitOp
 from jobqueue.store.counts import JobCount, JobTotal
 from jobqueue.store.depths import DepthPoint
 from jobqueue.store.events import EventKind, JobEvent
@@ -279,6 +280,12 @@ class Store(Protocol):
         A confirmed key is kept. With ``job_id``, only a reservation still held for that job
         is released (one taken over by another submission is left alone).
         """
+
+    async def apply_limits(self, ops: Sequence[LimitOp]) -> builtins.list[Grant]:
+        """Apply fleet-wide limit steps in order, in one transaction: acquisitions (a slot and
+        a start, both or neither; see :mod:`jobqueue.limits.backend`), releases, renewals.
+        Each acquisition's grant (``GRANTED`` for the other steps), atomically across the
+        replicas sharing the store."""
 
 
 def default_store_url(broker_url: str) -> str:

@@ -30,6 +30,7 @@ OUTCOMES = {
     EventKind.RETRYING: "retried",
     EventKind.DEAD: "dead",
     EventKind.CANCELLED: "cancelled",
+    EventKind.WAITING: "deferred",  # put off by a concurrency or rate limit, unrun
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KEY = ("minute", "queue", "type", "outcome")

@@ -1,8 +1,9 @@
 """Lifecycle events from workers and the pure, idempotent rules that fold them into a job's state.
 
 Every event has a *position* in its job's life: ``rank = attempt * 8 + phase``, where within one
-attempt ``running (1) < progress (2) < failed_attempt (3) < retrying (4)``, a queued job has rank
-0, and the terminal kinds (``succeeded``, ``dead``, ``cancelled``) share :data:`TERMINAL_RANK`,
+attempt ``waiting (0) < running (1) < progress (2) < failed_attempt (3) < retrying (4)``, a queued
+job has rank 0 (a ``waiting`` job, deferred by a limit before its attempt ran, follows it by
+time), and the terminal kinds (``succeeded``, ``dead``, ``cancelled``) share :data:`TERMINAL_RANK`,
 above everything. Ties between equal ranks are broken by the event's timestamp ``at``.
 
 :func:`merge` folds one event's view into a job's :class:`Tracked` state. Each group of fields
@@ -50,6 +51,7 @@ class EventKind(enum.StrEnum):
     SUCCEEDED = "succeeded"
     DEAD = "dead"
     CANCELLED = "cancelled"
+    WAITING = "waiting"  # from a worker too: deferred by a limit, not run, no attempt counted
     QUEUED = "queued"
     CANCEL_REQUESTED = "cancel_requested"
     REQUEUED = "requeued"
@@ -57,6 +59,7 @@ class EventKind(enum.StrEnum):
 
 
 _PHASE = {
+    EventKind.WAITING: 0,
     EventKind.RUNNING: 1,
     EventKind.PROGRESS: 2,
     EventKind.FAILED_ATTEMPT: 3,
@@ -65,8 +68,9 @@ _PHASE = {
 TERMINAL_KINDS = frozenset({EventKind.SUCCEEDED, EventKind.DEAD, EventKind.CANCELLED})
 WORKER_KINDS = frozenset(_PHASE) | TERMINAL_KINDS
 # Kinds in which the handler ran: each counts as an attempt started.
-_RUN_KINDS = frozenset(_PHASE) | {EventKind.SUCCEEDED}
+_RUN_KINDS = (frozenset(_PHASE) - {EventKind.WAITING}) | {EventKind.SUCCEEDED}
 _STATE = {
+    EventKind.WAITING: JobState.WAITING,
     EventKind.RUNNING: JobState.RUNNING,
     EventKind.PROGRESS: JobState.RUNNING,
     EventKind.FAILED_ATTEMPT: JobState.RUNNING,
@@ -316,6 +320,7 @@ class Tracked:
     error: str | None = None
     error_rank: int | None = None
     error_at: datetime | None = None
+    waiting_reason: str | None = None
 
 
 def queued(at: datetime, attempts: int = 0) -> Tracked:
@@ -349,7 +354,13 @@ def initial(event: JobEvent) -> Tracked:
         error=error[0] if error else None,
         error_rank=error[1] if error else None,
         error_at=event.at if error else None,
+        waiting_reason=_waiting_reason(event),
     )
+
+
+def _waiting_reason(event: JobEvent) -> str | None:
+    reason = event.data.get("reason") if event.kind is EventKind.WAITING else None
+    return None if reason is None else str(reason)
 
 
 def event_error(event: JobEvent) -> tuple[str, int] | None:
@@ -369,7 +380,8 @@ def event_error(event: JobEvent) -> tuple[str, int] | None:
 
 
 def _next_attempt_at(event: JobEvent) -> datetime | None:
-    text = event.data.get("next_attempt_at") if event.kind is EventKind.RETRYING else None
+    timed = event.kind is EventKind.RETRYING or event.kind is EventKind.WAITING
+    text = event.data.get("next_attempt_at") if timed else None
     return parse_time(text) if isinstance(text, str) else None
 
 
@@ -406,6 +418,7 @@ def merge(old: Tracked, new: Tracked) -> Tracked:
         error=failed.error,
         error_rank=failed.error_rank,
         error_at=failed.error_at,
+        waiting_reason=main.waiting_reason,
     )
 
 

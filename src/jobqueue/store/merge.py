@@ -16,7 +16,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from jobqueue.store.events import TERMINAL_RANK
 from jobqueue.store.tables import jobs
 
-_MAIN_COLUMNS = ("state", "rank", "rank_at", "next_attempt_at", "result", "finished_at")
+_MAIN_COLUMNS = (
+    *("state", "rank", "rank_at", "next_attempt_at", "result", "finished_at"),
+    "waiting_reason",
+)
 _PROGRESS_COLUMNS = ("progress", "progress_message", "progress_attempt", "progress_at")
 _ERROR_COLUMNS = ("error", "error_rank", "error_at")
 

@@ -19,7 +19,10 @@ from jobqueue.store.values import JobRecord, Page
 
 MAX_PAGE = 1000
 _IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
-_WAITING = (JobState.SCHEDULED.value, JobState.QUEUED.value, JobState.RETRYING.value)
+_WAITING = (
+    *(JobState.SCHEDULED.value, JobState.QUEUED.value, JobState.RETRYING.value),
+    JobState.WAITING.value,
+)
 
 
 def record_from_row(row: sa.Row[Any]) -> JobRecord:
@@ -43,6 +46,7 @@ def record_from_row(row: sa.Row[Any]) -> JobRecord:
         cancel_requested=bool(row.cancel_requested),
         idempotency_key=row.idempotency_key,
         payload=row.payload,
+        waiting_reason=row.waiting_reason,
         run_at=row.run_at,
         priority=row.priority or 0,
     )

@@ -31,6 +31,8 @@ from jobqueue.brokers import redact_text
 from jobqueue.config import QUEUE
 from jobqueue.errors import StoreUnavailable
 from jobqueue.job import Job, JobState
+from jobqueue.limits import sql as limit_sql
+from jobqueue.limits.backend import Grant, LimitOp
 from jobqueue.store import (
     apply,
     audit_log,
@@ -398,6 +400,10 @@ class SqlStore:
         store (again after a lost race, errors translated): for modules with tables of their
         own, such as the cron schedules'."""
         return await self._run(work, write=write)
+
+    async def apply_limits(self, ops: Sequence[LimitOp]) -> builtins.list[Grant]:
+        """Apply limit steps in order, in one write transaction."""
+        return await self._run(lambda c: limit_sql.apply_ops(c, ops), write=True)
 
     async def _run(self, work: Work[T], *, write: bool) -> T:
         """Run ``work`` in one transaction, again after a lost race, with errors translated."""

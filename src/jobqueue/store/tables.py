@@ -78,6 +78,7 @@ jobs = sa.Table(
     sa.Column("cancel_requested", sa.Boolean, nullable=False),
     sa.Column("idempotency_key", sa.Text),
     sa.Column("payload", JsonText),
+    sa.Column("waiting_reason", sa.Text),  # why a waiting job was deferred (jobqueue.limits)
     sa.Column("run_at", UtcDateTime),
     sa.Index("store_jobs_created", "created_at", "id"),
     sa.Index("store_jobs_state_created", "state", "created_at", "id"),
@@ -190,6 +191,23 @@ queue_depths = sa.Table(
     sa.Column("queue", sa.Text, primary_key=True),
     sa.Column("state", sa.Text, primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+limit_slots = sa.Table(  # fleet-wide concurrency limits: one row per running job, leased
+    "store_limit_slots",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),  # the job type, or type and key
+    sa.Column("slot_id", sa.Text, primary_key=True),  # the job id
+    sa.Column("holder", sa.Text, nullable=False),  # the worker id
+    sa.Column("expires_at", sa.Float, nullable=False),  # Unix seconds: the lease's end
+)
+
+limit_buckets = sa.Table(  # fleet-wide rate limits: one token bucket per name
+    "store_limit_buckets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),  # Unix seconds
 )
 
 schedules = sa.Table(  # cron schedules (jobqueue.schedule), declared in code or over HTTP

@@ -41,6 +41,7 @@ class JobRecord:
     cancel_requested: bool
     idempotency_key: str | None
     payload: Any
+    waiting_reason: str | None = None
     priority: int = 0
     run_at: datetime | None = None  # a delayed job's due time
 
@@ -71,6 +72,7 @@ class JobRecord:
             "next_attempt_at": _iso(self.next_attempt_at),
             "cancel_requested": self.cancel_requested,
             "idempotency_key": self.idempotency_key,
+            "waiting_reason": self.waiting_reason,
             "run_at": _iso(self.run_at),
         }
 

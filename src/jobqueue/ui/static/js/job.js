@@ -6,7 +6,7 @@
   const root = document.getElementById("job-root");
   const jobId = root.dataset.jobId;
   const path = encodeURIComponent(jobId);
-  const CANCELLABLE = new Set(["scheduled", "queued", "retrying", "running"]);
+  const CANCELLABLE = new Set(["scheduled", "queued", "retrying", "waiting", "running"]);
   let latestTraceback = null;
 
   function pretty(value) {
