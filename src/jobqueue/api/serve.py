@@ -57,6 +57,7 @@ from jobqueue.control.server import serving
 from jobqueue.control.sessions import from_url as sessions_from_url
 from jobqueue.delay.promoter import promoting
 from jobqueue.errors import BrokerUnavailable, ConfigError, StoreUnavailable
+from jobqueue.limits.service import LimitService, backend_for
 from jobqueue.metrics import Metrics
 from jobqueue.metrics.fleet import FleetReader
 from jobqueue.registry import Registry
@@ -119,6 +120,7 @@ def build_control_plane(
             gate=None if book is None else worker_gate(book, settings),
             sessions=sessions_from_url(settings.registry_url or "", ttl_s=settings.worker_ttl_s),
             observer=None if metrics is None else metrics.grpc,
+            limits=fleet_limits(settings, tracking),
         )
     )
     if tracking is not None:
@@ -136,6 +138,13 @@ def build_control_plane(
         fleet = FleetReader(settings.queue, broker, registry)
         sidecars.append(sampling_depth(fleet, tracking.store))
     return ControlPlane(registry=registry, sidecars=sidecars)
+
+
+def fleet_limits(settings: ApiSettings, tracking: Tracking | None) -> LimitService:
+    """The fleet's concurrency and rate limits: in Redis beside the registry, else in the
+    job store, else in this process."""
+    store = None if tracking is None else tracking.store
+    return LimitService(backend_for(settings.registry_url or "", store))
 
 
 def store_url(settings: ApiSettings) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import uuid
 from typing import Annotated
 
 import typer
@@ -18,6 +19,7 @@ from jobqueue.cli.options import BrokerUrl, LogFormat, Priorities, Queue, QueueT
 from jobqueue.cli.tls_options import WorkerTlsCa, WorkerTlsCert, WorkerTlsKey
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
+from jobqueue.limits.gate import DEFAULT_LEASE_S, LimitGate
 from jobqueue.logs import setup_logging
 from jobqueue.metrics.worker import serving_worker_metrics
 from jobqueue.names import worker_id_problem
@@ -137,6 +139,15 @@ def worker(
     ] = UNSERVED_TIMEOUT_S,
     log_format: LogFormat = "text",
     metrics_addr: WorkerMetricsAddr = "",
+    limit_lease_s: Annotated[
+        float,
+        typer.Option(
+            envvar=config.env("limit_lease_s"),
+            min=1,
+            max=600,
+            help="How long a fleet-wide limit slot outlives a worker that died.",
+        ),
+    ] = DEFAULT_LEASE_S,
 ) -> None:
     """Run a worker node: consume jobs, run their handlers, retry, dead-letter."""
     setup_logging(log_level, log_format)
@@ -166,6 +177,7 @@ def worker(
         unserved_timeout_s=unserved_timeout_s,
         broker_identity=broker,
         tracer_provider=start_tracing("jobqueue-worker"),
+        limits=_limits(api_grpc, worker_id, tls, token_file, limit_lease_s),
     )
     token = worker_token(token_file) if api_grpc else None
     control = control_link(node, api_grpc, heartbeat_interval_s, tls, token) if api_grpc else None
@@ -200,6 +212,25 @@ def _broker(
     from jobqueue.brokers.sqlite import SqliteBroker
 
     return SqliteBroker(url, queue=queue, lease_s=sqlite_lease_s)
+
+
+def _limits(
+    api_grpc: str,
+    worker_id: str | None,
+    tls: ClientTls | None,
+    token_file: str | None,
+    lease_s: float,
+) -> LimitGate | None:
+    """The fleet's limits, asked of the API (None without one: each worker keeps its own)."""
+    if not api_grpc:
+        return None
+    from jobqueue.limits.grpc import GrpcLimits
+    from jobqueue.tls.credentials import channel_credentials
+
+    holder = worker_id or str(uuid.uuid4())
+    credentials = None if tls is None else channel_credentials(tls)
+    backend = GrpcLimits(api_grpc, holder, credentials, worker_token(token_file))
+    return LimitGate(backend, holder, lease_s)
 
 
 def _status_reporter(url: str, queue: str, queue_type: str) -> StatusReporter:

@@ -50,6 +50,7 @@ from jobqueue.control.messages import (
 from jobqueue.control.sessions import InMemorySessionStore, Sessions
 from jobqueue.errors import (
     ConfigError,
+    InvalidLimit,
     InvalidWorker,
     JobqueueError,
     NotFound,
@@ -57,8 +58,10 @@ from jobqueue.errors import (
     RegistryFull,
     RegistryUnavailable,
     SessionTaken,
+    StoreUnavailable,
     public_message,
 )
+from jobqueue.limits.service import LimitService
 from jobqueue.registry import Registry, WorkerReport, check_worker_id
 from jobqueue.registry.fleet import Fleet
 from jobqueue.registry.page import MAX_PAGE_WORKERS, fitting
@@ -83,11 +86,13 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # The one table: the most specific class a raised error is an instance of decides the status.
 GRPC_STATUS: dict[type[JobqueueError], grpc.StatusCode] = {
     InvalidWorker: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidLimit: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
     RegistryFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     SessionTaken: grpc.StatusCode.ALREADY_EXISTS,
     RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
+    StoreUnavailable: grpc.StatusCode.UNAVAILABLE,  # the limits' slots in the job store
     ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
     JobqueueError: grpc.StatusCode.INTERNAL,
 }
@@ -143,8 +148,10 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
         cancels: CancelSource | None = None,
         broker: str = "",
         sessions: Sessions | None = None,
+        limits: LimitService | None = None,
     ) -> None:
         self._registry = registry
+        self._limits = limits
         self._cancels = cancels
         self._broker = broker
         self._sessions = sessions or Sessions(InMemorySessionStore(ttl_s=registry.ttl_s))
@@ -173,6 +180,27 @@ class WorkerService(pb_grpc.WorkerServiceServicer):
     async def GetWorker(self, request: pb.GetWorkerRequest, context: Context) -> pb.Worker:
         """One live worker, or ``NOT_FOUND``."""
         return await _answer(context, self._get(request))
+
+    async def AcquireSlot(
+        self, request: pb.AcquireSlotRequest, context: Context
+    ) -> pb.AcquireSlotResponse:
+        """A slot (and a start) under a fleet-wide limit, or why not (jobqueue.limits)."""
+        return await _answer(context, self._limit_service().acquire(request))
+
+    async def ReleaseSlots(self, request: pb.SlotsRequest, context: Context) -> pb.SlotsResponse:
+        """Give limit slots back."""
+        return await _answer(context, self._limit_service().release(request))
+
+    async def RenewSlots(self, request: pb.SlotsRequest, context: Context) -> pb.SlotsResponse:
+        """Push the leases of limit slots still held."""
+        return await _answer(context, self._limit_service().renew(request))
+
+    def _limit_service(self) -> LimitService:
+        if self._limits is None:
+            from jobqueue.limits.memory import MemoryLimits  # an API built without them
+
+            self._limits = LimitService(MemoryLimits())
+        return self._limits
 
     async def _register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
         check_worker_id(request.worker_id)
@@ -272,8 +300,10 @@ class ControlServer:
         gate: grpc.aio.ServerInterceptor | None = None,
         sessions: Sessions | None = None,
         observer: grpc.aio.ServerInterceptor | None = None,
+        limits: LimitService | None = None,
     ) -> None:
         self.registry = registry
+        self._limits = limits
         # The observer (the metrics) first, so it sees the calls the gate refuses too.
         self._interceptors = tuple(i for i in (observer, gate) if i is not None)
         self._sessions = sessions
@@ -295,7 +325,9 @@ class ControlServer:
             ],
             interceptors=self._interceptors,
         )
-        service = WorkerService(self.registry, self._cancels, self._broker, self._sessions)
+        service = WorkerService(
+            self.registry, self._cancels, self._broker, self._sessions, self._limits
+        )
         pb_grpc.add_WorkerServiceServicer_to_server(service, server)
         try:
             port = (
@@ -365,6 +397,7 @@ async def serving(
     gate: grpc.aio.ServerInterceptor | None = None,
     sessions: Sessions | None = None,
     observer: grpc.aio.ServerInterceptor | None = None,
+    limits: LimitService | None = None,
 ) -> AsyncIterator[ControlServer]:
     """Serve the control plane over ``registry`` (over TLS with ``credentials``; each call
     checked by ``gate`` and seen by ``observer``; the registrations' secrets in ``sessions``);
@@ -380,10 +413,13 @@ async def serving(
             gate=gate,
             sessions=sessions,
             observer=observer,
+            limits=limits,
         ) as server:
             yield server
     finally:
         await registry.close()
+        if limits is not None:
+            await limits.close()
         if sessions is not None:
             await sessions.close()
 

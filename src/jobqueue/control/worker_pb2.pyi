@@ -495,3 +495,139 @@ class GetWorkerRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetWorkerRequest: _TypeAlias = GetWorkerRequest  # noqa: Y015
+
+@_typing.final
+class AcquireSlotRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_FIELD_NUMBER: _builtins.int
+    RATE_PER_S_FIELD_NUMBER: _builtins.int
+    LEASE_S_FIELD_NUMBER: _builtins.int
+    worker_id: _builtins.str
+    name: _builtins.str
+    """The limit's name: the job type, or the type, a unit separator (0x1F) and the key."""
+    slot_id: _builtins.str
+    """What holds the slot: the job's id."""
+    concurrency: _builtins.int
+    """At most this many slots under the name at once; 0: no concurrency limit."""
+    rate_per_s: _builtins.float
+    """At most this many starts per second under the name; 0: no rate limit."""
+    lease_s: _builtins.float
+    """How long the slot is held unless renewed (clamped to 1..600 s)."""
+    def __init__(
+        self,
+        *,
+        worker_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+        concurrency: _builtins.int = ...,
+        rate_per_s: _builtins.float = ...,
+        lease_s: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["concurrency", b"concurrency", "lease_s", b"lease_s", "name", b"name", "rate_per_s", b"rate_per_s", "slot_id", b"slot_id", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcquireSlotRequest: _TypeAlias = AcquireSlotRequest  # noqa: Y015
+
+@_typing.final
+class AcquireSlotResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANTED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_S_FIELD_NUMBER: _builtins.int
+    granted: _builtins.bool
+    reason: _builtins.str
+    """When refused: "concurrency" (every slot is held) or "rate" (no start left now)."""
+    retry_after_s: _builtins.float
+    """For "rate": seconds until the bucket has a start again."""
+    def __init__(
+        self,
+        *,
+        granted: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        retry_after_s: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["granted", b"granted", "reason", b"reason", "retry_after_s", b"retry_after_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcquireSlotResponse: _TypeAlias = AcquireSlotResponse  # noqa: Y015
+
+@_typing.final
+class LimitSlot(_message.Message):
+    """A slot held: the limit's name and the slot's id."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    slot_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "slot_id", b"slot_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LimitSlot: _TypeAlias = LimitSlot  # noqa: Y015
+
+@_typing.final
+class SlotsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    SLOTS_FIELD_NUMBER: _builtins.int
+    LEASE_S_FIELD_NUMBER: _builtins.int
+    worker_id: _builtins.str
+    lease_s: _builtins.float
+    """RenewSlots: the new lease, from now (clamped to 1..600 s)."""
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedCompositeFieldContainer[Global___LimitSlot]: ...
+    def __init__(
+        self,
+        *,
+        worker_id: _builtins.str = ...,
+        slots: _abc.Iterable[Global___LimitSlot] | None = ...,
+        lease_s: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_s", b"lease_s", "slots", b"slots", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SlotsRequest: _TypeAlias = SlotsRequest  # noqa: Y015
+
+@_typing.final
+class SlotsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SlotsResponse: _TypeAlias = SlotsResponse  # noqa: Y015

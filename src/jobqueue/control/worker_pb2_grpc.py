@@ -59,6 +59,21 @@ class WorkerServiceStub:
                 request_serializer=jobqueue_dot_control_dot_worker__pb2.GetWorkerRequest.SerializeToString,
                 response_deserializer=jobqueue_dot_control_dot_worker__pb2.Worker.FromString,
                 _registered_method=True)
+        self.AcquireSlot = channel.unary_unary(
+                '/worker.WorkerService/AcquireSlot',
+                request_serializer=jobqueue_dot_control_dot_worker__pb2.AcquireSlotRequest.SerializeToString,
+                response_deserializer=jobqueue_dot_control_dot_worker__pb2.AcquireSlotResponse.FromString,
+                _registered_method=True)
+        self.ReleaseSlots = channel.unary_unary(
+                '/worker.WorkerService/ReleaseSlots',
+                request_serializer=jobqueue_dot_control_dot_worker__pb2.SlotsRequest.SerializeToString,
+                response_deserializer=jobqueue_dot_control_dot_worker__pb2.SlotsResponse.FromString,
+                _registered_method=True)
+        self.RenewSlots = channel.unary_unary(
+                '/worker.WorkerService/RenewSlots',
+                request_serializer=jobqueue_dot_control_dot_worker__pb2.SlotsRequest.SerializeToString,
+                response_deserializer=jobqueue_dot_control_dot_worker__pb2.SlotsResponse.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -101,6 +116,29 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcquireSlot(self, request, context):
+        """A worker asks to start a job under a fleet-wide concurrency or rate limit: a slot under
+        the limit's name (leased: it expires unless renewed), a start from its token bucket, or
+        both; granted, or refused with the reason (the worker then defers the job).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseSlots(self, request, context):
+        """Slots given back: their jobs ended, failed, were handed back or cancelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewSlots(self, request, context):
+        """The leases of slots whose jobs still run, pushed to lease_s from now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +166,21 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.GetWorker,
                     request_deserializer=jobqueue_dot_control_dot_worker__pb2.GetWorkerRequest.FromString,
                     response_serializer=jobqueue_dot_control_dot_worker__pb2.Worker.SerializeToString,
+            ),
+            'AcquireSlot': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcquireSlot,
+                    request_deserializer=jobqueue_dot_control_dot_worker__pb2.AcquireSlotRequest.FromString,
+                    response_serializer=jobqueue_dot_control_dot_worker__pb2.AcquireSlotResponse.SerializeToString,
+            ),
+            'ReleaseSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseSlots,
+                    request_deserializer=jobqueue_dot_control_dot_worker__pb2.SlotsRequest.FromString,
+                    response_serializer=jobqueue_dot_control_dot_worker__pb2.SlotsResponse.SerializeToString,
+            ),
+            'RenewSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewSlots,
+                    request_deserializer=jobqueue_dot_control_dot_worker__pb2.SlotsRequest.FromString,
+                    response_serializer=jobqueue_dot_control_dot_worker__pb2.SlotsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -265,6 +318,87 @@ class WorkerService:
             '/worker.WorkerService/GetWorker',
             jobqueue_dot_control_dot_worker__pb2.GetWorkerRequest.SerializeToString,
             jobqueue_dot_control_dot_worker__pb2.Worker.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcquireSlot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/worker.WorkerService/AcquireSlot',
+            jobqueue_dot_control_dot_worker__pb2.AcquireSlotRequest.SerializeToString,
+            jobqueue_dot_control_dot_worker__pb2.AcquireSlotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/worker.WorkerService/ReleaseSlots',
+            jobqueue_dot_control_dot_worker__pb2.SlotsRequest.SerializeToString,
+            jobqueue_dot_control_dot_worker__pb2.SlotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/worker.WorkerService/RenewSlots',
+            jobqueue_dot_control_dot_worker__pb2.SlotsRequest.SerializeToString,
+            jobqueue_dot_control_dot_worker__pb2.SlotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,15 @@ class WorkerServiceStub:
     """A worker leaving on a graceful stop. Answers status "ok", also for an id already gone."""
     GetWorker: _grpc.UnaryUnaryMultiCallable[_worker_pb2.GetWorkerRequest, _worker_pb2.Worker]
     """One live worker; NOT_FOUND when the registry does not know the id."""
+    AcquireSlot: _grpc.UnaryUnaryMultiCallable[_worker_pb2.AcquireSlotRequest, _worker_pb2.AcquireSlotResponse]
+    """A worker asks to start a job under a fleet-wide concurrency or rate limit: a slot under
+    the limit's name (leased: it expires unless renewed), a start from its token bucket, or
+    both; granted, or refused with the reason (the worker then defers the job).
+    """
+    ReleaseSlots: _grpc.UnaryUnaryMultiCallable[_worker_pb2.SlotsRequest, _worker_pb2.SlotsResponse]
+    """Slots given back: their jobs ended, failed, were handed back or cancelled."""
+    RenewSlots: _grpc.UnaryUnaryMultiCallable[_worker_pb2.SlotsRequest, _worker_pb2.SlotsResponse]
+    """The leases of slots whose jobs still run, pushed to lease_s from now."""
 
 @_typing.type_check_only
 class WorkerServiceAsyncStub(WorkerServiceStub):
@@ -69,6 +78,15 @@ class WorkerServiceAsyncStub(WorkerServiceStub):
     """A worker leaving on a graceful stop. Answers status "ok", also for an id already gone."""
     GetWorker: _aio.UnaryUnaryMultiCallable[_worker_pb2.GetWorkerRequest, _worker_pb2.Worker]  # type: ignore[assignment]
     """One live worker; NOT_FOUND when the registry does not know the id."""
+    AcquireSlot: _aio.UnaryUnaryMultiCallable[_worker_pb2.AcquireSlotRequest, _worker_pb2.AcquireSlotResponse]  # type: ignore[assignment]
+    """A worker asks to start a job under a fleet-wide concurrency or rate limit: a slot under
+    the limit's name (leased: it expires unless renewed), a start from its token bucket, or
+    both; granted, or refused with the reason (the worker then defers the job).
+    """
+    ReleaseSlots: _aio.UnaryUnaryMultiCallable[_worker_pb2.SlotsRequest, _worker_pb2.SlotsResponse]  # type: ignore[assignment]
+    """Slots given back: their jobs ended, failed, were handed back or cancelled."""
+    RenewSlots: _aio.UnaryUnaryMultiCallable[_worker_pb2.SlotsRequest, _worker_pb2.SlotsResponse]  # type: ignore[assignment]
+    """The leases of slots whose jobs still run, pushed to lease_s from now."""
 
 class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -114,5 +132,32 @@ class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_worker_pb2.Worker, _abc.Awaitable[_worker_pb2.Worker]]:
         """One live worker; NOT_FOUND when the registry does not know the id."""
+
+    @_abc_1.abstractmethod
+    def AcquireSlot(
+        self,
+        request: _worker_pb2.AcquireSlotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_worker_pb2.AcquireSlotResponse, _abc.Awaitable[_worker_pb2.AcquireSlotResponse]]:
+        """A worker asks to start a job under a fleet-wide concurrency or rate limit: a slot under
+        the limit's name (leased: it expires unless renewed), a start from its token bucket, or
+        both; granted, or refused with the reason (the worker then defers the job).
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseSlots(
+        self,
+        request: _worker_pb2.SlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_worker_pb2.SlotsResponse, _abc.Awaitable[_worker_pb2.SlotsResponse]]:
+        """Slots given back: their jobs ended, failed, were handed back or cancelled."""
+
+    @_abc_1.abstractmethod
+    def RenewSlots(
+        self,
+        request: _worker_pb2.SlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_worker_pb2.SlotsResponse, _abc.Awaitable[_worker_pb2.SlotsResponse]]:
+        """The leases of slots whose jobs still run, pushed to lease_s from now."""
 
 def add_WorkerServiceServicer_to_server(servicer: WorkerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -18,7 +18,7 @@ from jobqueue.store.events import EventKind, parse_time, to_iso
 from jobqueue.store.transport import StatusEvent
 from jobqueue.worker import settle
 from jobqueue.worker.clock import utc_iso_now
-from jobqueue.worker.settle import Ack, DeadLetter, RetryLater, Settlement
+from jobqueue.worker.settle import Ack, DeadLetter, HandOn, RetryLater, Settlement
 from jobqueue.worker.signals import FlightSignals, ProgressReport
 from jobqueue.worker.status import StatusReporter
 
@@ -125,6 +125,18 @@ class Reporting:
             data = {"reason": decided.death.reason, "error": error}
             then = self._event(job, EventKind.DEAD, data)
         return Outcome(decided, (failed, then))
+
+    def waiting(self, job: Job, reason: str, delay_s: float) -> Outcome:
+        """Deferred by a limit: put back unrun, attempts unchanged, to be delivered after
+        ``delay_s``. A job's first deferral writes its ``waiting`` event (the store shows the
+        state with the reason, and counts the job deferred once); the later ones write none,
+        since each event costs a durable write before the job goes back, and the state stays
+        ``waiting`` until the job runs."""
+        if self._status is None or (job.limit is not None and job.limit.deferrals > 1):
+            return Outcome(HandOn(job, delay_s))
+        next_at = to_iso(datetime.now(UTC) + timedelta(seconds=delay_s))
+        data = {"reason": reason, "next_attempt_at": next_at}
+        return Outcome(HandOn(job, delay_s), (self._event(job, EventKind.WAITING, data),))
 
     def dead_unrun(self, job: Job, decided: DeadLetter) -> Outcome:
         """Dead without running (no handler for its type, or it keeps killing its workers)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import os
@@ -19,6 +20,7 @@ from jobqueue.brokers import Broker, Delivery, SkipsTypes
 from jobqueue.errors import BrokerError, BrokerUnavailable, ConfigError, DecodeError, UnknownJobType
 from jobqueue.handlers import Handler, Handlers, JobContext
 from jobqueue.job import Job
+from jobqueue.limits.gate import Deferral, LimitGate, Pass
 from jobqueue.registry.fleet import ServedTypes
 from jobqueue.telemetry.jobfields import CURRENT_JOB
 from jobqueue.telemetry.spans import worker_tracing
@@ -123,6 +125,10 @@ class Worker:
     then holds jobs it has not started).
     ``async def`` handlers run on the event loop, plain ``def`` ones in a pool of ``concurrency``
     threads.
+    A job under a fleet-wide limit (its handler's or its own, :mod:`jobqueue.limits`) asks
+    ``limits`` before its handler starts; over the limit, it is put back unrun with no attempt
+    counted (state ``waiting``) and its slot here is free at once. Without ``limits``, the
+    worker keeps the limits to itself.
     With a ``tracer_provider``, each run of a job and each settlement is a span
     (:mod:`jobqueue.telemetry.spans`); without one, nothing is traced.
     Call the control methods (``pause``, ``resume``, ``drain``, ``request_stop``) from the event
@@ -147,6 +153,7 @@ class Worker:
         unserved_timeout_s: float = unserved.UNSERVED_TIMEOUT_S,
         broker_identity: str = "",
         tracer_provider: TracerProvider | None = None,
+        limits: LimitGate | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -178,6 +185,7 @@ class Worker:
         self._status = status
         self._report = Reporting(self.worker_id, status, max_result_bytes)
         self._tracing = worker_tracing(tracer_provider, queue, self.worker_id)
+        self._limits = limits or _local_limits(self.worker_id)
         self._skip = RecentIds()
         self._flights: dict[asyncio.Task[None], Flight] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -329,14 +337,37 @@ class Worker:
         return Outcome(decided)
 
     async def _run_in_slot(self, flight: Flight, received: Received) -> Outcome:
-        """Run the handler once one of the ``concurrency`` slots is free."""
+        """Run the handler once one of the ``concurrency`` slots is free and the fleet's
+        limits let it start (else defer it: the slot is free again at once)."""
         async with self._slots:
             if self._state is not State.ACTIVE:  # paused or stopping while it waited
                 return Outcome(HandBack())
-            if self._tracing is not None:
-                running = self._run(flight, received)
-                return await self._tracing.run(flight.delivery, received.job, running)
-            return await self._run(flight, received)
+            entered = await self._enter_limits(received)
+            if isinstance(entered, Outcome):
+                return entered
+            try:
+                if self._tracing is not None:
+                    running = self._run(flight, received)
+                    return await self._tracing.run(flight.delivery, received.job, running)
+                return await self._run(flight, received)
+            finally:
+                if entered is not None:
+                    self._limits.leave(entered)
+
+    async def _enter_limits(self, received: Received) -> Pass | Outcome | None:
+        """Ask the limits (None: nothing limits the job); a deferral is the outcome."""
+        job, handler = received.job, received.handler
+        try:
+            entered = await self._limits.enter(
+                job.id, job.type, job.payload, job.limit, handler.limits
+            )
+        except Exception as exc:  # the handler's key function failed: as the handler would
+            return self._after_failure(job, job.max_attempts or handler.max_attempts, exc)
+        if isinstance(entered, Deferral):
+            self._log_job("job %s deferred: %s", job.id, entered.reason)
+            deferred = dataclasses.replace(job, limit=entered.limit)
+            return self._report.waiting(deferred, entered.reason, entered.delay_s)
+        return entered
 
     async def _run(self, flight: Flight, received: Received) -> Outcome:
         """Run the handler once; a failure becomes a retry or a dead letter."""
@@ -442,6 +473,7 @@ class Worker:
             await _quietly(control.stop(drained=self._drained), "deregistering")
         if self._status is not None:
             await _quietly(self._status.close(), "publishing the last status events")
+        await _quietly(self._limits.close(), "giving limit slots back")
         await _quietly(self._broker.close(), "closing the broker")
         self._threads.shutdown(wait=False, cancel_futures=True)
         if self._threads.busy:
@@ -591,6 +623,14 @@ class Worker:
             state=self._state.value,
             broker=self.broker_identity,
         )
+
+
+def _local_limits(worker_id: str) -> LimitGate:
+    """Limits kept in this worker alone: without a control plane to share them, a limit
+    holds per worker, not across the fleet."""
+    from jobqueue.limits.memory import MemoryLimits
+
+    return LimitGate(MemoryLimits(), worker_id)
 
 
 def _stop_flight(task: asyncio.Task[None], flight: Flight) -> None:
