@@ -15,11 +15,29 @@ from benchmarks.memory import memory
 from benchmarks.metrics_cost import metrics_cost
 from benchmarks.priority import priority_cost
 from benchmarks.report import MetricSpec, Spec, at_least, at_most
+from benchmarks.schedule import schedule_rabbitmq, schedule_sqlite
 from benchmarks.status import status_rabbitmq, status_sqlite
 from benchmarks.submit import submit_batch, submit_http, submit_http_auth
 
 LEAK_MIB = 4.0
 """Growth over the second half of the memory figure's jobs above this counts as a leak."""
+
+
+def _schedule_metrics(late_p99_ms: float) -> tuple[MetricSpec, ...]:
+    """The schedule figures' metrics: lateness of delayed jobs, latency of jobs due now."""
+    return (
+        MetricSpec("late_p99_ms", "delayed jobs: lateness p99 ms", at_most(late_p99_ms), 1),
+        MetricSpec("late_p50_ms", "delayed jobs: lateness p50 ms", None, 1),
+        MetricSpec("late_max_ms", "delayed jobs: lateness max ms", None, 1),
+        MetricSpec("early_jobs", "delayed jobs started before run_at"),
+        MetricSpec("waiting", "scheduled jobs waiting far ahead"),
+        MetricSpec("now_p99_ms", "due now, with them waiting: p99 ms", None, 1),
+        MetricSpec("now_empty_p99_ms", "due now, none waiting: p99 ms", None, 1),
+        MetricSpec("now_p50_ms", "due now, with them waiting: p50 ms", None, 1),
+        MetricSpec("now_empty_p50_ms", "due now, none waiting: p50 ms", None, 1),
+        MetricSpec("fill_s", "s to write the waiting jobs into the store", None, 1),
+    )
+
 
 FIGURES: tuple[Spec, ...] = (
     Spec(
@@ -279,5 +297,20 @@ FIGURES += (
     ),
 )
 
+
+FIGURES += (
+    Spec(
+        "schedule-sqlite",
+        "delayed jobs (1-5 s) with 1,000,000 scheduled far ahead, embedded broker",
+        schedule_sqlite,
+        _schedule_metrics(100),
+    ),
+    Spec(
+        "schedule-rabbitmq",
+        "delayed jobs (1-5 s) with 1,000,000 scheduled far ahead, RabbitMQ",
+        schedule_rabbitmq,
+        _schedule_metrics(1000),
+    ),
+)
 
 BY_NAME = {spec.name: spec for spec in FIGURES}
