@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from benchmarks.rabbitnode import PrivateNode
-from jobqueue.brokers import Broker
+from jobqueue.brokers import Broker, DeadJob
 from jobqueue.brokers.amqp.topology import QUORUM_DELIVERY_LIMIT
 from jobqueue.brokers.rabbitmq import RabbitmqBroker
 from jobqueue.errors import ConfigError
@@ -24,6 +24,9 @@ from tests.brokers.rabbit import (
     next_delivery,
     raw_channel,
 )
+
+DEAD_LETTER_WAIT_S = 10.0
+POLL_S = 0.1
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -112,12 +115,23 @@ async def test_a_message_handed_back_past_the_delivery_limit_is_dead_lettered_by
         await broker.publish([job])
         # A consumer that never counts (as the original's workers): it hands the job back.
         await asyncio.to_thread(_hand_back_until_gone, url, queue)
-        dead = await broker.dead_job(job.id)
+        dead = await _dead_letter_of(broker, job.id)
     finally:
         await broker.close()
         await asyncio.to_thread(delete_queues, url, queue)
     assert dead is not None
     assert dead.death.reason == "delivery_limit"
+
+
+async def _dead_letter_of(broker: RabbitmqBroker, job_id: str) -> DeadJob:
+    """The job's dead copy once RabbitMQ has moved it (its dead-lettering is asynchronous:
+    the message leaves the queue before it lands in the dead-letter queue)."""
+    for _ in range(round(DEAD_LETTER_WAIT_S / POLL_S)):
+        dead = await broker.dead_job(job_id)
+        if dead is not None:
+            return dead
+        await asyncio.sleep(POLL_S)
+    raise AssertionError(f"no dead copy of {job_id} after {DEAD_LETTER_WAIT_S:g}s")
 
 
 def _hand_back_until_gone(url: str, queue: str) -> None:
