@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from jobqueue.cli.submit import _limit_fields
 from jobqueue.errors import ConfigError, InvalidLimit
 from jobqueue.handlers import Handlers
 from jobqueue.job import Job
@@ -102,3 +103,22 @@ def test_the_worker_command_says_in_one_line_that_a_declared_rate_is_nonsense() 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "'10/fortnight' is not a rate" in lines[0]
+
+
+def test_submit_refuses_a_rate_that_is_nonsense_in_one_line_before_any_request() -> None:
+    command = [sys.executable, "-m", "jobqueue", "submit", "sync", "--rate", "10/x"]
+    command += ["--api-url", "http://127.0.0.1:9"]  # nothing listens there: no request is made
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: rate: '10/x' is not a rate: write COUNT/UNIT, such as '10/s', '600/m' or '5/h'"
+    ]
+
+
+def test_submit_sends_the_limit_fields_given() -> None:
+    assert _limit_fields("customer:42", 2, "10/s") == {
+        "concurrency_key": "customer:42",
+        "concurrency": 2,
+        "rate": "10/s",
+    }
+    assert _limit_fields(None, None, None) == {}

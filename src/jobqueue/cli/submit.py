@@ -17,6 +17,7 @@ from jobqueue.cli.status import fetch_job, job_table
 from jobqueue.cli.terminal import printable, to_json
 from jobqueue.cli.tls_options import TlsCa
 from jobqueue.errors import InvalidJob, JobqueueError
+from jobqueue.limits.policy import JobLimit
 
 FINAL_STATES = ("succeeded", "dead", "cancelled")
 POLL_WAIT_S = 1.0
@@ -58,6 +59,15 @@ def submit(
         str | None,
         typer.Option(help="Run it at this RFC 3339 time, with an offset (2027-01-31T09:00:00Z)."),
     ] = None,
+    concurrency_key: Annotated[
+        str | None, typer.Option(help="Its key for fleet-wide limits (customer:42).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="At most this many of its type (or key) running at once.")
+    ] = None,
+    rate: Annotated[
+        str | None, typer.Option(help="At most this many of them starting: 10/s, 600/m, 5/h.")
+    ] = None,
 ) -> None:
     """Submit a job; with --wait, follow it and exit 1 unless it succeeds."""
     body = _payload(payload)
@@ -66,6 +76,7 @@ def submit(
         for name, value in (("delay_s", delay_s), ("run_at", run_at))
         if value is not None
     }
+    when.update(_limit_fields(concurrency_key, concurrency, rate))
     job = post_job(
         api_url, job_type, body, idempotency_key, max_attempts, tls_ca, priority, when or None
     )
@@ -78,6 +89,14 @@ def submit(
     Console().print(job_table(final))
     if final["state"] != "succeeded":
         raise typer.Exit(1)
+
+
+def _limit_fields(key: str | None, concurrency: int | None, rate: str | None) -> dict[str, Any]:
+    """The limit fields given, checked here first (a nonsense rate is one line, no request)."""
+    given = {"concurrency_key": key, "concurrency": concurrency, "rate": rate}
+    fields = {name: value for name, value in given.items() if value is not None}
+    JobLimit.from_body(fields)
+    return fields
 
 
 def _payload(text: str) -> Any:
