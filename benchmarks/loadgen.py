@@ -295,10 +295,17 @@ def main() -> None:
         result = uvloop.run(_main(args))
     except ImportError:
         result = asyncio.run(_main(args))
-    # The event loop may leave stdout non-blocking: a result past the pipe's 64 KiB would then
-    # be cut short when the reader is slower than this write.
-    os.set_blocking(sys.stdout.fileno(), True)
-    print(json.dumps(asdict(result)), flush=True)
+    write_all(sys.stdout.fileno(), (json.dumps(asdict(result)) + "\n").encode())
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` whole to ``fd``, made blocking first: the event loop may leave stdout
+    non-blocking, and a result past the pipe's 64 KiB would then come out cut or torn."""
+    sys.stdout.flush()
+    os.set_blocking(fd, True)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 if __name__ == "__main__":
