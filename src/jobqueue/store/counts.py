@@ -67,6 +67,23 @@ def minute_of(moment: datetime) -> datetime:
     return _minute(moment.year, moment.month, moment.day, moment.hour, moment.minute)
 
 
+def minute_of_text(created_at: str) -> datetime:
+    """The UTC minute of a job's ``created_at``: read from its first 16 characters when it is
+    in jobqueue's own form (``2026-12-03T12:00:00.123456Z``, cached per minute), else parsed
+    (now, when it is no time at all)."""
+    if len(created_at) == 27 and created_at[-1] == "Z":
+        return _minute_of_prefix(created_at[:16])
+    try:
+        return minute_of(datetime.fromisoformat(created_at))
+    except ValueError:
+        return minute_of(datetime.now(UTC))
+
+
+@functools.lru_cache(maxsize=256)
+def _minute_of_prefix(prefix: str) -> datetime:
+    return datetime.fromisoformat(prefix).replace(tzinfo=UTC)
+
+
 @functools.lru_cache(maxsize=1024)
 def _minute(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)

@@ -147,7 +147,8 @@ class SqlStore:
         if self._tally is None:
             return []
         jobs = {job.id: job for job, _ in submitted}.values()
-        return self._tally.collect((writes.job_time(job), job.type) for job in jobs)
+        minute = counts.minute_of_text
+        return self._tally.collect((minute(job.created_at), job.type) for job in jobs)
 
     def _untally(self, rows: list[counts.Row]) -> None:
         if self._tally is not None:
