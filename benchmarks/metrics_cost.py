@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from benchmarks.process import stop
-from benchmarks.rig import Rig, cpu_s
+from benchmarks.rig import Rig, cpu_s, delete_queues
 from benchmarks.status import _drain, _start_api, _store_caught_up_s
 from benchmarks.submit import submit_http
 
@@ -66,8 +66,13 @@ def _scraping(base_url: str | None) -> Iterator[list[int]]:
 
 
 def _submit(rig: Rig, on: bool) -> dict[str, Any]:
+    """One submit figure; then its API is stopped and its queue deleted, so the next part
+    meets a broker in the same state (a queue of 20,000 unconsumed jobs weighs on RabbitMQ)."""
     with _switch(rig, on):
-        return submit_http(rig, beside=_scraping if on else None)
+        measured = submit_http(rig, beside=_scraping if on else None)
+    stop(rig.processes[-1])
+    delete_queues(rig.options.amqp_url, [rig.queues[-1]])
+    return measured
 
 
 def _status_drain(rig: Rig, on: bool) -> dict[str, Any]:
