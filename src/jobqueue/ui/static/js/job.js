@@ -26,6 +26,7 @@
       fact("Attempts", `${job.attempts}${job.max_attempts ? " of " + job.max_attempts : ""}`),
       fact("Created", fmtTime(job.created_at)),
       ...(job.run_at ? [fact("Run at", fmtTime(job.run_at))] : []),
+      ...(job.waiting_reason ? [fact("Waiting for", job.waiting_reason)] : []),
       fact("Started", fmtTime(job.started_at)),
       fact("Finished", fmtTime(job.finished_at)),
       fact("Worker", job.worker_id),

@@ -23,6 +23,13 @@
     return el("td", {}, box);
   }
 
+  // A scheduled job's due time, a waiting job's reason (the limit it is over), under its state.
+  function why(job) {
+    if (job.state === "scheduled" && job.run_at) return el("div", { class: "help" }, `due ${fmtTime(job.run_at)}`);
+    if (job.state === "waiting" && job.waiting_reason) return el("div", { class: "help" }, job.waiting_reason);
+    return null;
+  }
+
   function row(job) {
     return el(
       "tr",
@@ -30,7 +37,7 @@
       canAdmin ? checkbox(job) : null,
       el("td", {}, jobLink(job.id)),
       el("td", { class: "type" }, job.type),
-      el("td", {}, el("span", { class: `state state-${job.state}` }, job.state)),
+      el("td", {}, el("span", { class: `state state-${job.state}` }, job.state), why(job)),
       el("td", { class: "num" }, `${job.attempts}${job.max_attempts ? " / " + job.max_attempts : ""}`),
       el("td", {}, fmtTime(job.created_at)),
       el("td", { class: "mono" }, job.worker_id || "—"),
