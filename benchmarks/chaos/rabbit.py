@@ -18,6 +18,8 @@ from benchmarks.chaos.traffic import Answer, Traffic
 from benchmarks.rabbitnode import PrivateNode
 from benchmarks.rig import Rig
 
+START_TIMEOUT_S = 60.0
+
 CONSUMER_TIMEOUT_MS = 2000
 
 
@@ -100,6 +102,7 @@ def consumer_timeout(rig: Rig, node: PrivateNode, pace: Pace) -> Verdict:
     node.set_consumer_timeout(CONSUMER_TIMEOUT_MS)  # read by channels as they open
     try:
         fleet = fleet_on(rig, node, "ctimeout")
+        _wait_for_line(rig, "worker", "consuming from queue")  # its channel is open
     finally:
         node.set_consumer_timeout(None)
     with fleet.traffic(clients=2, every_s=0.05) as traffic:
@@ -113,6 +116,15 @@ def consumer_timeout(rig: Rig, node: PrivateNode, pace: Pace) -> Verdict:
     return fleet.verdict(
         "consumer timeout", traffic, slow_job_runs=fleet.runs()[slow], channel_closed=closed
     )
+
+
+def _wait_for_line(rig: Rig, name: str, text: str, timeout_s: float = START_TIMEOUT_S) -> None:
+    """Wait until the log of the process ``name`` holds ``text``."""
+    deadline = time.monotonic() + timeout_s
+    while text not in rig.log(name).read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} never logged {text!r}: {rig.log_tail(name)}")
+        time.sleep(0.05)
 
 
 def _outage(answers: list[Answer], when: str) -> dict[str, Any]:
