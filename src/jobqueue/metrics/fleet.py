@@ -14,7 +14,6 @@ from jobqueue.registry import Registry, WorkerInfo
 log = logging.getLogger("jobqueue.metrics")
 
 FLEET_TTL_S = 1.0
-_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +80,8 @@ class FleetReader:
     async def _workers(self) -> list[WorkerInfo] | None:
         if self._registry is None:
             return None
-        found: list[WorkerInfo] = []
         try:
-            while True:
-                after = found[-1].worker_id if found else ""
-                page = await self._registry.workers(after, _PAGE)
-                found += page
-                if len(page) < _PAGE:
-                    return found
+            return await self._registry.workers()
         except JobqueueError as exc:
             log.debug("workers not read: %s", exc)
             return None

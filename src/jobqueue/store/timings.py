@@ -31,7 +31,6 @@ BOUNDS: tuple[float, ...] = (
 LABELS: tuple[str, ...] = tuple("+Inf" if math.isinf(b) else f"{b:g}" for b in BOUNDS)
 BOUND_OF = dict(zip(LABELS, BOUNDS, strict=True))
 _KEY = ("minute", "queue", "type", "measure", "le")
-_RUN_KINDS = frozenset({EventKind.SUCCEEDED, EventKind.FAILED_ATTEMPT})
 
 Row = tuple[datetime, str, str, str, str, int, float]
 
@@ -76,8 +75,7 @@ def event_rows(fresh: Sequence[JobEvent], queue: str) -> list[Row]:
         if measured is None:
             continue
         measure, seconds = measured
-        label = LABELS[bisect_left(BOUNDS, seconds)]
-        key = (minute_of(event.at), queue, event.job_type, measure, label)
+        key = (minute_of(event.at), queue, event.job_type, measure, bucket_label(seconds))
         row = rows.get(key)
         if row is None:
             rows[key] = [1, seconds]
