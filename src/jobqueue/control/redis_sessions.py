@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from jobqueue.brokers import redact_url
 from jobqueue.config import WORKER_TTL_S
 from jobqueue.errors import RegistryUnavailable
-from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, SOCKET_TIMEOUT_S, _split_key_prefix
+from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
 
 __all__ = ["RedisSessionStore"]
 
@@ -58,16 +58,8 @@ class RedisSessionStore:
         cls, url: str, ttl_s: float = WORKER_TTL_S, key_prefix: str = DEFAULT_KEY_PREFIX
     ) -> RedisSessionStore:
         """Connect lazily to the registry's Redis (its ``key_prefix`` query parameter too)."""
-        url, key_prefix = _split_key_prefix(url, key_prefix)
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=SOCKET_TIMEOUT_S,
-            decode_responses=True,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            socket_connect_timeout=SOCKET_TIMEOUT_S,
-        )
-        return cls(aioredis.Redis.from_pool(pool), ttl_s=ttl_s, key_prefix=key_prefix, url=url)
+        client, url, key_prefix = redis_client(url, key_prefix, MAX_CONNECTIONS)
+        return cls(client, ttl_s=ttl_s, key_prefix=key_prefix, url=url)
 
     async def get(self, worker_id: str) -> str | None:
         """The live session's hash, or None."""

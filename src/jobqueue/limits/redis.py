@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator, Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from jobqueue.errors import ConfigError, RegistryUnavailable
+from jobqueue.errors import RegistryUnavailable
 from jobqueue.limits.backend import FULL, GRANTED, Grant, Slot, SlotRequest
-from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, SOCKET_TIMEOUT_S, _split_key_prefix
+from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
 
 MAX_CONNECTIONS = 16
 
@@ -93,19 +93,8 @@ class RedisLimits:
     @classmethod
     def from_url(cls, url: str, key_prefix: str = DEFAULT_KEY_PREFIX) -> RedisLimits:
         """Connect lazily to the registry's Redis (its ``key_prefix`` query parameter too)."""
-        url, key_prefix = _split_key_prefix(url, key_prefix)
-        try:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=MAX_CONNECTIONS,
-                timeout=SOCKET_TIMEOUT_S,
-                decode_responses=True,
-                socket_timeout=SOCKET_TIMEOUT_S,
-                socket_connect_timeout=SOCKET_TIMEOUT_S,
-            )
-        except ValueError as exc:
-            raise ConfigError(f"registry URL for limits is malformed: {exc}") from None
-        return cls(aioredis.Redis.from_pool(pool), key_prefix)
+        client, _, key_prefix = redis_client(url, key_prefix, MAX_CONNECTIONS)
+        return cls(client, key_prefix)
 
     def _slots_key(self, name: str) -> str:
         return f"{self._prefix}slots:{name}"

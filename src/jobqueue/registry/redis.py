@@ -206,22 +206,7 @@ class RedisRegistry:
         A ``key_prefix`` query parameter (``redis://host/0?key_prefix=staging:``) overrides the
         ``key_prefix`` argument, so deployments sharing one Redis database stay apart.
         """
-        url, key_prefix = _split_key_prefix(url, key_prefix)
-        # A burst of heartbeats waits for a free connection instead of failing: the default
-        # pool raises "Too many connections" past its limit.
-        try:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=MAX_CONNECTIONS,
-                timeout=SOCKET_TIMEOUT_S,
-                decode_responses=True,
-                socket_timeout=SOCKET_TIMEOUT_S,
-                socket_connect_timeout=SOCKET_TIMEOUT_S,
-            )
-        except ValueError as exc:  # the URL's port, database or options; the text may quote it
-            why = redact_text(str(exc), url)
-            raise ConfigError(f"invalid registry URL {redact_url(url)!r}: {why}") from None
-        client = aioredis.Redis.from_pool(pool)
+        client, url, key_prefix = redis_client(url, key_prefix, MAX_CONNECTIONS)
         return cls(
             client,
             ttl_s=ttl_s,
@@ -496,6 +481,32 @@ def _fail(batch: list[_Call], exc: BaseException) -> None:
 
 def _ms(seconds: float) -> int:
     return math.ceil(seconds * 1000)
+
+
+def redis_client(
+    url: str, key_prefix: str, max_connections: int
+) -> tuple[aioredis.Redis, str, str]:
+    """A lazily connecting client of the Redis ``url`` names, the URL without its
+    ``key_prefix`` query parameter, and the prefix (that parameter's, else ``key_prefix``).
+
+    Its pool holds at most ``max_connections``: a burst of calls waits for a free connection
+    instead of failing, as the default pool's "Too many connections" would. A URL the client
+    cannot read is a ConfigError naming it, its password hidden.
+    """
+    url, key_prefix = _split_key_prefix(url, key_prefix)
+    try:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=SOCKET_TIMEOUT_S,
+            decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=SOCKET_TIMEOUT_S,
+        )
+    except ValueError as exc:  # the URL's port, database or options; the text may quote it
+        why = redact_text(str(exc), url)
+        raise ConfigError(f"invalid registry URL {redact_url(url)!r}: {why}") from None
+    return aioredis.Redis.from_pool(pool), url, key_prefix
 
 
 def _split_key_prefix(url: str, default: str) -> tuple[str, str]:
