@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from jobqueue.background import in_background
 from jobqueue.store import Store
 
 log = logging.getLogger("jobqueue.api")
@@ -33,12 +34,5 @@ async def purge_forever(store: Store, retention_s: float, interval_s: float) -> 
 @contextlib.asynccontextmanager
 async def purging(store: Store, retention_s: float, interval_s: float) -> AsyncIterator[None]:
     """The purge running in the background for the duration of the block."""
-    task = asyncio.create_task(
-        purge_forever(store, retention_s, interval_s), name="jobqueue-retention"
-    )
-    try:
+    async with in_background(purge_forever(store, retention_s, interval_s), "jobqueue-retention"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

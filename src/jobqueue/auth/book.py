@@ -15,6 +15,7 @@ from typing import Protocol
 from jobqueue.auth import hashing
 from jobqueue.auth.records import TokenRecord
 from jobqueue.auth.scopes import Scope, grants, parse_scopes
+from jobqueue.background import in_background
 from jobqueue.errors import ConfigError, JobqueueError
 
 logger = logging.getLogger("jobqueue.auth")
@@ -178,10 +179,5 @@ async def refreshing(
             if time.monotonic() - started > every_s:
                 logger.info("reading API tokens took longer than %.0f s", every_s)
 
-    task = asyncio.create_task(loop(), name="token-refresh")
-    try:
+    async with in_background(loop(), "token-refresh"):
         yield book
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
+from jobqueue.background import in_background
 from jobqueue.delay.fields import max_delay_s
 from jobqueue.job import Job
 from jobqueue.store import DueJob, Store
@@ -95,10 +96,5 @@ async def promoting(
     """A promoter running in the background for the duration of the block."""
     max_delay_s()  # a bad JOBQUEUE_MAX_DELAY_S stops the API at start, not at a submission
     promoter = Promoter(store, publish, observe, poll_s)
-    task = asyncio.create_task(promoter.run(), name="jobqueue-promoter")
-    try:
+    async with in_background(promoter.run(), "jobqueue-promoter"):
         yield promoter
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -28,6 +28,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
+from jobqueue.background import in_background
 from jobqueue.errors import InvalidSchedule, StoreUnavailable
 from jobqueue.handlers import load_handlers
 from jobqueue.job import Job
@@ -250,10 +251,5 @@ def schedule_sidecars(
 @contextlib.asynccontextmanager
 async def firing(loop: FiringLoop) -> AsyncIterator[FiringLoop]:
     """The firing loop as a sidecar: running while the block runs, cancelled on exit."""
-    task = asyncio.create_task(loop.run(), name="schedule-firing")
-    try:
+    async with in_background(loop.run(), "schedule-firing"):
         yield loop
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from jobqueue.background import in_background
 from jobqueue.errors import JobqueueError
 from jobqueue.metrics.fleet import FleetReader
 from jobqueue.store import Store
@@ -41,10 +42,5 @@ async def sampling_depth(
     fleet: FleetReader, store: Store, interval_s: float = SAMPLE_INTERVAL_S
 ) -> AsyncIterator[None]:
     """Sample the depth for the duration of the block."""
-    task = asyncio.create_task(_sample_forever(fleet, store, interval_s), name="jobqueue-depth")
-    try:
+    async with in_background(_sample_forever(fleet, store, interval_s), "jobqueue-depth"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
