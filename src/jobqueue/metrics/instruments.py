@@ -12,6 +12,7 @@ import grpc.aio
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobqueue.metrics.requests import RequestTally
 from jobqueue.store import JobEvent
 
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
@@ -22,25 +23,12 @@ UNMATCHED = "unmatched"
 
 class HttpInstruments:
     """Requests by route (the route's template, so ids make no new series), method and status,
-    and their latency."""
+    and their latency (:class:`~jobqueue.metrics.requests.RequestTally`)."""
 
     def __init__(self, registry: CollectorRegistry, fixed_paths: frozenset[str]) -> None:
         self._fixed_paths = fixed_paths  # paths served without a route: they are their own label
-        # Each label set's children, looked up once: labels() costs more than the update.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self.requests = Counter(
-            "jobqueue_http_requests",
-            "HTTP requests answered, by route, method and status.",
-            ["route", "method", "status"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "jobqueue_http_request_duration_seconds",
-            "Seconds from a request's arrival to its answer's last byte, by route and method.",
-            ["route", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self.tally = RequestTally(LATENCY_BUCKETS)
+        registry.register(self.tally)
 
     def label_paths(self, paths: frozenset[str]) -> None:
         """Label requests to ``paths``, served past the router, by their path."""
@@ -48,12 +36,13 @@ class HttpInstruments:
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """``app``, with each HTTP request it answers counted and timed."""
+        observe, route_of, clock = self.tally.observe, self._route, time.perf_counter
 
         async def instrumented(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            started = time.perf_counter()
+            started = clock()
             status = 500
 
             async def send_status(message: Message) -> None:
@@ -65,22 +54,9 @@ class HttpInstruments:
             try:
                 await app(scope, receive, send_status)
             finally:
-                self._observe(scope, status, time.perf_counter() - started)
+                observe((route_of(scope), scope["method"], status), clock() - started)
 
         return instrumented
-
-    def _observe(self, scope: Scope, status: int, elapsed_s: float) -> None:
-        key = (self._route(scope), scope["method"], status)
-        children = self._children.get(key)
-        if children is None:
-            route, method, _ = key
-            children = (
-                self.requests.labels(route, method, str(status)),
-                self.latency.labels(route, method),
-            )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(elapsed_s)
 
     def _route(self, scope: Scope) -> str:
         route = scope.get("route")
