@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+import jobqueue
 from jobqueue.cli import (
     api,
     audit,
@@ -32,6 +34,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"jobqueue {jobqueue.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options before any command: ``jobqueue --version``."""
+
+
 for command_module in (api, worker, submit, status, jobs, dlq, workers, top, up, db, token, audit):
     command_module.register(app)
 schedules.register(app)
