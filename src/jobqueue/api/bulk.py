@@ -106,9 +106,7 @@ def bulk_router(broker: Broker, tracking: Tracking) -> APIRouter:
 
     async def cancel(ids: list[str]) -> int:
         changed = await store.request_cancels(ids)
-        for record in changed:
-            tracking.cancels.add(record.id)
-        tracking.watch.changed([record.id for record in changed])
+        await tracking.cancelled([record.id for record in changed])
         return len(changed)
 
     actions: dict[str, Action] = {

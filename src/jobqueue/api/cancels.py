@@ -9,9 +9,11 @@ cancelled while it runs is found by asking the store about the jobs the heartbea
 The window: a job still queued longer than ``window_s`` after its cancellation, or pushed out
 by ``max_ids`` newer ones, runs when it is delivered (its events no longer change its state,
 which stays ``cancelled``). So does one delivered within a heartbeat interval of its
-cancellation. The log lives in the API process: with several API replicas, each tells its own
-queued cancellations to the workers that heartbeat to it. A running job asked to stop through
-another replica is found through the store within ``CANCEL_REFRESH_S`` (and the next heartbeat).
+cancellation. The log lives in the API process; with several API replicas on one Redis
+registry, :mod:`jobqueue.api.cancel_feed` adds every replica's cancellations to every log, so a
+worker hears of a cancellation made through any replica with its next heartbeat. Without it (or
+while Redis is down), a running job asked to stop through another replica is still found through
+the store within ``CANCEL_REFRESH_S`` (and the next heartbeat).
 """
 
 from __future__ import annotations
@@ -39,15 +41,21 @@ class CancelLog:
     """Jobs cancelled while queued, numbered in order, for ``window_s`` (at most ``max_ids``)."""
 
     def __init__(self, window_s: float = CANCEL_WINDOW_S, max_ids: int = MAX_CANCELLED_IDS) -> None:
-        self._window_s = window_s
+        self.window_s = window_s
+        self.max_ids = max_ids
         self._epoch = secrets.token_hex(4)  # a cursor from another process starts over
         self._seq = 0
         self._entries: collections.deque[tuple[int, str, float]] = collections.deque(maxlen=max_ids)
 
-    def add(self, job_id: str) -> None:
-        """Remember that ``job_id`` was cancelled while queued."""
+    @property
+    def origin(self) -> str:
+        """What tells this log's entries from another process's (the cursors' epoch)."""
+        return self._epoch
+
+    def add(self, job_id: str, age_s: float = 0.0) -> None:
+        """Remember that ``job_id`` was cancelled (``age_s`` seconds ago)."""
         self._seq += 1
-        self._entries.append((self._seq, job_id, time.monotonic()))
+        self._entries.append((self._seq, job_id, time.monotonic() - age_s))
 
     def since(self, cursor: str) -> tuple[list[str], str]:
         """The ids added after ``cursor`` (all remembered for one not made here), and the cursor
@@ -64,7 +72,7 @@ class CancelLog:
         return int(seq)
 
     def _forget_old(self) -> None:
-        cutoff = time.monotonic() - self._window_s
+        cutoff = time.monotonic() - self.window_s
         while self._entries and self._entries[0][2] < cutoff:
             self._entries.popleft()
 

@@ -38,6 +38,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from jobqueue.api.app import create_app
+from jobqueue.api.cancel_feed import cancel_feed
 from jobqueue.api.cancels import StoreCancels
 from jobqueue.api.connection import guarded_protocol
 from jobqueue.api.events import consuming
@@ -107,6 +108,10 @@ def build_control_plane(
     logger.info("worker registry: %s", redact_url(settings.registry_url or "in memory"))
     cancels = None if tracking is None else StoreCancels(tracking.store, tracking.cancels)
     sidecars: list[AbstractAsyncContextManager[object]] = [] if cancels is None else [cancels]
+    feed = None if tracking is None else cancel_feed(settings.registry_url or "", tracking.cancels)
+    if tracking is not None and feed is not None:
+        tracking.feed = feed
+        sidecars.append(feed)
     broker_id = broker_identity(settings.broker_url)
     credentials = None if tls is None else server_credentials(tls)
     sidecars.append(

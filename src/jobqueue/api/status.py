@@ -204,8 +204,7 @@ def status_router(tracking: Tracking, schedules: ScheduleBook | None = None) -> 
         record = _found(job_id, await store.request_cancel(job_id))
         if record.state not in (JobState.CANCELLED, JobState.RUNNING):
             raise JobFinished(f"job {job_id} already {record.state.value}; it cannot be cancelled")
-        tracking.cancels.add(job_id)
-        tracking.watch.changed([job_id])
+        await tracking.cancelled([job_id])
         status = 200 if record.state is JobState.CANCELLED else 202
         return json_response(record.to_wire(), status)
 

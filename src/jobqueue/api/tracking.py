@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from jobqueue.api.cancels import CancelLog
 from jobqueue.store import JobRecord, Store
@@ -62,6 +63,14 @@ class JobWatch:
                         await changed.wait()
 
 
+class CancelFeed(Protocol):
+    """Where the other API replicas hear of this one's cancellations
+    (:class:`jobqueue.api.cancel_feed.RedisCancelFeed`)."""
+
+    async def announce(self, job_ids: Sequence[str]) -> None:
+        """Tell the other replicas that these jobs were cancelled; never raises."""
+
+
 @dataclass
 class Tracking:
     """The API's job-status parts, shared by the routes, the events consumer and gRPC."""
@@ -69,3 +78,13 @@ class Tracking:
     store: Store
     watch: JobWatch = field(default_factory=JobWatch)
     cancels: CancelLog = field(default_factory=CancelLog)
+    feed: CancelFeed | None = None
+
+    async def cancelled(self, job_ids: Sequence[str]) -> None:
+        """The store has these jobs cancelled (or asked to stop): tell the workers, through
+        this replica's heartbeat replies and every other replica's, and wake their waiters."""
+        for job_id in job_ids:
+            self.cancels.add(job_id)
+        self.watch.changed(job_ids)
+        if self.feed is not None:
+            await self.feed.announce(job_ids)

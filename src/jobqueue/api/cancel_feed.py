@@ -1,0 +1,169 @@
+"""Cancellations shared by the API replicas of one Redis registry: a stream each adds to and reads.
+
+A job cancelled through one replica must reach the workers that heartbeat to another within a
+heartbeat: a queued job is skipped only by a worker told of it before it is delivered, and a
+running job's handler is told to stop at the worker's next heartbeat. Each replica's
+:class:`~jobqueue.api.cancels.CancelLog` is what its heartbeat replies read, so the feed fills
+every log with every replica's cancellations:
+
+- ``announce`` appends the ids to the stream ``<prefix>cancels`` (the registry's Redis and key
+  prefix), each entry naming the log it came from; the stream keeps about the log's
+  ``max_ids`` newest entries and expires when no cancellation came for the log's window.
+- every replica follows the stream (``XREAD BLOCK``) and adds the entries of the other replicas
+  to its own log, dated by the entry's id (its time in milliseconds), so an entry read late is
+  forgotten when it would have been. A replica that starts reads the entries of the window back.
+
+Redis down: announcing logs it and returns (the store has the cancellation, and a running
+job's worker is told through the store's refresh, ``jobqueue.api.cancels.StoreCancels``);
+following retries every second from where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from jobqueue.api.cancels import CancelLog
+from jobqueue.brokers import redact_text, redact_url
+from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
+
+__all__ = ["RedisCancelFeed", "cancel_feed"]
+
+log = logging.getLogger("jobqueue.api")
+
+MAX_CONNECTIONS = 4  # one blocks in XREAD; announcements take the others
+BLOCK_MS = 1000
+READ_COUNT = 1000
+RETRY_S = 1.0
+
+_Replies = list[tuple[str, list[tuple[str, dict[str, str]]]]] | None
+
+
+class RedisCancelFeed:
+    """Announces this replica's cancellations and adds the other replicas' to ``cancel_log``.
+
+    Use it as an async context manager (``async with feed:``): following runs inside it.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        cancel_log: CancelLog,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        url: str = "redis://",
+    ) -> None:
+        self._redis = client
+        self._log = cancel_log
+        self._key = f"{key_prefix}cancels"
+        self._full_url = url
+        self._url = redact_url(url)
+        self._window_ms = max(1, math.ceil(cancel_log.window_s * 1000))
+        self._follower: asyncio.Task[None] | None = None
+        self._failing = False  # only the transitions are logged
+
+    @classmethod
+    def from_url(cls, url: str, cancel_log: CancelLog) -> RedisCancelFeed:
+        """A feed in the Redis of the registry ``url`` names, under its key prefix."""
+        client, url, key_prefix = redis_client(url, DEFAULT_KEY_PREFIX, MAX_CONNECTIONS)
+        return cls(client, cancel_log, key_prefix, url)
+
+    async def __aenter__(self) -> RedisCancelFeed:
+        self._follower = asyncio.create_task(self._follow(), name="jobqueue-cancel-feed")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
+        await self._redis.aclose()
+
+    async def announce(self, job_ids: Sequence[str]) -> None:
+        """Tell the other replicas that these jobs were cancelled (one round trip); never
+        raises."""
+        if not job_ids:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.xadd(
+                        self._key,
+                        {"origin": self._log.origin, "job": job_id},
+                        maxlen=self._log.max_ids,
+                        approximate=True,
+                    )
+                pipe.pexpire(self._key, self._window_ms)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning(
+                "cannot tell the other API replicas of %d cancellation(s): %s",
+                *(len(job_ids), self._describe(exc)),
+            )
+
+    async def _follow(self) -> None:
+        after: str | None = None
+        while True:
+            try:
+                after = after or await self._window_start()
+                after = await self._read(after)
+            except RedisError as exc:
+                if not self._failing:
+                    log.warning(
+                        "cannot follow the other API replicas' cancellations (%s); retrying",
+                        self._describe(exc),
+                    )
+                self._failing = True
+                await asyncio.sleep(RETRY_S)
+                continue
+            if self._failing:
+                log.info("following the other API replicas' cancellations again")
+                self._failing = False
+
+    async def _window_start(self) -> str:
+        """The stream id of the oldest entry still within the log's window, by Redis's clock."""
+        seconds, micros = await self._redis.time()
+        now_ms = seconds * 1000 + micros // 1000
+        return f"{max(0, now_ms - self._window_ms)}-0"
+
+    async def _read(self, after: str) -> str:
+        """Add the entries after ``after`` (waiting up to ``BLOCK_MS`` for one); the last id."""
+        read = self._redis.xread({self._key: after}, count=READ_COUNT, block=BLOCK_MS)
+        replies = cast(_Replies, await read)  # RESP2 and decoded: [[key, [(id, fields)]]]
+        now_s = time.time()
+        for _, entries in replies or ():
+            for entry_id, fields in entries:
+                after = entry_id
+                job_id = fields.get("job")
+                if job_id and fields.get("origin") != self._log.origin:
+                    self._log.add(job_id, age_s=max(0.0, now_s - _entry_time_s(entry_id)))
+        return after
+
+    def _describe(self, exc: RedisError) -> str:
+        return f"{self._url}: {redact_text(str(exc), self._full_url)}"
+
+
+def _entry_time_s(entry_id: str) -> float:
+    return int(entry_id.partition("-")[0]) / 1000
+
+
+def cancel_feed(registry_url: str, cancel_log: CancelLog) -> RedisCancelFeed | None:
+    """The feed beside a Redis registry; None for a registry in the API's memory (one replica)."""
+    scheme = registry_url.split("://", 1)[0].lower() if "://" in registry_url else ""
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisCancelFeed.from_url(registry_url, cancel_log)
+    return None
