@@ -1,0 +1,144 @@
+"""``Client``: the API over blocking httpx, for scripts, threads and web apps that block."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar, Unpack
+
+import httpx
+
+from jobqueue.client.connection import ClientOptions, connect
+from jobqueue.client.exchange import Done, Operation, Outcome, Pause, Step, advance
+from jobqueue.client.models import Batch, DeadJob, Job, JobEvent, Page, Submission, Worker
+from jobqueue.client.operations import JobFilters, WorkerCommand
+from jobqueue.client.spec import JobOptions, JobSpec, job_spec
+
+T = TypeVar("T")
+
+
+class Client:
+    """The jobqueue API at ``base_url`` (else ``JOBQUEUE_API_URL``), with the
+    options of :class:`~jobqueue.client.connection.ClientOptions` (``token``, ``timeout_s``,
+    ``retry``, ``verify``, ``cert``, ``headers``). Submissions carry an idempotency key and
+    are retried as ``retry`` says (see :mod:`jobqueue.client.retry`).
+    Use it in a ``with`` block, or :meth:`close` it."""
+
+    def __init__(self, base_url: str | None = None, **options: Unpack[ClientOptions]) -> None:
+        http, self._calls = connect(base_url, options)
+        self._http = httpx.Client(**http)
+
+    def submit(
+        self, job_type: str, payload: Any = None, **options: Unpack[JobOptions]
+    ) -> Submission:
+        """Submit one job (its payload ``{}`` when None); answered once the API holds it durably."""
+        return self._run(self._calls.submit(job_spec(job_type, payload, options)))
+
+    def submit_batch(self, jobs: Sequence[JobSpec]) -> Batch:
+        """Submit up to the API's batch limit (1,000) of jobs at once: all of them, or none."""
+        return self._run(self._calls.submit_batch(jobs))
+
+    def get(self, job_id: str) -> Job:
+        """The job now."""
+        return self._run(self._calls.get(job_id))
+
+    def wait(self, job_id: str, timeout_s: float | None = None) -> Job:
+        """The job once it finished (succeeded, dead or cancelled); raises
+        :class:`~jobqueue.client.errors.WaitTimeout` after ``timeout_s`` (None: no limit)."""
+        return self._run(self._calls.wait(job_id, timeout_s))
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        """The job's history, oldest first."""
+        return self._run(self._calls.events(job_id))
+
+    def list_jobs(
+        self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[JobFilters]
+    ) -> Page[Job]:
+        """One page of jobs, newest first (pass its ``next_cursor`` as ``cursor``)."""
+        return self._run(self._calls.list_jobs(limit, cursor, filters))
+
+    def iter_jobs(self, *, page_size: int = 100, **filters: Unpack[JobFilters]) -> Iterator[Job]:
+        """Every job the filters match, newest first, a page at a time."""
+        return _pages(lambda cursor: self.list_jobs(limit=page_size, cursor=cursor, **filters))
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job that has not started; a running one is asked to stop."""
+        return self._run(self._calls.cancel(job_id))
+
+    def dead_jobs(self, limit: int = 100) -> list[DeadJob]:
+        """The oldest ``limit`` jobs of the dead-letter queue, left there."""
+        return self._run(self._calls.dead_jobs(limit))
+
+    def get_dead(self, job_id: str) -> DeadJob:
+        """One dead job, with its traceback and the whole job."""
+        return self._run(self._calls.dead_job(job_id))
+
+    def replay(self, job_id: str) -> Submission:
+        """Queue a dead job again, its attempts reset."""
+        return self._run(self._calls.replay(job_id))
+
+    def replay_all(self, per_second: float | None = None) -> int:
+        """Queue every dead job again; with ``per_second``, in the background at that pace."""
+        return self._run(self._calls.replay_all(per_second))
+
+    def purge_dead(self) -> int:
+        """Delete every dead job; how many there were."""
+        return self._run(self._calls.purge_dead())
+
+    def list_workers(self, *, limit: int = 100, cursor: str | None = None) -> Page[Worker]:
+        """One page of live workers, by id."""
+        return self._run(self._calls.list_workers(limit, cursor))
+
+    def iter_workers(self, *, page_size: int = 100) -> Iterator[Worker]:
+        """Every live worker, by id, a page at a time."""
+        return _pages(lambda cursor: self.list_workers(limit=page_size, cursor=cursor))
+
+    def get_worker(self, worker_id: str) -> Worker:
+        """One live worker."""
+        return self._run(self._calls.worker(worker_id))
+
+    def command_worker(self, worker_id: str, command: WorkerCommand) -> None:
+        """Send ``pause``, ``resume`` or ``drain``; the worker applies it within a heartbeat."""
+        self._run(self._calls.command(worker_id, command))
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self, operation: Operation[T]) -> T:
+        """Drive ``operation``: send what it asks, sleep when it says, until it returns."""
+        outcome: Outcome = None
+        while not isinstance(step := advance(operation, outcome), Done):
+            outcome = self._perform(step)
+        return step.value
+
+    def _perform(self, step: Step) -> Outcome:
+        if isinstance(step, Pause):
+            time.sleep(step.seconds)
+            return None
+        try:
+            return self._http.send(step.request(self._http))
+        except httpx.TransportError as exc:
+            return exc
+
+
+def _pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
