@@ -71,7 +71,9 @@ def worker(
         str,
         typer.Option(
             envvar=config.env("api_grpc"),
-            help="host:port of the API's gRPC service to register with ('' for none).",
+            help="The API's gRPC service to register with: host:port, or a gRPC target "
+            "naming several replicas (dns:///host:port, ipv4:a:port,b:port) to turn to "
+            "another when one goes away; '' for none.",
         ),
     ] = config.API_GRPC,
     tls_ca: WorkerTlsCa = None,

@@ -13,7 +13,8 @@ def control_link(
     tls: ClientTls | None = None,
     token: str | None = None,
 ) -> ControlLink:
-    """Register ``worker`` with the API's gRPC service at ``target`` (``host:port``; over TLS
+    """Register ``worker`` with the API's gRPC service at ``target`` (``host:port``, or any
+    gRPC target, such as ``ipv4:a:port,b:port`` naming several replicas; over TLS
     with ``tls``) and heartbeat its stats every ``interval_s``; the pause/resume/drain commands
     the replies carry go to :meth:`Worker.command`, the jobs they cancel to
     :meth:`Worker.cancel_jobs`, what the fleet serves to :meth:`Worker.fleet_seen`, and a
