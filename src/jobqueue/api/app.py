@@ -32,6 +32,9 @@ from jobqueue.metrics.fleet import FleetReader
 from jobqueue.metrics.route import metrics_endpoint
 from jobqueue.registry import Registry
 from jobqueue.registry.fleet import Fleet
+from jobqueue.scaling.inputs import ScalingReader
+from jobqueue.scaling.route import scaling_router
+from jobqueue.scaling.view import Scaling
 from jobqueue.schedule.book import ScheduleBook, schedule_book
 from jobqueue.schedule.routes import schedules_router
 from jobqueue.stats import OverviewReader
@@ -138,6 +141,16 @@ def create_app(
         fleet = FleetReader(settings.queue, broker, registry)
         app.state.overview = OverviewReader(tracking.store, fleet)  # the dashboard reads it too
         app.include_router(stats_router(app.state.overview))
+    scaling = Scaling(
+        settings.queue,
+        ScalingReader(
+            FleetReader(settings.queue, broker, registry), store, settings.scaling.concurrency
+        ),
+        settings.scaling,
+    )
+    app.include_router(scaling_router(scaling))
+    if metrics is not None:
+        metrics.watch_scaling(scaling)
     app.state.replays = Replays(broker, store)  # background replays; serve_api closes them
     app.include_router(dlq_router(broker, store, app.state.replays))
     if registry is not None:

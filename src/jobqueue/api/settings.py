@@ -10,6 +10,7 @@ from jobqueue.api.load import LoadSettings
 from jobqueue.auth.settings import AuthSettings
 from jobqueue.errors import ConfigError
 from jobqueue.metrics.settings import MetricsSettings
+from jobqueue.scaling.settings import ScalingSettings
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -50,6 +51,7 @@ class ApiSettings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     app: str | None = None  # pkg.module:handlers whose declared cron schedules are upserted
+    scaling: ScalingSettings = field(default_factory=ScalingSettings)  # GET /scaling, the gauge
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:

@@ -28,6 +28,7 @@ from jobqueue.cli.options import BrokerUrl, LogFormat, Priorities, Queue, QueueT
 from jobqueue.cli.tls_options import TlsCert, TlsClientCa, TlsKey
 from jobqueue.logs import setup_logging
 from jobqueue.metrics.settings import MetricsSettings
+from jobqueue.scaling.settings import ScalingSettings
 from jobqueue.telemetry.setup import start_tracing
 
 
@@ -195,6 +196,7 @@ def api(
         auth=auth_settings(tokens_file, insecure, open_probes, tokenless_worker_networks),
         metrics=MetricsSettings(metrics, metrics_max_types),
         app=app_spec or None,
+        scaling=ScalingSettings.from_env(),
     )
     run_fast(serve_api(settings))
 

@@ -4,6 +4,7 @@ instruments the HTTP server, the control plane and the events consumer feed."""
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -27,7 +28,11 @@ from jobqueue.metrics.instruments import (
 )
 from jobqueue.metrics.settings import MetricsSettings
 from jobqueue.registry import Registry
+from jobqueue.scaling.gauge import DesiredWorkers
 from jobqueue.store import Store
+
+if TYPE_CHECKING:
+    from jobqueue.scaling.view import Scaling
 
 METRICS_PATH = "/metrics"
 
@@ -60,15 +65,22 @@ class Metrics:
         self.cron = CronInstruments(self.registry)
         self._history = None if store is None else StoreHistory(store, settings.max_types)
         self._fleet = FleetReader(queue, broker, workers)
+        self._desired = DesiredWorkers()
+        self.registry.register(self._desired)
 
     def watch_workers(self, workers: Registry | None) -> None:
         """Show the workers of ``workers`` (the registry is made after the metrics)."""
         self._fleet.watch(workers)
 
+    def watch_scaling(self, scaling: Scaling) -> None:
+        """Show the scaling decision of ``scaling`` as ``jobqueue_desired_workers``."""
+        self._desired.watch(scaling)
+
     async def exposition(self) -> bytes:
         """Read what the scrape shows (cached briefly) and render the text format."""
         history = History() if self._history is None else await self._history.read()
         self._scrape.update(history, await self._fleet.read())
+        await self._desired.refresh()
         if self._store is not None:
             with contextlib.suppress(StoreUnavailable):
                 self.schedule.waiting.set(await self._store.scheduled_count())
