@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
 SCHEMAS = KUBE / "schemas"
 OVERLAYS = ("keda-rabbitmq", "keda-prometheus")
+COMPONENTS = ("tls",)
+# What a user may apply: each overlay, and each with every component.
+VARIANTS = [(overlay,) for overlay in OVERLAYS] + [(overlay, *COMPONENTS) for overlay in OVERLAYS]
 KEDA_KINDS = frozenset({"ScaledObject", "TriggerAuthentication"})
 # The oldest Kubernetes the manifests promise (the preStop sleep action is on by default from
 # 1.30) and the newest the validator knows.
@@ -47,21 +51,33 @@ def kubectl() -> str:
 
 
 @functools.cache
-def _rendered_text(overlay: str) -> str:
-    done = subprocess.run(
-        [kubectl(), "kustomize", str(KUBE / overlay)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+def _rendered_text(overlay: str, components: tuple[str, ...]) -> str:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = KUBE / overlay
+        if components:  # an overlay of the user's own: the overlay plus the components
+            root = Path(scratch)
+            spec = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(KUBE / overlay, root)],
+                "components": [os.path.relpath(KUBE / name, root) for name in components],
+            }
+            (root / "kustomization.yaml").write_text(yaml.safe_dump(spec))
+        done = subprocess.run(
+            [kubectl(), "kustomize", str(root)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def rendered(overlay: str) -> list[Object]:
-    """The objects ``kubectl kustomize deploy/kubernetes/OVERLAY`` renders (fresh copies)."""
-    return [doc for doc in yaml.safe_load_all(_rendered_text(overlay)) if doc]
+def rendered(overlay: str, *components: str) -> list[Object]:
+    """The objects ``kubectl kustomize`` renders for ``deploy/kubernetes/OVERLAY``, with the
+    ``components`` of deploy/kubernetes added (fresh copies each time)."""
+    return [doc for doc in yaml.safe_load_all(_rendered_text(overlay, components)) if doc]
 
 
 def the(objects: list[Object], kind: str, name: str | None = None) -> Object:
@@ -137,10 +153,11 @@ def test_the_keda_schemas_are_valid_json_schemas() -> None:
 
 def test_every_file_a_kustomization_names_exists() -> None:
     kustomizations = sorted(KUBE.rglob("kustomization.yaml"))
-    assert len(kustomizations) == 1 + len(OVERLAYS)
+    assert len(kustomizations) == 1 + len(OVERLAYS) + len(COMPONENTS)
     for path in kustomizations:
         spec = yaml.safe_load(path.read_text())
-        named = spec.get("resources", []) + spec.get("components", [])
+        patches = [patch["path"] for patch in spec.get("patches", [])]
+        named = spec.get("resources", []) + spec.get("components", []) + patches
         assert named, f"{path} names nothing"
         for entry in named:
             target = path.parent / entry
@@ -149,9 +166,11 @@ def test_every_file_a_kustomization_names_exists() -> None:
             )
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_each_overlay_renders_objects_that_pass_their_strict_schemas(overlay: str) -> None:
-    objects = rendered(overlay)
+@pytest.mark.parametrize("variant", VARIANTS, ids="+".join)
+def test_each_variant_renders_objects_that_pass_their_strict_schemas(
+    variant: tuple[str, ...],
+) -> None:
+    objects = rendered(*variant)
     kinds = sorted(obj["kind"] for obj in objects)
     assert kinds.count("Deployment") == 2
     assert kinds.count("ScaledObject") == 1

@@ -12,7 +12,7 @@ import pytest
 from jobqueue import config
 from jobqueue.auth.book import TokenBook
 from jobqueue.auth.scopes import Scope
-from tests.deploy.test_kubernetes import KUBE, OVERLAYS, Object, rendered, the
+from tests.deploy.test_kubernetes import KUBE, OVERLAYS, VARIANTS, Object, rendered, the
 
 API = "jobqueue-api"
 WORKER = "jobqueue-worker"
@@ -77,10 +77,10 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return selector.items() <= labels.items()
 
 
-@pytest.fixture(params=OVERLAYS)
+@pytest.fixture(params=VARIANTS, ids="+".join)
 def objects(request: pytest.FixtureRequest) -> list[Object]:
-    """One overlay's rendered objects."""
-    return rendered(request.param)
+    """The rendered objects of one overlay (with or without the components)."""
+    return rendered(*request.param)
 
 
 def test_the_service_selects_the_api_pods_on_their_http_and_grpc_ports(
@@ -142,6 +142,8 @@ def test_the_kubelet_waits_longer_than_each_process_drains(objects: list[Object]
 def test_one_scaled_object_scales_the_worker_deployment(objects: list[Object]) -> None:
     scaled = the(objects, "ScaledObject")
     worker = the(objects, "Deployment", WORKER)
+    # KEDA owns the count: a "replicas" in the manifest would reset it at every apply.
+    assert "replicas" not in worker["spec"]
     target = scaled["spec"]["scaleTargetRef"]
     assert (target["apiVersion"], target["kind"], target["name"]) == (
         worker["apiVersion"],
@@ -257,3 +259,38 @@ def test_every_container_runs_unprivileged_on_a_read_only_root(objects: list[Obj
             assert box["command"] == ["jobqueue"], box["name"]
     # With no store URL the API would write a SQLite store into its working directory.
     assert config.env("store_url") in {item["name"] for item in container(objects, API)["env"]}
+
+
+def mounted_files(spec: Object, box: Object) -> dict[str, tuple[str, str]]:
+    """Each file a container sees from a Secret volume: its path → (Secret, key)."""
+    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    files: dict[str, tuple[str, str]] = {}
+    for mount in box.get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is not None:
+            for item in secret["items"]:
+                path = f"{mount['mountPath']}/{item['path']}"
+                files[path] = (secret["secretName"], item["key"])
+    return files
+
+
+def test_with_tls_the_api_serves_its_certificate_and_its_probes_speak_https() -> None:
+    objects = rendered("keda-rabbitmq", "tls")
+    api = container(objects, API)
+    env = settings(objects, api)
+    files = mounted_files(pod(objects, API), api)
+    assert files[env[config.env("tls_cert")]] == ("jobqueue-tls", "tls.crt")
+    assert files[env[config.env("tls_key")]] == ("jobqueue-tls", "tls.key")
+    for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert api[kind]["httpGet"]["scheme"] == "HTTPS"
+        assert api[kind]["httpGet"]["path"] in ("/readyz", "/healthz")
+
+
+def test_with_tls_the_workers_verify_the_api_and_never_see_its_key() -> None:
+    objects = rendered("keda-prometheus", "tls")
+    worker = container(objects, WORKER)
+    env = settings(objects, worker)
+    files = mounted_files(pod(objects, WORKER), worker)
+    assert files == {env[config.env("tls_ca")]: ("jobqueue-tls", "ca.crt")}
+    host, _ = config.parse_addr(env["JOBQUEUE_API_GRPC"], "api_grpc")
+    assert host == API  # the name the API's certificate must carry
