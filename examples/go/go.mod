@@ -1,0 +1,3 @@
+module jobqueue.example/submit-and-wait
+
+go 1.19
