@@ -133,6 +133,12 @@ class Deployment:
     worker_a: Process
     worker_b: Process
     stamps: Path
+    env: dict[str, str]
+    folder: Path
+
+    def start_worker(self, name: str, target: str) -> Process:
+        """One more worker, heartbeating to ``target``; the caller stops it."""
+        return worker(name, target, self.env, self.folder)
 
     def runs(self, kind: str) -> list[list[str]]:
         """The lines the handlers noted for ``kind``: job id, worker id, attempt, time."""
@@ -210,7 +216,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         both = f"ipv4:{a.grpc_addr},{b.grpc_addr}"
         started.append(worker("worker-a", both, shared, folder))
         started.append(worker("worker-b", b.grpc_addr, shared, folder))
-        yield Deployment(a, b, started[2], started[3], stamps)
+        yield Deployment(a, b, started[2], started[3], stamps, shared, folder)
     finally:
         for process in reversed(started):
             process.stop()

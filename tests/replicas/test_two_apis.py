@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.replicas.conftest import HEARTBEAT_S, JSON, Api, Deployment, eventually
+from tests.replicas.conftest import HEARTBEAT_S, JSON, Api, Deployment, Process, eventually
 
 pytestmark = [
     pytest.mark.rabbitmq,
@@ -207,6 +207,10 @@ class Submitter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop submitting (the ids answered 202 stay in ``accepted``)."""
         self._stop.set()
         self._thread.join(timeout=10)
         for client in self._clients:
@@ -231,13 +235,24 @@ class Submitter:
 
 
 @pytest.fixture
+def lone_worker(both_listed: Deployment) -> Iterator[Process]:
+    """A third worker given API A's address alone, as most workers are given one."""
+    process = both_listed.start_worker("worker-lone", both_listed.a.grpc_addr)
+    try:
+        eventually(lambda: "worker-lone" in both_listed.b.workers(), 20.0, "worker-lone listed")
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
 def submitting(both_listed: Deployment) -> Iterator[Submitter]:
     with Submitter([both_listed.a, both_listed.b]) as submitter:
         yield submitter
 
 
 def test_killing_one_api_loses_no_accepted_job_and_the_other_serves_on(
-    both_listed: Deployment, submitting: Submitter
+    both_listed: Deployment, lone_worker: Process, submitting: Submitter
 ) -> None:
     deployment = both_listed
     a, b = deployment.a, deployment.b
@@ -249,13 +264,18 @@ def test_killing_one_api_loses_no_accepted_job_and_the_other_serves_on(
     in_flight -= {run[0] for run in deployment.runs("nap")}
     accepted_by_b = len(submitting.accepted[1])
     eventually(lambda: len(submitting.accepted[1]) >= accepted_by_b + 60, 20.0, "60 more by B")
-    submitting.__exit__()
+    submitting.stop()
     before, during = submitting.accepted
     assert submitting.refused[1] == 0, "B refused a submission"
 
     # worker-a heartbeats reach B now: its entry is refreshed, and B's commands reach it.
     eventually(lambda: _heard_from_since(b, "worker-a", killed_at + HEARTBEAT_S), 10.0, "moved")
     failover_s = time.time() - killed_at
+    # worker-lone cannot reach any API, and runs jobs all the same: the broker delivers them.
+    lone_runs = [
+        r for r in deployment.runs("nap") if r[1] == "worker-lone" and float(r[3]) > killed_at
+    ]
+    assert lone_runs, "worker-lone ran nothing while A was down"
     assert _command_and_time(b, b, "worker-a", "pause", "paused") < WITHIN_A_HEARTBEAT_S
     _command_and_time(b, b, "worker-a", "resume", "active")
 
@@ -278,7 +298,13 @@ def test_killing_one_api_loses_no_accepted_job_and_the_other_serves_on(
     assert twice == []
     assert {job["attempts"] for job in finished} == {1}
 
+    figure("jobs worker-lone ran while its API was down", len(lone_runs))
+
+    restarted_at = time.time()
     a.restart()
-    eventually(a.ready, 30.0, "A serving again")
+    ready_s = eventually(a.ready, 30.0, "A serving again")
     assert a.job(during[-1])["state"] == "succeeded"
     assert a.job(a.submit("nap"), wait_s=20)["state"] == "succeeded"
+    back_s = eventually(lambda: _heard_from_since(a, "worker-lone", restarted_at), 10.0, "back")
+    figure("A restarted: ready after, s", round(ready_s, 3))
+    figure("then worker-lone heard from through A again after, s", round(back_s, 3))
