@@ -11,8 +11,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from jobqueue.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jobqueue.scaling.loop import Autoscaler
 
 log = logging.getLogger("jobqueue.up")
 
@@ -38,6 +42,7 @@ class Child:
     next_start_at: float = 0.0
     early_exits: int = 0
     retired: bool = False
+    draining: bool = False  # sent SIGTERM to be retired: it finishes its jobs and exits
 
     def start(self, env: dict[str, str]) -> None:
         """Start the process in its own session so a terminal's Ctrl-C reaches only us."""
@@ -70,6 +75,14 @@ class Child:
         self.retired = True
         self.process = None
 
+    def drain(self) -> None:
+        """Ask the process to finish its jobs and exit (SIGTERM: the worker's graceful stop)."""
+        self.draining = True
+        self.started_at = time.monotonic()  # from now on, uptime_s is the drain's duration
+        if self.process is not None and self.exited() is None:
+            self.process.send_signal(signal.SIGTERM)
+            log.info("draining %s (pid %d) to retire it", self.name, self.process.pid)
+
 
 @dataclass
 class Supervisor:
@@ -78,13 +91,19 @@ class Supervisor:
     A worker that exits with code 0 left on request and stays down; one that crashes is
     restarted, with backoff. The API is restarted too, unless it keeps exiting right after it
     starts: then the supervisor gives up (:meth:`tend` raises) and everything stops.
+
+    With a ``scaler`` (``--workers MIN:MAX``), the supervisor is also its :class:`WorkerPool`:
+    the scaler adds workers and retires them by draining; a drained worker's exit removes it.
     """
 
     api: Child
     workers: list[Child]
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     stop_timeout_s: float = 60.0
+    scaler: Autoscaler | None = None
+    worker_argv: list[str] = field(default_factory=lambda: jobqueue_argv("worker"))
     _stopping: bool = False
+    _numbered: int = 0
 
     @property
     def children(self) -> list[Child]:
@@ -108,10 +127,36 @@ class Supervisor:
             child.start(self.env)
 
     def watch(self) -> None:
-        """Restart children that die until a stop is requested."""
+        """Restart children that die (and scale the workers) until a stop is requested."""
         while not self._stopping:
             self.tend()
+            if self.scaler is not None and not self._stopping:
+                self.scaler.tick(self)
             time.sleep(POLL_INTERVAL_S)
+
+    def serving(self) -> int:
+        """Workers running or due to restart, not retired and not being drained."""
+        return sum(1 for worker in self.workers if not worker.retired and not worker.draining)
+
+    def add_worker(self) -> None:
+        """Start one more worker process."""
+        self._numbered = max(self._numbered, len(self.workers))
+        self._numbered += 1
+        worker = Child(f"worker-{self._numbered}", list(self.worker_argv))
+        self.workers.append(worker)
+        worker.start(self.env)
+
+    def retire_worker(self) -> None:
+        """Drain the newest serving worker; one waiting for a restart is simply dropped."""
+        serving = [w for w in self.workers if not w.retired and not w.draining]
+        if not serving:
+            return
+        waiting = [worker for worker in serving if worker.process is None]
+        if waiting:
+            self.workers.remove(waiting[-1])
+            log.info("dropped %s (it was waiting to be restarted)", waiting[-1].name)
+            return
+        serving[-1].drain()
 
     def tend(self) -> None:
         """One round: start the children whose restart is due, deal with the ones that exited.
@@ -149,7 +194,19 @@ class Supervisor:
 
     def _worker_exited(self, worker: Child, code: int) -> None:
         """Exit code 0 is a worker that left on request (drained, or a SIGTERM it obeyed): it
-        stays down. Any other code, or a death by signal, is a crash: restart it."""
+        stays down. Any other code, or a death by signal, is a crash: restart it. A worker
+        being drained to retire it is removed, whatever its code."""
+        if worker.draining:
+            self.workers.remove(worker)
+            level = logging.INFO if code == 0 else logging.WARNING
+            log.log(
+                level,
+                "retired %s: %s after draining %.1fs",
+                worker.name,
+                describe_exit(code),
+                worker.uptime_s(),
+            )
+            return
         if code != 0:
             log.warning("%s %s; restarting it", worker.name, describe_exit(code))
             worker.schedule_restart()
@@ -170,7 +227,8 @@ class Supervisor:
         worst = 0
         for group in (self.workers, [self.api]):
             for child in group:
-                if child.process is not None and child.exited() is None:
+                # one being drained has its SIGTERM already: a second hands its jobs back
+                if child.process is not None and child.exited() is None and not child.draining:
                     child.process.send_signal(signal.SIGTERM)
             for child in group:
                 worst = max(worst, self._reap(child))

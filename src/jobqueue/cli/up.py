@@ -18,7 +18,11 @@ from jobqueue.cli.options import LogFormat, Priorities
 from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
+from jobqueue.scaling.bounds import Bounds, parse_workers
+from jobqueue.scaling.loop import ApiInputs, Autoscaler
+from jobqueue.scaling.settings import ScalingSettings
 from jobqueue.supervisor import Child, Supervisor, jobqueue_argv
+from jobqueue.worker.worker import SETTLING_PREFETCH_FACTOR
 
 READY_TIMEOUT_S = 30.0
 UP_STATUSES = frozenset({200, 401, 403})
@@ -35,7 +39,13 @@ def register(app: typer.Typer) -> None:
 
 
 def up(
-    workers: int = typer.Option(2, "--workers", "-w", min=1, max=64, help="Worker processes."),
+    workers: str = typer.Option(
+        "2",
+        "--workers",
+        "-w",
+        envvar=config.env("workers"),
+        help="Worker processes: a count (3), or MIN:MAX (2:8) to scale them by the backlog.",
+    ),
     concurrency: int = typer.Option(
         config.CONCURRENCY, envvar=config.env("concurrency"), min=1, help="Jobs per worker."
     ),
@@ -55,23 +65,31 @@ def up(
 ) -> None:
     """Start the API (HTTP + gRPC) and N worker processes; Ctrl-C stops them all cleanly."""
     setup_logging(log_level, log_format)
+    spec = parse_workers(workers)
+    scaling = ScalingSettings.from_env() if isinstance(spec, Bounds) else None
     _check_can_start(http_addr, grpc_addr, app_spec)
     env = _child_env(broker_url, queue, http_addr, grpc_addr, concurrency, app_spec, log_level)
     env[config.env("log_jobs")] = "true" if log_jobs else "false"
     env[config.env("log_format")] = log_format
     env[config.env("priorities")] = str(priorities)
+    env[config.env("workers")] = str(spec)  # the API's /scaling answers within the same bounds
+    if isinstance(spec, Bounds):
+        env.setdefault(config.env("prefetch"), str(concurrency * SETTLING_PREFETCH_FACTOR))
+    base = f"http://{http_addr}"
+    first = spec.min if isinstance(spec, Bounds) else spec
     supervisor = Supervisor(
         api=Child("api", jobqueue_argv("api")),
-        workers=[Child(f"worker-{n}", jobqueue_argv("worker")) for n in range(1, workers + 1)],
+        workers=[Child(f"worker-{n}", jobqueue_argv("worker")) for n in range(1, first + 1)],
         env=env,
     )
-    base = f"http://{http_addr}"
+    if isinstance(spec, Bounds) and scaling is not None:
+        supervisor.scaler = _autoscaler(spec, scaling, base, queue, concurrency)
 
     def announce() -> None:
         if not _wait_ready(base, supervisor):
             raise ConfigError(f"the API did not become ready on {base} within {READY_TIMEOUT_S}s")
         if not supervisor.stopping:
-            print(_banner(base, grpc_addr, broker_url, workers, concurrency), flush=True)
+            print(_banner(base, grpc_addr, broker_url, spec, concurrency), flush=True)
 
     raise typer.Exit(supervisor.run(on_started=announce))
 
@@ -153,7 +171,33 @@ def _wait_ready(base: str, supervisor: Supervisor) -> bool:
     return supervisor.stopping
 
 
-def _banner(base: str, grpc_addr: str, broker_url: str, workers: int, concurrency: int) -> str:
+def _autoscaler(
+    bounds: Bounds, settings: ScalingSettings, base: str, queue: str, concurrency: int
+) -> Autoscaler:
+    """The scaling loop between ``bounds``, reading the API's ``/scaling``.
+
+    Its workers prefetch ``concurrency`` x 4 jobs, not the usual floor of 128 (unless
+    ``JOBQUEUE_PREFETCH`` says otherwise): a backlog held in one worker's prefetch is neither
+    seen as ready nor runnable by the workers added for it."""
+    log.info(
+        "autoscaling between %d and %d workers: deciding every %gs, scaling down after %gs "
+        "below the fleet",
+        *(bounds.min, bounds.max, settings.interval_s, settings.cooldown_s),
+    )
+    return Autoscaler(
+        bounds,
+        ApiInputs(base, queue, token_header()),
+        concurrency,
+        rule=settings.rule,
+        policy=settings.policy(),
+        interval_s=settings.interval_s,
+    )
+
+
+def _banner(
+    base: str, grpc_addr: str, broker_url: str, workers: int | Bounds, concurrency: int
+) -> str:
+    count = f"{workers.min}-{workers.max} (autoscaled)" if isinstance(workers, Bounds) else workers
     curl = (
         f"curl -X POST {base}/jobs -H 'Content-Type: application/json' "
         """-d '{"type":"email","payload":{"to":"user@example.com","subject":"Hello"}}'"""
@@ -165,7 +209,7 @@ def _banner(base: str, grpc_addr: str, broker_url: str, workers: int, concurrenc
             f"  dashboard {base}/ui",
             f"  gRPC      {grpc_addr}",
             f"  broker    {redact_url(broker_url)}",
-            f"  workers   {workers} processes x {concurrency} concurrent jobs",
+            f"  workers   {count} processes x {concurrency} concurrent jobs",
             f"Submit a job:  {curl}",
             "Stop with Ctrl-C.",
         ]
