@@ -3,6 +3,7 @@ dead-letter queue, workers, and the API's errors as the project's exceptions."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -144,6 +145,42 @@ def test_a_dead_job_is_listed_shown_replayed_and_purged(client: Client) -> None:
     assert client.dead_jobs() == []
     with pytest.raises(NotFound):
         client.get_dead(job.id)
+
+
+def test_dead_jobs_grouped_by_failure_are_replayed_and_purged_by_group(client: Client) -> None:
+    tag = "".join(random.choices("ghijklmnopqrstuvwxyz", k=10))  # no hex: it is not masked
+    jobs = [client.submit("explode", {"message": f"quota {n} spent by {tag}"}) for n in (3, 4)]
+    for job in jobs:
+        client.wait(job.id, timeout_s=WAIT_S)
+
+    (group,) = [group for group in client.dead_groups() if tag in group.message]
+    replaying = client.replay_selected([jobs[0].id])
+    wait_until(lambda: [e.kind for e in client.events(jobs[0].id)].count("dead") == 2, WAIT_S)
+    wait_until(lambda: jobs[0].id in [dead.id for dead in client.dead_jobs()], WAIT_S)
+    purged = client.purge_group(group.fingerprint)
+
+    assert group.count == 2
+    assert group.message == f"Boom: quota <n> spent by {tag}"
+    assert (group.job_type, group.error_type) == ("explode", "tests.ui.handlers.Boom")
+    assert replaying == 1
+    assert purged == 2
+    with pytest.raises(NotFound):
+        client.replay_group(group.fingerprint)
+
+
+def test_bulk_actions_count_cancel_and_delete_the_jobs_they_name(client: Client) -> None:
+    job_type = f"bulk-{uuid.uuid4().hex[:8]}"
+    batch = client.submit_batch([JobSpec(job_type, delay_s=600) for _ in range(3)])
+    ids = [job.id for job in batch.jobs]
+
+    counted = client.bulk("cancel", type=job_type, dry_run=True)
+    cancelled = client.bulk("cancel", type=job_type, state=JobState.SCHEDULED)
+    deleted = client.bulk("delete", ids=ids)
+
+    assert (counted.matched, counted.done) == (3, 0)
+    assert (cancelled.done, cancelled.truncated) == (3, False)
+    assert deleted.done == 3
+    assert client.list_jobs(type=job_type).items == []
 
 
 def test_workers_are_listed_and_take_commands(client: Client) -> None:

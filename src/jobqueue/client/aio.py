@@ -11,8 +11,18 @@ import httpx
 
 from jobqueue.client.connection import ClientOptions, connect
 from jobqueue.client.exchange import Done, Operation, Outcome, Pause, Step, advance
-from jobqueue.client.models import Batch, DeadJob, Job, JobEvent, Page, Submission, Worker
-from jobqueue.client.operations import JobFilters, WorkerCommand
+from jobqueue.client.models import (
+    Batch,
+    BulkResult,
+    DeadGroup,
+    DeadJob,
+    Job,
+    JobEvent,
+    Page,
+    Submission,
+    Worker,
+)
+from jobqueue.client.operations import BulkAction, JobFilters, WorkerCommand
 from jobqueue.client.spec import JobOptions, JobSpec, job_spec
 
 T = TypeVar("T")
@@ -68,6 +78,18 @@ class AsyncClient:
         """Cancel a job that has not started; a running one is asked to stop."""
         return await self._run(self._calls.cancel(job_id))
 
+    async def bulk(
+        self,
+        action: BulkAction,
+        *,
+        ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+        **filters: Unpack[JobFilters],
+    ) -> BulkResult:
+        """Retry (dead), cancel (waiting or running) or delete (finished) the jobs of ``ids``,
+        else those the filters match (at most 10,000 a call); ``dry_run`` only counts them."""
+        return await self._run(self._calls.bulk(action, ids, filters, dry_run))
+
     async def dead_jobs(self, limit: int = 100) -> list[DeadJob]:
         """The oldest ``limit`` jobs of the dead-letter queue, left there."""
         return await self._run(self._calls.dead_jobs(limit))
@@ -87,6 +109,22 @@ class AsyncClient:
     async def purge_dead(self) -> int:
         """Delete every dead job; how many there were."""
         return await self._run(self._calls.purge_dead())
+
+    async def dead_groups(self, scan: int | None = None) -> list[DeadGroup]:
+        """The oldest ``scan`` (10,000) dead jobs grouped by failure, the biggest group first."""
+        return await self._run(self._calls.dead_groups(scan))
+
+    async def replay_group(self, fingerprint: str, per_second: float | None = None) -> int:
+        """Replay a group's dead jobs in the background (paced); how many it will replay."""
+        return await self._run(self._calls.replay_group(fingerprint, per_second))
+
+    async def purge_group(self, fingerprint: str) -> int:
+        """Delete a group's dead jobs; how many there were."""
+        return await self._run(self._calls.purge_group(fingerprint))
+
+    async def replay_selected(self, ids: Sequence[str], per_second: float | None = None) -> int:
+        """Replay these dead jobs in the background (paced); how many ids it will replay."""
+        return await self._run(self._calls.replay_selected(ids, per_second))
 
     async def list_workers(self, *, limit: int = 100, cursor: str | None = None) -> Page[Worker]:
         """One page of live workers, by id."""

@@ -17,6 +17,8 @@ from jobqueue.job import JobState
 __all__ = [
     "FINISHED_STATES",
     "Batch",
+    "BulkResult",
+    "DeadGroup",
     "DeadJob",
     "Job",
     "JobEvent",
@@ -237,6 +239,55 @@ class DeadJob:
             first_failed_at=_time(wire, "first_failed_at"),
             job=wire.get("job"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadGroup:
+    """Dead jobs of one type that died of the same error (numbers, ids and quoted values of
+    its message masked): how many, when, and the latest one's error."""
+
+    fingerprint: str
+    job_type: str | None
+    error_type: str
+    message: str
+    count: int
+    first_seen_unix: float | None
+    last_seen_unix: float | None
+    sample_job_id: str
+    sample_error: str | None = None
+    sample_traceback: str | None = None
+
+    @classmethod
+    def from_wire(cls, wire: Wire) -> DeadGroup:
+        """Read a group of ``GET /dlq/groups``."""
+        return cls(
+            fingerprint=wire["fingerprint"],
+            job_type=wire.get("job_type"),
+            error_type=wire.get("error_type", ""),
+            message=wire.get("message", ""),
+            count=wire.get("count", 0),
+            first_seen_unix=wire.get("first_seen_unix"),
+            last_seen_unix=wire.get("last_seen_unix"),
+            sample_job_id=wire.get("sample_job_id", ""),
+            sample_error=wire.get("sample_error"),
+            sample_traceback=wire.get("sample_traceback"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What a bulk action did: the jobs named or matched, acted on, and skipped (not in a state
+    the action applies to); ``truncated`` when the filter matched more than one request takes."""
+
+    matched: int
+    done: int
+    skipped: int
+    truncated: bool
+
+    @classmethod
+    def from_wire(cls, wire: Wire) -> BulkResult:
+        """Read the answer of ``POST /jobs/bulk``."""
+        return cls(wire["matched"], wire["done"], wire["skipped"], bool(wire["truncated"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,25 @@ from urllib.parse import quote
 
 from jobqueue.client.errors import WaitTimeout
 from jobqueue.client.exchange import Call, Operation, answer_json, exchange
-from jobqueue.client.models import Batch, DeadJob, Job, JobEvent, JobState, Page, Submission, Worker
+from jobqueue.client.models import (
+    Batch,
+    BulkResult,
+    DeadGroup,
+    DeadJob,
+    Job,
+    JobEvent,
+    JobState,
+    Page,
+    Submission,
+    Worker,
+)
 from jobqueue.client.retry import RetryPolicy
 from jobqueue.client.spec import JobSpec, rfc3339
 
 LONG_POLL_S = 60.0
 """The longest the API holds ``GET /jobs/{id}?wait=`` before it answers."""
 WorkerCommand = Literal["pause", "resume", "drain"]
+BulkAction = Literal["retry", "cancel", "delete"]
 
 
 class JobFilters(TypedDict, total=False):
@@ -29,6 +41,16 @@ class JobFilters(TypedDict, total=False):
     since: datetime | str
     until: datetime | str
     id_prefix: str
+
+
+def filter_params(filters: JobFilters) -> dict[str, Any]:
+    """The filters as ``GET /jobs`` (and a bulk action's ``filter``) name them."""
+    params: dict[str, Any] = {}
+    for name, value in filters.items():
+        if value is not None:
+            key = "id" if name == "id_prefix" else name
+            params[key] = rfc3339(value, name) if isinstance(value, datetime) else str(value)
+    return params
 
 
 def _segment(text: str) -> str:
@@ -97,11 +119,7 @@ class Operations:
         self, limit: int, cursor: str | None, filters: JobFilters
     ) -> Operation[Page[Job]]:
         """``GET /jobs``: a page of jobs, newest first."""
-        params: dict[str, Any] = {"limit": limit}
-        for name, value in filters.items():
-            if value is not None:
-                key = "id" if name == "id_prefix" else name
-                params[key] = value if not isinstance(value, datetime) else rfc3339(value, name)
+        params: dict[str, Any] = {"limit": limit, **filter_params(filters)}
         if cursor is not None:
             params["cursor"] = cursor
         answer = yield from self._answer(Call("GET", "/jobs", params, idempotent=True))
@@ -111,6 +129,15 @@ class Operations:
         """``DELETE /jobs/{id}``: the job cancelled, or a running one asked to stop."""
         answer = yield from self._answer(Call("DELETE", f"/jobs/{_segment(job_id)}"))
         return Job.from_wire(answer)
+
+    def bulk(
+        self, action: BulkAction, ids: Sequence[str] | None, filters: JobFilters, dry_run: bool
+    ) -> Operation[BulkResult]:
+        """``POST /jobs/bulk`` on the jobs of ``ids``, else on those the filters match."""
+        selection = {"ids": list(ids)} if ids is not None else {"filter": filter_params(filters)}
+        body = {"action": action, **selection, "dry_run": dry_run}
+        answer = yield from self._answer(Call("POST", "/jobs/bulk", body=body))
+        return BulkResult.from_wire(answer)
 
     def dead_jobs(self, limit: int) -> Operation[list[DeadJob]]:
         """``GET /dlq``: the oldest dead jobs."""
@@ -138,6 +165,32 @@ class Operations:
         """``DELETE /dlq``: how many dead jobs were deleted."""
         answer = yield from self._answer(Call("DELETE", "/dlq"))
         return int(answer["purged"])
+
+    def dead_groups(self, scan: int | None) -> Operation[list[DeadGroup]]:
+        """``GET /dlq/groups``: the oldest ``scan`` dead jobs grouped by failure, biggest first."""
+        params = None if scan is None else {"scan": scan}
+        answer = yield from self._answer(Call("GET", "/dlq/groups", params, idempotent=True))
+        return [DeadGroup.from_wire(group) for group in answer["groups"]]
+
+    def replay_group(self, fingerprint: str, per_second: float | None) -> Operation[int]:
+        """``POST /dlq/groups/{fingerprint}/replay``: how many the background replay takes."""
+        params = None if per_second is None else {"per_second": per_second}
+        path = f"/dlq/groups/{_segment(fingerprint)}/replay"
+        answer = yield from self._answer(Call("POST", path, params))
+        return int(answer["replaying"])
+
+    def purge_group(self, fingerprint: str) -> Operation[int]:
+        """``DELETE /dlq/groups/{fingerprint}``: how many dead jobs were deleted."""
+        call = Call("DELETE", f"/dlq/groups/{_segment(fingerprint)}")
+        return int((yield from self._answer(call))["purged"])
+
+    def replay_selected(self, ids: Sequence[str], per_second: float | None) -> Operation[int]:
+        """``POST /dlq/replay-selected``: how many of these the background replay takes."""
+        body: dict[str, Any] = {"ids": list(ids)}
+        if per_second is not None:
+            body["per_second"] = float(per_second)
+        answer = yield from self._answer(Call("POST", "/dlq/replay-selected", body=body))
+        return int(answer["replaying"])
 
     def list_workers(self, limit: int, cursor: str | None) -> Operation[Page[Worker]]:
         """``GET /workers``: a page of live workers by id."""

@@ -11,8 +11,18 @@ import httpx
 
 from jobqueue.client.connection import ClientOptions, connect
 from jobqueue.client.exchange import Done, Operation, Outcome, Pause, Step, advance
-from jobqueue.client.models import Batch, DeadJob, Job, JobEvent, Page, Submission, Worker
-from jobqueue.client.operations import JobFilters, WorkerCommand
+from jobqueue.client.models import (
+    Batch,
+    BulkResult,
+    DeadGroup,
+    DeadJob,
+    Job,
+    JobEvent,
+    Page,
+    Submission,
+    Worker,
+)
+from jobqueue.client.operations import BulkAction, JobFilters, WorkerCommand
 from jobqueue.client.spec import JobOptions, JobSpec, job_spec
 
 T = TypeVar("T")
@@ -66,6 +76,18 @@ class Client:
         """Cancel a job that has not started; a running one is asked to stop."""
         return self._run(self._calls.cancel(job_id))
 
+    def bulk(
+        self,
+        action: BulkAction,
+        *,
+        ids: Sequence[str] | None = None,
+        dry_run: bool = False,
+        **filters: Unpack[JobFilters],
+    ) -> BulkResult:
+        """Retry (dead), cancel (waiting or running) or delete (finished) the jobs of ``ids``,
+        else those the filters match (at most 10,000 a call); ``dry_run`` only counts them."""
+        return self._run(self._calls.bulk(action, ids, filters, dry_run))
+
     def dead_jobs(self, limit: int = 100) -> list[DeadJob]:
         """The oldest ``limit`` jobs of the dead-letter queue, left there."""
         return self._run(self._calls.dead_jobs(limit))
@@ -85,6 +107,22 @@ class Client:
     def purge_dead(self) -> int:
         """Delete every dead job; how many there were."""
         return self._run(self._calls.purge_dead())
+
+    def dead_groups(self, scan: int | None = None) -> list[DeadGroup]:
+        """The oldest ``scan`` (10,000) dead jobs grouped by failure, the biggest group first."""
+        return self._run(self._calls.dead_groups(scan))
+
+    def replay_group(self, fingerprint: str, per_second: float | None = None) -> int:
+        """Replay a group's dead jobs in the background (paced); how many it will replay."""
+        return self._run(self._calls.replay_group(fingerprint, per_second))
+
+    def purge_group(self, fingerprint: str) -> int:
+        """Delete a group's dead jobs; how many there were."""
+        return self._run(self._calls.purge_group(fingerprint))
+
+    def replay_selected(self, ids: Sequence[str], per_second: float | None = None) -> int:
+        """Replay these dead jobs in the background (paced); how many ids it will replay."""
+        return self._run(self._calls.replay_selected(ids, per_second))
 
     def list_workers(self, *, limit: int = 100, cursor: str | None = None) -> Page[Worker]:
         """One page of live workers, by id."""
