@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,15 @@ COMPOSE = ROOT / "compose.yaml"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SERVERS = ("rabbitmq", "postgres", "redis")
 OURS = ("migrate", "api", "worker")  # the services that run the jobqueue image
+HANDLERS_OVERRIDE = """\
+services:
+  worker:
+    volumes:
+      - ./myapp:/app/myapp:ro
+    environment:
+      PYTHONPATH: /app
+      JOBQUEUE_APP: myapp.jobs:handlers
+"""  # the README's compose.override.yaml, which mounts a user's own handlers into the workers
 READ_DIRECTLY = {  # secrets read from the environment only, never from a flag
     "api": {"JOBQUEUE_TOKENS"},
     "worker": {"JOBQUEUE_TOKEN"},
@@ -46,26 +56,34 @@ def docker_compose() -> str:
     return found
 
 
-def compose_config(path: Path, *more: str) -> subprocess.CompletedProcess[str]:
-    """``docker-compose config`` of a file, with none of this machine's settings or .env."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(path.parent)}
-    argv = [docker_compose(), "--project-directory", str(path.parent), "-f", str(path)]
-    return subprocess.run(
-        [*argv, "--env-file", os.devnull, "config", *more],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def compose_config(*files: Path, more: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` of the files (the first one's folder the project's), with
+    none of this machine's settings or .env."""
+    argv = [docker_compose(), "--project-directory", str(files[0].parent)]
+    for path in files:
+        argv += ["-f", str(path)]
+    with tempfile.TemporaryDirectory() as home:
+        return subprocess.run(
+            [*argv, "--env-file", os.devnull, "config", *more],
+            env={"PATH": os.environ.get("PATH", ""), "HOME": home},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+def resolved(*files: Path) -> dict[str, Any]:
+    """The files as Docker Compose resolves them: defaults filled, anchors merged."""
+    done = compose_config(*files, more=("--format", "json"))
+    assert done.returncode == 0, done.stderr
+    stack: dict[str, Any] = orjson.loads(done.stdout)
+    return stack
 
 
 @pytest.fixture(scope="module")
 def stack() -> dict[str, Any]:
-    """compose.yaml as Docker Compose resolves it: defaults filled, anchors merged."""
-    done = compose_config(COMPOSE, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    resolved: dict[str, Any] = orjson.loads(done.stdout)
-    return resolved
+    """compose.yaml as Docker Compose resolves it."""
+    return resolved(COMPOSE)
 
 
 def cli_settings(argv: list[str]) -> set[str]:
@@ -80,7 +98,7 @@ def cli_settings(argv: list[str]) -> set[str]:
 
 
 def test_docker_compose_config_accepts_it() -> None:
-    done = compose_config(COMPOSE, "--quiet")
+    done = compose_config(COMPOSE, more=("--quiet",))
     assert (done.returncode, done.stderr) == (0, "")
 
 
@@ -90,7 +108,7 @@ def test_docker_compose_config_does_refuse_a_broken_file(tmp_path: Path) -> None
         "services:\n  api:\n    image: jobqueue\n    healthchek: {}\n"
         "    depends_on:\n      rabbitmq:\n        condition: service_healthy\n"
     )
-    done = compose_config(broken, "--quiet")
+    done = compose_config(broken, more=("--quiet",))
     assert done.returncode != 0
     assert "healthchek" in done.stderr
 
@@ -176,3 +194,19 @@ def test_by_default_the_api_serves_open_only_to_loopback_published_ports(
 def test_workers_may_finish_their_jobs_before_they_are_killed(stack: dict[str, Any]) -> None:
     grace_s = int(stack["services"]["worker"]["stop_grace_period"].removesuffix("s"))
     assert grace_s > config.SHUTDOWN_GRACE_S
+
+
+def test_the_readmes_override_gives_the_workers_handlers_of_ones_own(
+    stack: dict[str, Any], tmp_path: Path
+) -> None:
+    override = tmp_path / "compose.override.yaml"
+    override.write_text(HANDLERS_OVERRIDE)
+    services = resolved(COMPOSE, override)["services"]
+    worker = services["worker"]
+    assert worker["environment"]["JOBQUEUE_APP"] == "myapp.jobs:handlers"
+    assert worker["environment"]["PYTHONPATH"] == "/app"
+    (volume,) = worker["volumes"]
+    assert (volume["source"], volume["target"]) == (str(ROOT / "myapp"), "/app/myapp")
+    assert volume["read_only"] is True
+    assert worker["deploy"]["replicas"] == 2  # the rest of the stack as it was
+    assert services["api"] == stack["services"]["api"]
