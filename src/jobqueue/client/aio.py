@@ -29,11 +29,9 @@ T = TypeVar("T")
 
 
 class AsyncClient:
-    """The jobqueue API at ``base_url`` (else ``JOBQUEUE_API_URL``), with the
-    options of :class:`~jobqueue.client.connection.ClientOptions` (``token``, ``timeout_s``,
-    ``retry``, ``verify``, ``cert``, ``headers``). Submissions carry an idempotency key and
-    are retried as ``retry`` says (see :mod:`jobqueue.client.retry`).
-    Use it in an ``async with`` block, or :meth:`aclose` it."""
+    """:class:`~jobqueue.client.Client` for asyncio: the same constructor and methods, each
+    awaited (the iterators with ``async for``), on one ``httpx.AsyncClient``; the same
+    requests, retries and answers. Use it in an ``async with`` block, or :meth:`aclose` it."""
 
     def __init__(self, base_url: str | None = None, **options: Unpack[ClientOptions]) -> None:
         http, self._calls = connect(base_url, options)
