@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from jobqueue import config
 from tests.brokers.rabbit import delete_queues, fresh_queue_name
@@ -144,6 +145,15 @@ def eventually(check: Callable[[], bool], what: str, log: Path) -> None:
     pytest.fail(f"{what}: not within {START_S} s\n{log.read_text()[-3000:]}")
 
 
+def desired_workers(exposition: str, queue: str) -> float | None:
+    """The ``jobqueue_desired_workers`` sample of ``queue`` in a /metrics text."""
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == "jobqueue_desired_workers" and sample.labels == {"queue": queue}:
+                return sample.value
+    return None
+
+
 def stops_cleanly(process: subprocess.Popen[bytes], within_s: float) -> int:
     """SIGTERM, as the kubelet sends; the exit code, killing it past ``within_s``."""
     process.send_signal(signal.SIGTERM)
@@ -187,6 +197,9 @@ def test_the_pods_environment_runs_the_migration_the_api_and_a_worker(
                 return [item["concurrency"] for item in listed] == [8]
 
             eventually(registered, "the worker registered with its token", worker_log)
+            # What the keda-prometheus trigger reads: one worker wanted, within 1:10.
+            desired = desired_workers(http.get("/metrics").text, pods.api["JOBQUEUE_QUEUE"])
+            assert desired == 1, desired
             eventually(
                 lambda: httpx.get(pods.worker_metrics_url).status_code == 200,
                 "the worker's /metrics",
