@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import ssl
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -65,6 +66,9 @@ def test_only_what_cannot_act_twice_is_repeated() -> None:
     assert may_repeat_failure(cut, idempotent=True)
     assert not may_repeat_failure(cut, idempotent=False)
     assert may_repeat_failure(refused, idempotent=False)  # it never left
+    unverified = httpx.ConnectError("certificate verify failed", request=request)
+    unverified.__cause__ = ssl.SSLCertVerificationError("self-signed certificate")
+    assert not may_repeat_failure(unverified, idempotent=True)  # no retry mends it
 
 
 def test_every_public_error_and_model_is_exported() -> None:

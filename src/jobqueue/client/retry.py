@@ -11,6 +11,7 @@ asks for; it stops after ``attempts`` tries or once the next would start past ``
 from __future__ import annotations
 
 import random
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -75,9 +76,22 @@ def may_repeat_answer(response: httpx.Response, code: str, idempotent: bool) -> 
 
 def may_repeat_failure(exc: httpx.TransportError, idempotent: bool) -> bool:
     """Whether a request that got no answer may be sent again: always when it never left
-    (no connection, no pooled connection free), else only when it is idempotent."""
+    (no connection, no pooled connection free), else only when it is idempotent; never when
+    the API's certificate cannot be verified or the URL is not HTTP, which no retry mends."""
+    if isinstance(exc, httpx.UnsupportedProtocol) or _unverified(exc):
+        return False
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    return never_sent or (idempotent and not isinstance(exc, httpx.UnsupportedProtocol))
+    return never_sent or idempotent
+
+
+def _unverified(exc: BaseException) -> bool:
+    """Whether ``exc`` comes of a certificate that failed verification."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def retry_after_s(response: httpx.Response) -> float | None:
