@@ -77,6 +77,7 @@ def test_a_burst_grows_up_to_four_workers_and_idleness_shrinks_it_to_one_running
 
     poll(lambda: runs.exists() and runs.read_text().count("end ") == JOBS, timeout_s=60)
     idle_at = time.monotonic()
+    drained_s = idle_at - submitted_at
     poll(lambda: len(RETIRED.findall(log_path.read_text())) == 3, timeout_s=40)
     shrunk_s = time.monotonic() - idle_at
     poll(lambda: live_workers(base) == 1, timeout_s=20)
@@ -86,8 +87,9 @@ def test_a_burst_grows_up_to_four_workers_and_idleness_shrinks_it_to_one_running
     ends = Counter(job_id for phase, job_id, _, _ in lines if phase == "end")
     log = log_path.read_text()
     print(
-        f"\nautoscaling 1:4: grew to 4 in {grown_s:.1f}s, shrank to 1 in {shrunk_s:.1f}s after "
-        f"the last job; {sum(ends.values())} runs of {JOBS} jobs, "
+        f"\nautoscaling 1:4: grew to 4 in {grown_s:.1f}s, the burst ran in {drained_s:.1f}s, "
+        f"shrank to 1 in {shrunk_s:.1f}s after the last job; {sum(ends.values())} runs of "
+        f"{JOBS} jobs, "
         f"{sum(n - 1 for n in starts.values())} duplicates"
     )
     assert set(starts) == set(ends) == ids  # none missing, none foreign

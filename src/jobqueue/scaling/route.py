@@ -30,7 +30,9 @@ class ScalingInputsOut(BaseModel):
     depth: int = Field(description="Jobs ready in the broker now.")
     oldest_ready_age_s: float | None = Field(description="Seconds the oldest ready job waited.")
     throughput_per_s: float | None = Field(description="Attempts finished per second lately.")
-    in_flight: int = Field(description="Jobs running on the workers now.")
+    in_flight: int = Field(
+        description="Jobs the workers hold now: running, or delivered and waiting for a slot."
+    )
     workers: int = Field(description="Live workers taking jobs (active or paused).")
     concurrency: int = Field(description="Jobs one worker runs at once.")
 

@@ -41,7 +41,8 @@ class ScalingInputs:
     throughput_per_s: float | None
     """Attempts finished per second lately (succeeded and failed), over the whole fleet."""
     in_flight: int
-    """Jobs running on the workers now."""
+    """Jobs the workers hold now (running, or delivered and waiting for a slot), as their
+    heartbeats report them."""
     workers: int
     """Workers running now."""
     concurrency: int
