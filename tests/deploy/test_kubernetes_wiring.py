@@ -12,11 +12,20 @@ import pytest
 from jobqueue import config
 from jobqueue.auth.book import TokenBook
 from jobqueue.auth.scopes import Scope
+from tests.deploy.test_compose import cli_settings
 from tests.deploy.test_kubernetes import KUBE, OVERLAYS, VARIANTS, Object, rendered, the
 
 API = "jobqueue-api"
 WORKER = "jobqueue-worker"
 KEDA_KINDS = ("ScaledObject", "TriggerAuthentication")
+READ_DIRECTLY = {  # read from the environment, not through an option of the command
+    "api": {
+        config.env("tokens"),  # a secret is never a flag
+        config.env("workers"),  # the scaling decision's settings (ScalingSettings.from_env)
+        config.env("concurrency"),
+    },
+    "worker": {config.env("token")},
+}
 
 
 def pod(objects: list[Object], name: str) -> Object:
@@ -294,3 +303,22 @@ def test_with_tls_the_workers_verify_the_api_and_never_see_its_key() -> None:
     assert files == {env[config.env("tls_ca")]: ("jobqueue-tls", "ca.crt")}
     host, _ = config.parse_addr(env["JOBQUEUE_API_GRPC"], "api_grpc")
     assert host == API  # the name the API's certificate must carry
+
+
+def test_every_variable_a_container_gets_is_one_its_command_reads(
+    objects: list[Object],
+) -> None:
+    for name in (API, WORKER):
+        spec = pod(objects, name)
+        for box in spec.get("initContainers", []) + spec["containers"]:
+            ours = {key for key in environment_names(objects, box) if key.startswith("JOBQUEUE_")}
+            known = cli_settings(box["args"]) | READ_DIRECTLY.get(box["args"][0], set())
+            assert ours - known == set(), box["name"]
+
+
+def environment_names(objects: list[Object], box: Object) -> set[str]:
+    """The names of every variable a container gets, its ConfigMaps' and its own."""
+    names = {item["name"] for item in box.get("env", [])}
+    for source in box.get("envFrom", []):
+        names |= the(objects, "ConfigMap", source["configMapRef"]["name"])["data"].keys()
+    return names
