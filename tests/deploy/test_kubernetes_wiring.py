@@ -322,3 +322,9 @@ def environment_names(objects: list[Object], box: Object) -> set[str]:
     for source in box.get("envFrom", []):
         names |= the(objects, "ConfigMap", source["configMapRef"]["name"])["data"].keys()
     return names
+
+
+def test_everything_lands_in_the_namespace_the_secret_is_made_in(objects: list[Object]) -> None:
+    # The README makes the Secrets with `kubectl -n jobqueue create secret ...`.
+    assert {obj["metadata"].get("namespace") for obj in objects} == {"jobqueue"}
+    assert "-n jobqueue create secret" in (KUBE / "secret.env.example").read_text()
