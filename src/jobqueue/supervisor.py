@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -102,6 +102,7 @@ class Supervisor:
     stop_timeout_s: float = 60.0
     scaler: Autoscaler | None = None
     worker_argv: list[str] = field(default_factory=lambda: jobqueue_argv("worker"))
+    worker_loads: Callable[[], Mapping[int, int]] | None = None  # pid → jobs held, to retire
     _stopping: bool = False
     _numbered: int = 0
 
@@ -147,7 +148,8 @@ class Supervisor:
         worker.start(self.env)
 
     def retire_worker(self) -> None:
-        """Drain the newest serving worker; one waiting for a restart is simply dropped."""
+        """Drain the serving worker that holds the fewest jobs (by ``worker_loads``; the
+        newest among equals); one waiting for a restart is simply dropped."""
         serving = [w for w in self.workers if not w.retired and not w.draining]
         if not serving:
             return
@@ -156,7 +158,8 @@ class Supervisor:
             self.workers.remove(waiting[-1])
             log.info("dropped %s (it was waiting to be restarted)", waiting[-1].name)
             return
-        serving[-1].drain()
+        loads = self.worker_loads() if self.worker_loads is not None else {}
+        min(reversed(serving), key=lambda worker: _held(worker, loads)).drain()
 
     def tend(self) -> None:
         """One round: start the children whose restart is due, deal with the ones that exited.
@@ -258,6 +261,11 @@ class Supervisor:
         finally:
             code = self.stop_all()
         return code
+
+
+def _held(worker: Child, loads: Mapping[int, int]) -> int:
+    """The jobs ``worker`` holds as last reported; 0 when not reported (not yet registered)."""
+    return 0 if worker.process is None else loads.get(worker.process.pid, 0)
 
 
 def describe_exit(code: int) -> str:

@@ -19,7 +19,7 @@ from jobqueue.errors import ConfigError
 from jobqueue.handlers import load_handlers
 from jobqueue.logs import setup_logging
 from jobqueue.scaling.bounds import Bounds, parse_workers
-from jobqueue.scaling.loop import ApiInputs, Autoscaler
+from jobqueue.scaling.loop import ApiInputs, ApiWorkerLoads, Autoscaler
 from jobqueue.scaling.settings import ScalingSettings
 from jobqueue.supervisor import Child, Supervisor, jobqueue_argv
 from jobqueue.worker.worker import SETTLING_PREFETCH_FACTOR
@@ -84,6 +84,7 @@ def up(
     )
     if isinstance(spec, Bounds) and scaling is not None:
         supervisor.scaler = _autoscaler(spec, scaling, base, queue, concurrency)
+        supervisor.worker_loads = ApiWorkerLoads(base, token_header())
 
     def announce() -> None:
         if not _wait_ready(base, supervisor):

@@ -136,6 +136,30 @@ class ApiInputs:
         return None
 
 
+class ApiWorkerLoads:
+    """The jobs each worker process holds, by pid, from ``GET {base_url}/workers``; empty when
+    the API cannot say (the pool then retires its newest worker)."""
+
+    def __init__(
+        self, base_url: str, headers: Mapping[str, str] | None = None, timeout_s: float = 2.0
+    ) -> None:
+        self._url = f"{base_url}/workers"
+        self._headers = dict(headers or {})
+        self._timeout_s = timeout_s
+
+    def __call__(self) -> dict[int, int]:
+        """pid → jobs held, for the live workers the API lists."""
+        try:
+            response = httpx.get(
+                self._url, params={"limit": 1000}, headers=self._headers, timeout=self._timeout_s
+            )
+            listing = response.json()["workers"] if response.status_code == 200 else []
+            return {int(each["pid"]): int(each["load"]) for each in listing}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            log.debug("worker loads not read: %s", exc)
+            return {}
+
+
 def inputs_from(document: Mapping[str, Any]) -> ScalingInputs:
     """:class:`ScalingInputs` from ``/scaling``'s ``inputs`` object."""
     age, pace = document["oldest_ready_age_s"], document["throughput_per_s"]
