@@ -3,7 +3,8 @@
 # worker, up, db upgrade, ...). compose.yaml runs the whole stack from this image.
 
 # The builder turns jobqueue and every dependency into wheels; the final image installs only
-# those, with no compiler, no build tools and no index.
+# those, with no compiler, no build tools and no index. The [postgres] extra (asyncpg) is in:
+# the image serves the SQLite default and a PostgreSQL store alike.
 FROM python:3.12-slim-trixie AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
@@ -11,7 +12,7 @@ WORKDIR /src
 COPY pyproject.toml README.md MANIFEST.in ./
 COPY proto ./proto
 COPY src ./src
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels ".[postgres]"
 
 FROM python:3.12-slim-trixie
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -23,7 +24,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 # A venv owned by root, so the user the processes run as cannot change the code it runs.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/jobqueue \
-    && /opt/jobqueue/bin/pip install --no-index --find-links /wheels jobqueue \
+    && /opt/jobqueue/bin/pip install --no-index --find-links /wheels "jobqueue[postgres]" \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/jobqueue --create-home \
        --shell /usr/sbin/nologin jobqueue
 USER 10001:10001

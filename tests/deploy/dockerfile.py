@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,19 @@ def builder_sources() -> list[str]:
         if not copy.startswith("--from"):
             sources += copy.split()[:-1]
     return sources
+
+
+def image_extras() -> str:
+    """The extras the image installs jobqueue with (``[postgres]``), the same in both stages:
+    the builder's ``pip wheel ".[...]"`` and the final stage's ``pip install "jobqueue[...]"``."""
+    (built,) = re.findall(
+        r'pip wheel --wheel-dir /wheels "?\.(\[[a-z,]+\])?"?', " ".join(stages()[0])
+    )
+    (installed,) = re.findall(
+        r'--find-links /wheels "?jobqueue(\[[a-z,]+\])?"?', " ".join(stages()[-1])
+    )
+    assert built == installed, (built, installed)
+    return built
 
 
 def exec_form(text: str) -> list[str]:

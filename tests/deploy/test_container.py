@@ -22,6 +22,7 @@ from tests.deploy.dockerfile import (
     exec_form,
     healthcheck_argv,
     ignored,
+    image_extras,
     stages,
 )
 
@@ -74,10 +75,11 @@ def test_two_stages_on_one_slim_python_base_pinned_by_tag() -> None:
 
 def test_the_final_stage_installs_only_the_builders_wheels_without_the_index() -> None:
     builder, final = stages()
-    assert any("pip wheel --wheel-dir /wheels ." in run for run in arguments(builder, "RUN"))
+    assert any("pip wheel --wheel-dir /wheels " in run for run in arguments(builder, "RUN"))
     (install,) = [run for run in arguments(final, "RUN") if "pip install" in run]
     assert "from=builder" in install
-    assert "--no-index --find-links /wheels jobqueue" in install
+    assert "--no-index --find-links /wheels " in install
+    assert image_extras() == "[postgres]"  # one image for the SQLite default and PostgreSQL
     assert arguments(final, "COPY") == []  # nothing of the source tree reaches the image
 
 

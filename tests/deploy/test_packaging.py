@@ -17,18 +17,20 @@ import sys
 import tarfile
 import tempfile
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from packaging.requirements import Requirement
 
-from tests.deploy.dockerfile import ROOT, builder_sources, healthcheck_argv
-from tests.services import free_port
+from tests.deploy.dockerfile import ROOT, builder_sources, healthcheck_argv, image_extras
+from tests.services import POSTGRES_URL, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -156,14 +158,15 @@ def build_distributions(base: Path) -> tuple[Path, Path]:
 
 
 def builder_stage(python: str, wheel: Path, lowest: dict[str, str], base: Path) -> Path:
-    """The builder stage's ``pip wheel --wheel-dir /wheels``, on the Python the final stage
-    runs (environment markers pick the dependencies), with the gRPC pair at its lowest."""
+    """The builder stage's ``pip wheel --wheel-dir /wheels`` (with the image's extras), on the
+    Python the final stage runs (environment markers pick the dependencies), with the gRPC pair
+    at its lowest."""
     constraints = base / "lowest.txt"
     constraints.write_text("".join(f"{name}=={version}\n" for name, version in lowest.items()))
     builder, wheels = base / "builder", base / "wheels"
     run([python, "-m", "venv", str(builder)])
     run([str(builder / "bin" / "pip"), "wheel", "-q", "--wheel-dir", str(wheels),
-         "--constraint", str(constraints), str(wheel)])  # fmt: skip
+         "--constraint", str(constraints), f"{wheel}{image_extras()}"])  # fmt: skip
     return wheels
 
 
@@ -172,7 +175,7 @@ def final_stage(python: str, wheels: Path, venv: Path, home: Path) -> None:
     env = runner_env(home)
     run(as_runner([python, "-m", "venv", str(venv)]), env=env)
     run(as_runner([str(venv / "bin" / "pip"), "install", "-q", "--no-index",
-                   "--find-links", str(wheels), "jobqueue"]), env=env)  # fmt: skip
+                   "--find-links", str(wheels), f"jobqueue{image_extras()}"]), env=env)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -246,11 +249,13 @@ def test_the_fresh_venv_has_no_dev_extras_and_the_lowest_grpc_releases(
         "import importlib.metadata as m, importlib.util as u, sys\n"
         "print(m.version('grpcio'), m.version('protobuf'))\n"
         "print(*(n for n in ('pytest', 'mypy', 'ruff', 'selenium') if u.find_spec(n)))\n"
+        "print(bool(u.find_spec('asyncpg')))\n"
     )
     out = run(as_runner([installed.bin("python"), "-c", probe]), env=runner_env(installed.home))
-    versions, dev_tools = out.splitlines()
+    versions, dev_tools, asyncpg = out.splitlines()
     assert versions.split() == [installed.lowest["grpcio"], installed.lowest["protobuf"]]
     assert dev_tools == ""
+    assert asyncpg == "True"  # the image's [postgres] extra
 
 
 def test_jobqueue_version_is_the_wheels(installed: Installed) -> None:
@@ -298,6 +303,68 @@ def test_jobqueue_up_from_the_venv_runs_a_job_and_passes_the_images_healthcheck(
     failed = subprocess.run(as_runner(check), env=check_env, capture_output=True, timeout=20)
     assert failed.returncode != 0  # nothing answers /healthz now: the check says unhealthy
     assert {path.name for path in workdir.iterdir()} >= {"jobqueue.db", "jobqueue-state.db"}
+
+
+def wheel_requirements(wheel: Path) -> list[Requirement]:
+    """The Requires-Dist entries of a wheel's metadata."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = archive.read(name).decode().splitlines()
+    return [Requirement(ln.partition(":")[2]) for ln in lines if ln.startswith("Requires-Dist:")]
+
+
+def test_asyncpg_comes_only_with_the_postgres_extra(installed: Installed) -> None:
+    (asyncpg_entry,) = [r for r in wheel_requirements(installed.wheel) if r.name == "asyncpg"]
+    assert asyncpg_entry.marker is not None
+    assert asyncpg_entry.marker.evaluate({"extra": "postgres"})
+    assert not asyncpg_entry.marker.evaluate({"extra": ""})
+
+
+def test_a_postgres_store_without_asyncpg_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    as_if_missing = (
+        "import sys; sys.modules['asyncpg'] = None\n"  # as in an install without [postgres]
+        "from jobqueue.cli import main\n"
+        "sys.argv = ['jobqueue', 'db', 'upgrade', '--store-url', sys.argv[1]]\n"
+        "main()\n"
+    )
+    url = "postgresql://jobqueue@127.0.0.1:1/jobqueue"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBQUEUE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", as_if_missing, url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: a PostgreSQL store needs asyncpg, which is not installed: "
+        "pip install 'jobqueue[postgres]'"
+    ]
+
+
+async def drop_schema(schema: str) -> None:
+    """Drop a test schema and everything in it."""
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()
+
+
+@pytest.mark.postgres
+async def test_the_venv_migrates_a_postgres_store_as_the_compose_migration_does(
+    installed: Installed,
+) -> None:
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    argv = [installed.bin("jobqueue"), "db", "upgrade"]
+    env = runner_env(installed.home, JOBQUEUE_STORE_URL=f"{POSTGRES_URL}?schema={schema}")
+    try:
+        out = run(as_runner(argv), env=env, cwd=installed.home)
+    finally:
+        await drop_schema(schema)
+    assert out.endswith("(the newest)\n"), out
 
 
 def test_the_wheel_is_pure_python_for_every_platform(installed: Installed) -> None:

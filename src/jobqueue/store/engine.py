@@ -107,9 +107,17 @@ def postgres_engine(target: StoreTarget) -> AsyncEngine:
         connect_args["server_settings"] = {"search_path": target.schema}
     if target.ssl_dsn is not None:
         connect_args["dsn"] = target.ssl_dsn
-    return create_async_engine(
-        target.driver_url, connect_args=connect_args, pool_size=5, max_overflow=10
-    )
+    try:
+        return create_async_engine(
+            target.driver_url, connect_args=connect_args, pool_size=5, max_overflow=10
+        )
+    except ModuleNotFoundError as exc:
+        if exc.name != "asyncpg":
+            raise
+        raise ConfigError(
+            "a PostgreSQL store needs asyncpg, which is not installed: "
+            "pip install 'jobqueue[postgres]'"
+        ) from None
 
 
 def sqlite_engine(target: StoreTarget, pool_size: int) -> sa.Engine:
