@@ -80,6 +80,16 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         "short",
     ),
     (
+        "Workers wanted and active",
+        "The workers the queue wants (GET /scaling's decision, what KEDA or jobqueue up "
+        "scales to) beside the active ones.",
+        [
+            (f"max by (queue) (jobqueue_desired_workers{{{QUEUE}}})", "wanted {{queue}}"),
+            ("max(" + one('jobqueue_workers{state="active"}') + ")", "active"),
+        ],
+        "short",
+    ),
+    (
         "Fleet in flight and concurrency",
         "",
         [
