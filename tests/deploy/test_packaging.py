@@ -320,25 +320,37 @@ def test_asyncpg_comes_only_with_the_postgres_extra(installed: Installed) -> Non
     assert not asyncpg_entry.marker.evaluate({"extra": ""})
 
 
-def test_a_postgres_store_without_asyncpg_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+def without_asyncpg(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``jobqueue ARGV`` as in an install without the [postgres] extra, after importing the
+    API's and the worker's modules."""
     as_if_missing = (
-        "import sys; sys.modules['asyncpg'] = None\n"  # as in an install without [postgres]
+        "import sys; sys.modules['asyncpg'] = None\n"
+        "import jobqueue.api.serve, jobqueue.cli.worker, jobqueue.store.sql\n"
         "from jobqueue.cli import main\n"
-        "sys.argv = ['jobqueue', 'db', 'upgrade', '--store-url', sys.argv[1]]\n"
+        "sys.argv = ['jobqueue', *sys.argv[1:]]\n"
         "main()\n"
     )
-    url = "postgresql://jobqueue@127.0.0.1:1/jobqueue"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBQUEUE_")}
-    done = subprocess.run(
-        [sys.executable, "-c", as_if_missing, url],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-c", as_if_missing, *argv],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1
-    assert done.stderr.splitlines() == [
+
+
+def test_without_asyncpg_sqlite_serves_and_postgres_is_one_line_naming_the_extra(
+    tmp_path: Path,
+) -> None:
+    sqlite = without_asyncpg(tmp_path, "db", "upgrade", "--store-url", "sqlite:///state.db")
+    assert sqlite.returncode == 0, sqlite.stderr
+    assert (tmp_path / "state.db").exists()
+    postgres_url = "postgresql://jobqueue@127.0.0.1:1/jobqueue"
+    postgres = without_asyncpg(tmp_path, "db", "upgrade", "--store-url", postgres_url)
+    assert postgres.returncode == 1
+    assert postgres.stderr.splitlines() == [
         "error: a PostgreSQL store needs asyncpg, which is not installed: "
         "pip install 'jobqueue[postgres]'"
     ]
