@@ -44,6 +44,7 @@ def up(
         "--workers",
         "-w",
         envvar=config.env("workers"),
+        metavar="N|MIN:MAX",
         help="Worker processes: a count (3), or MIN:MAX (2:8) to scale them by the backlog.",
     ),
     concurrency: int = typer.Option(
