@@ -22,6 +22,9 @@ import typer.main
 from typer import _click  # typer's own click, whose commands its app is made of
 
 from jobqueue import config
+from jobqueue.auth.book import TokenBook
+from jobqueue.auth.policy import static_token_lines
+from jobqueue.auth.scopes import Scope
 from jobqueue.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +32,12 @@ COMPOSE = ROOT / "compose.yaml"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SERVERS = ("rabbitmq", "postgres", "redis")
 OURS = ("migrate", "api", "worker")  # the services that run the jobqueue image
+WORKER_SECRET, OPS_SECRET = "w" * 32, "o" * 32
+TOKENS_ENV = f"""\
+JOBQUEUE_TOKENS="fleet:worker:{WORKER_SECRET} ops:admin,submit:{OPS_SECRET}"
+JOBQUEUE_WORKER_TOKEN={WORKER_SECRET}
+JOBQUEUE_INSECURE=0
+"""  # the README's .env, which gives the stack its tokens
 HANDLERS_OVERRIDE = """\
 services:
   worker:
@@ -56,15 +65,17 @@ def docker_compose() -> str:
     return found
 
 
-def compose_config(*files: Path, more: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def compose_config(
+    *files: Path, more: tuple[str, ...] = (), env_file: str = os.devnull
+) -> subprocess.CompletedProcess[str]:
     """``docker-compose config`` of the files (the first one's folder the project's), with
-    none of this machine's settings or .env."""
+    none of this machine's settings, and ``env_file`` for the .env."""
     argv = [docker_compose(), "--project-directory", str(files[0].parent)]
     for path in files:
         argv += ["-f", str(path)]
     with tempfile.TemporaryDirectory() as home:
         return subprocess.run(
-            [*argv, "--env-file", os.devnull, "config", *more],
+            [*argv, "--env-file", env_file, "config", *more],
             env={"PATH": os.environ.get("PATH", ""), "HOME": home},
             capture_output=True,
             text=True,
@@ -72,9 +83,9 @@ def compose_config(*files: Path, more: tuple[str, ...] = ()) -> subprocess.Compl
         )
 
 
-def resolved(*files: Path) -> dict[str, Any]:
+def resolved(*files: Path, env_file: str = os.devnull) -> dict[str, Any]:
     """The files as Docker Compose resolves them: defaults filled, anchors merged."""
-    done = compose_config(*files, more=("--format", "json"))
+    done = compose_config(*files, more=("--format", "json"), env_file=env_file)
     assert done.returncode == 0, done.stderr
     stack: dict[str, Any] = orjson.loads(done.stdout)
     return stack
@@ -210,3 +221,21 @@ def test_the_readmes_override_gives_the_workers_handlers_of_ones_own(
     assert volume["read_only"] is True
     assert worker["deploy"]["replicas"] == 2  # the rest of the stack as it was
     assert services["api"] == stack["services"]["api"]
+
+
+def test_the_readmes_env_file_gives_the_api_its_tokens_and_the_workers_theirs(
+    tmp_path: Path,
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(TOKENS_ENV)
+    services = resolved(COMPOSE, env_file=str(env_file))["services"]
+    api, worker = services["api"]["environment"], services["worker"]["environment"]
+    assert api["JOBQUEUE_INSECURE"] == "0"
+    book = TokenBook.from_lines(static_token_lines(None, api["JOBQUEUE_TOKENS"]))
+    fleet, ops = book.verify(worker["JOBQUEUE_TOKEN"]), book.verify(OPS_SECRET)
+    assert fleet is not None
+    assert fleet.may(Scope.WORKER)
+    assert not fleet.may(Scope.SUBMIT)
+    assert ops is not None
+    assert ops.may(Scope.ADMIN)
+    assert ops.may(Scope.SUBMIT)
