@@ -122,19 +122,22 @@ def base_python(home: Path) -> str:
     raise AssertionError  # unreachable: missing() skips or fails
 
 
-def lowest_versions(wheel: Path) -> dict[str, str]:
-    """The lower bound of each of LOWEST_OF's ranges, read from the wheel's metadata."""
+def wheel_requirements(wheel: Path) -> list[Requirement]:
+    """The Requires-Dist entries of a wheel's metadata."""
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = archive.read(name).decode()
+        lines = archive.read(name).decode().splitlines()
+    return [Requirement(ln.partition(":")[2]) for ln in lines if ln.startswith("Requires-Dist:")]
+
+
+def lowest_versions(wheel: Path) -> dict[str, str]:
+    """The lower bound of each of LOWEST_OF's ranges, read from the wheel's metadata."""
     lowest = {}
-    for line in metadata.splitlines():
-        if line.startswith("Requires-Dist:"):
-            requirement = Requirement(line.partition(":")[2].strip())
-            if requirement.name in LOWEST_OF and requirement.marker is None:
-                (bound,) = [s.version for s in requirement.specifier if s.operator == ">="]
-                lowest[requirement.name] = bound
-    assert sorted(lowest) == sorted(LOWEST_OF), metadata[:2000]
+    for requirement in wheel_requirements(wheel):
+        if requirement.name in LOWEST_OF and requirement.marker is None:
+            (bound,) = [s.version for s in requirement.specifier if s.operator == ">="]
+            lowest[requirement.name] = bound
+    assert sorted(lowest) == sorted(LOWEST_OF), lowest
     return lowest
 
 
@@ -303,14 +306,6 @@ def test_jobqueue_up_from_the_venv_runs_a_job_and_passes_the_images_healthcheck(
     failed = subprocess.run(as_runner(check), env=check_env, capture_output=True, timeout=20)
     assert failed.returncode != 0  # nothing answers /healthz now: the check says unhealthy
     assert {path.name for path in workdir.iterdir()} >= {"jobqueue.db", "jobqueue-state.db"}
-
-
-def wheel_requirements(wheel: Path) -> list[Requirement]:
-    """The Requires-Dist entries of a wheel's metadata."""
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        lines = archive.read(name).decode().splitlines()
-    return [Requirement(ln.partition(":")[2]) for ln in lines if ln.startswith("Requires-Dist:")]
 
 
 def test_asyncpg_comes_only_with_the_postgres_extra(installed: Installed) -> None:
