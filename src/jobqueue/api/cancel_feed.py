@@ -41,7 +41,7 @@ __all__ = ["RedisCancelFeed", "cancel_feed"]
 log = logging.getLogger("jobqueue.api")
 
 MAX_CONNECTIONS = 4  # one blocks in XREAD; announcements take the others
-BLOCK_MS = 1000
+BLOCK_MS = 500
 READ_COUNT = 1000
 RETRY_S = 1.0
 
@@ -68,6 +68,7 @@ class RedisCancelFeed:
         self._url = redact_url(url)
         self._window_ms = max(1, math.ceil(cancel_log.window_s * 1000))
         self._follower: asyncio.Task[None] | None = None
+        self._stopping = False
         self._failing = False  # only the transitions are logged
 
     @classmethod
@@ -87,6 +88,9 @@ class RedisCancelFeed:
         traceback: TracebackType | None,
     ) -> None:
         if self._follower is not None:
+            # redis-py may swallow a cancellation that lands during a blocking read and read
+            # again: the flag ends the loop after that read (BLOCK_MS) all the same.
+            self._stopping = True
             self._follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follower
@@ -117,7 +121,7 @@ class RedisCancelFeed:
 
     async def _follow(self) -> None:
         after: str | None = None
-        while True:
+        while not self._stopping:
             try:
                 after = after or await self._window_start()
                 after = await self._read(after)
