@@ -10,6 +10,7 @@ import pytest
 
 from jobqueue.api.cancel_feed import RedisCancelFeed, cancel_feed
 from jobqueue.api.cancels import CancelLog
+from jobqueue.api.tracking import JobWatch
 from tests.control.polling import eventually
 from tests.registry.conftest import redis_prefix
 from tests.services import REDIS_URL, free_port
@@ -49,6 +50,21 @@ async def test_a_cancellation_announced_by_one_replica_is_in_the_others_log(feed
 
         await eventually(arrived, 5.0, "the announced ids in the other log")
     assert _ids(first) == ["job-1"]  # its own announcements are not added again
+
+
+async def test_a_cancellation_from_another_replica_wakes_the_requests_waiting_here(
+    redis_prefix: str,
+) -> None:
+    url = REDIS_URL + ("&" if "?" in REDIS_URL else "?") + f"key_prefix={redis_prefix}"
+    watch = JobWatch()
+    async with (
+        RedisCancelFeed.from_url(url, CancelLog()) as first,
+        RedisCancelFeed.from_url(url, CancelLog(), watch),
+    ):
+        with watch.watching("job-1") as woken:
+            await first.announce(["job-1"])
+            async with asyncio.timeout(5.0):
+                await woken.wait()
 
 
 async def test_a_replica_that_starts_later_reads_back_the_cancellations_of_the_window(

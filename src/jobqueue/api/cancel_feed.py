@@ -11,7 +11,8 @@ every log with every replica's cancellations:
   ``max_ids`` newest entries and expires when no cancellation came for the log's window.
 - every replica follows the stream (``XREAD BLOCK``) and adds the entries of the other replicas
   to its own log, dated by the entry's id (its time in milliseconds), so an entry read late is
-  forgotten when it would have been. A replica that starts reads the entries of the window back.
+  forgotten when it would have been, and wakes the requests waiting for those jobs. A replica
+  that starts reads the entries of the window back.
 
 Redis down: announcing logs it and returns (the store has the cancellation, and a running
 job's worker is told through the store's refresh, ``jobqueue.api.cancels.StoreCancels``);
@@ -33,6 +34,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from jobqueue.api.cancels import CancelLog
+from jobqueue.api.tracking import JobWatch
 from jobqueue.brokers import redact_text, redact_url
 from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
 
@@ -60,9 +62,11 @@ class RedisCancelFeed:
         cancel_log: CancelLog,
         key_prefix: str = DEFAULT_KEY_PREFIX,
         url: str = "redis://",
+        watch: JobWatch | None = None,
     ) -> None:
         self._redis = client
         self._log = cancel_log
+        self._watch = watch
         self._key = f"{key_prefix}cancels"
         self._full_url = url
         self._url = redact_url(url)
@@ -72,10 +76,13 @@ class RedisCancelFeed:
         self._failing = False  # only the transitions are logged
 
     @classmethod
-    def from_url(cls, url: str, cancel_log: CancelLog) -> RedisCancelFeed:
-        """A feed in the Redis of the registry ``url`` names, under its key prefix."""
+    def from_url(
+        cls, url: str, cancel_log: CancelLog, watch: JobWatch | None = None
+    ) -> RedisCancelFeed:
+        """A feed in the Redis of the registry ``url`` names, under its key prefix; the
+        requests waiting in ``watch`` for a job another replica cancelled are woken."""
         client, url, key_prefix = redis_client(url, DEFAULT_KEY_PREFIX, MAX_CONNECTIONS)
-        return cls(client, cancel_log, key_prefix, url)
+        return cls(client, cancel_log, key_prefix, url, watch)
 
     async def __aenter__(self) -> RedisCancelFeed:
         self._follower = asyncio.create_task(self._follow(), name="jobqueue-cancel-feed")
@@ -148,13 +155,16 @@ class RedisCancelFeed:
         """Add the entries after ``after`` (waiting up to ``BLOCK_MS`` for one); the last id."""
         read = self._redis.xread({self._key: after}, count=READ_COUNT, block=BLOCK_MS)
         replies = cast(_Replies, await read)  # RESP2 and decoded: [[key, [(id, fields)]]]
-        now_s = time.time()
+        now_s, added = time.time(), []
         for _, entries in replies or ():
             for entry_id, fields in entries:
                 after = entry_id
                 job_id = fields.get("job")
                 if job_id and fields.get("origin") != self._log.origin:
                     self._log.add(job_id, age_s=max(0.0, now_s - _entry_time_s(entry_id)))
+                    added.append(job_id)
+        if self._watch is not None:
+            self._watch.changed(added)
         return after
 
     def _describe(self, exc: RedisError) -> str:
@@ -165,9 +175,11 @@ def _entry_time_s(entry_id: str) -> float:
     return int(entry_id.partition("-")[0]) / 1000
 
 
-def cancel_feed(registry_url: str, cancel_log: CancelLog) -> RedisCancelFeed | None:
+def cancel_feed(
+    registry_url: str, cancel_log: CancelLog, watch: JobWatch | None = None
+) -> RedisCancelFeed | None:
     """The feed beside a Redis registry; None for a registry in the API's memory (one replica)."""
     scheme = registry_url.split("://", 1)[0].lower() if "://" in registry_url else ""
     if scheme in ("redis", "rediss", "unix"):
-        return RedisCancelFeed.from_url(registry_url, cancel_log)
+        return RedisCancelFeed.from_url(registry_url, cancel_log, watch)
     return None

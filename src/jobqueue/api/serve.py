@@ -30,7 +30,7 @@ import logging
 import math
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -41,7 +41,8 @@ from jobqueue.api.app import create_app
 from jobqueue.api.cancel_feed import cancel_feed
 from jobqueue.api.cancels import StoreCancels
 from jobqueue.api.connection import guarded_protocol
-from jobqueue.api.events import consuming
+from jobqueue.api.events import Applied, consuming
+from jobqueue.api.finished_feed import finished_feed
 from jobqueue.api.outage import Outage
 from jobqueue.api.retention import purging
 from jobqueue.api.settings import ApiSettings
@@ -65,7 +66,7 @@ from jobqueue.registry import Registry
 from jobqueue.registry import from_url as registry_from_url
 from jobqueue.schedule.firing import schedule_sidecars
 from jobqueue.stats import sampling_depth
-from jobqueue.store import Store, default_store_url
+from jobqueue.store import JobEvent, Store, default_store_url
 from jobqueue.store import from_url as store_from_url
 from jobqueue.store.transport import EVENTS_MAX_REDELIVERIES, events_queue
 from jobqueue.tls import ServerTls, server_tls
@@ -108,7 +109,11 @@ def build_control_plane(
     logger.info("worker registry: %s", redact_url(settings.registry_url or "in memory"))
     cancels = None if tracking is None else StoreCancels(tracking.store, tracking.cancels)
     sidecars: list[AbstractAsyncContextManager[object]] = [] if cancels is None else [cancels]
-    feed = None if tracking is None else cancel_feed(settings.registry_url or "", tracking.cancels)
+    feed = (
+        None
+        if tracking is None
+        else cancel_feed(settings.registry_url or "", tracking.cancels, tracking.watch)
+    )
     if tracking is not None and feed is not None:
         tracking.feed = feed
         sidecars.append(feed)
@@ -135,7 +140,12 @@ def build_control_plane(
             max_redeliveries=EVENTS_MAX_REDELIVERIES,
             queue_type=settings.queue_type,
         )
-        on_applied = None if metrics is None else metrics.events.applied
+        finished = finished_feed(settings.registry_url or "", tracking.watch)
+        if finished is not None:
+            sidecars.append(finished)  # entered before the consumer, left after it
+        hooks: list[Applied] = [] if metrics is None else [metrics.events.applied]
+        hooks += [] if finished is None else [finished.applied]
+        on_applied = each(hooks)
         sidecars.append(consuming(events_broker, tracking.store, tracking.watch, on_applied))
         sidecars.append(purging(tracking.store, settings.retention_s, settings.purge_interval_s))
         lateness = None if metrics is None else metrics.schedule.promoted
@@ -143,6 +153,18 @@ def build_control_plane(
         fleet = FleetReader(settings.queue, broker, registry)
         sidecars.append(sampling_depth(fleet, tracking.store))
     return ControlPlane(registry=registry, sidecars=sidecars)
+
+
+def each(hooks: list[Applied]) -> Applied | None:
+    """One hook calling every one of ``hooks`` in turn (None for none)."""
+    if len(hooks) <= 1:
+        return hooks[0] if hooks else None
+
+    def call_each(events: Sequence[JobEvent]) -> None:
+        for hook in hooks:
+            hook(events)
+
+    return call_each
 
 
 def fleet_limits(settings: ApiSettings, tracking: Tracking | None) -> LimitService:
