@@ -207,6 +207,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "REPLICAS_TEST_STAMPS": str(stamps),
     }
     started: list[Process] = []
+    codes: dict[str, int | None] = {}
     try:
         a = Api("api-a", shared, folder)
         started.append(a)
@@ -219,9 +220,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield Deployment(a, b, started[2], started[3], stamps, shared, folder)
     finally:
         for process in reversed(started):
-            process.stop()
+            codes[process.name] = process.stop()
             if isinstance(process, Api):
                 process.http.close()
         delete_queues(RABBITMQ_URL, queue)
         asyncio.run(drop_schema(schema))
         _delete_keys(prefix)
+    assert set(codes.values()) <= {0}, f"not stopped cleanly by SIGTERM: {codes}"

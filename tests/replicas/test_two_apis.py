@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from jobqueue.api.tracking import STORE_POLL_S
 from tests.replicas.conftest import HEARTBEAT_S, JSON, Api, Deployment, Process, eventually
 
 pytestmark = [
@@ -73,6 +74,21 @@ def test_a_job_submitted_to_one_api_is_found_on_the_other_at_once(deployment: De
     ids.append(first_answer.json()["id"])
     for n, job_id in enumerate(ids):
         assert (a if n % 2 else b).job(job_id, wait_s=20)["state"] == "succeeded"
+
+
+def test_a_long_poll_on_either_api_answers_once_the_job_finished(both_listed: Deployment) -> None:
+    # Either replica may apply a job's final events: the other's waiters hear of them at once,
+    # not at their next look at the store.
+    lags_s = []
+    for n in range(10):
+        first, other = (both_listed.a, both_listed.b) if n % 2 else (both_listed.b, both_listed.a)
+        job_id = first.submit("nap", sleep_s=0.2)
+        assert other.job(job_id, wait_s=20)["state"] == "succeeded"
+        answered = time.time()
+        ran = next(float(run[3]) for run in both_listed.runs("nap") if run[0] == job_id)
+        lags_s.append(answered - ran)
+    figure("handler done -> ?wait= answered, max s", round(max(lags_s), 3))
+    assert max(lags_s) < STORE_POLL_S / 2
 
 
 def test_workers_heartbeating_either_api_are_listed_by_both(both_listed: Deployment) -> None:
