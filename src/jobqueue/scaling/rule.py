@@ -7,9 +7,10 @@ The rule, for a queue whose workers each run ``concurrency`` jobs at once:
    ``run_s = in_flight / throughput`` seconds on average (Little's law, from the jobs running
    now and the attempts finished per second lately). To finish the ``depth`` ready jobs within
    ``target_drain_s`` while the running ones go on takes
-   ``in_flight + depth * min(1, run_s / target_drain_s)`` job slots. When the pace is unknown
-   (nothing finished lately, nothing running now, or no figure at all) every ready job counts
-   as a slot: the jobs are slow, or there is nothing to measure yet.
+   ``in_flight + round(depth * min(1, run_s / target_drain_s))`` job slots (the backlog's
+   share rounded to the nearest whole slot: a twentieth of a slot is not a worker). When the
+   pace is unknown (nothing finished lately, nothing running now, or no figure at all) every
+   ready job counts as a slot: the jobs are slow, or there is nothing to measure yet.
 2. **Never more slots than jobs.** That count is at most ``in_flight + depth``: a slot without
    a job to run is waste. Slots become workers by ``ceil(slots / concurrency)``.
 3. **A job waiting too long means more.** When the oldest ready job has waited longer than
@@ -97,7 +98,7 @@ def decide(inputs: ScalingInputs, bounds: Bounds, rule: ScalingRule | None = Non
     """The desired worker count for ``inputs`` within ``bounds`` (see the module's rule)."""
     rule = rule or ScalingRule()
     slots = needed_slots(inputs, rule)
-    desired = math.ceil(slots / inputs.concurrency - 1e-9)
+    desired = -(-slots // inputs.concurrency)  # ceil, in whole numbers
     reason = "backlog" if inputs.depth else ("running jobs" if inputs.in_flight else "idle")
     age = inputs.oldest_ready_age_s
     if inputs.depth and age is not None and age > rule.max_wait_s and desired <= inputs.workers:
@@ -109,11 +110,11 @@ def decide(inputs: ScalingInputs, bounds: Bounds, rule: ScalingRule | None = Non
     return Decision(clamped, reason)
 
 
-def needed_slots(inputs: ScalingInputs, rule: ScalingRule) -> float:
+def needed_slots(inputs: ScalingInputs, rule: ScalingRule) -> int:
     """Job slots to keep the running jobs going and drain the ready ones within the target."""
     run_s = mean_run_s(inputs)
     share = 1.0 if run_s is None else min(1.0, run_s / rule.target_drain_s)
-    return inputs.in_flight + inputs.depth * share
+    return inputs.in_flight + math.floor(inputs.depth * share + 0.5)
 
 
 def mean_run_s(inputs: ScalingInputs) -> float | None:
