@@ -78,6 +78,10 @@ class Autoscaler:
         decision = decide(inputs, self.bounds, self.rule)
         target = self.policy.target(now, current, decision.desired)
         if target == current:
+            log.debug(
+                "holding %d workers: desired %d (%s); %s",
+                *(current, decision.desired, decision.reason, inputs.describe()),
+            )
             return
         log.info(
             "scaling %d -> %d workers: desired %d (%s); %s",
