@@ -96,7 +96,9 @@ def build_control_plane(
 ) -> ControlPlane:
     """CONTROL PLANE: the worker registry and the gRPC server, started and stopped with HTTP;
     with ``tracking``, also the status events consumer, the retention purge and the depth
-    sampler; with ``book``,
+    sampler, and with a Redis registry the feeds that tell the other API replicas of this one's
+    cancellations and finished jobs (``api/cancel_feed.py``, ``api/finished_feed.py``); with
+    ``book``,
     every gRPC call needs a ``worker`` token (or comes token-less from a listed network); with
     ``metrics``, the gRPC calls and the events applied are observed.
 
