@@ -211,7 +211,8 @@ FIGURES += (
 FIGURES += (
     Spec(
         "metrics-cost",
-        "submit-http and the status drain (embedded), metrics off / on (scraped), off-on-on-off",
+        "submit-http (two APIs, metrics off / on and scraped, loaded in turn) and the status drain "
+        "(embedded, off-on-on-off)",
         metrics_cost,
         (
             MetricSpec("submit_ratio", "submit jobs/s, on / off", at_least(0.97), 3),

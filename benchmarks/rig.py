@@ -439,6 +439,15 @@ def delete_queues(url: str, queues: list[str]) -> None:
             conn.close()
 
 
+def purge_queue(url: str, queue: str) -> None:
+    """Drop every message in ``queue`` (it stays declared, its consumers and publishers on)."""
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        conn.channel().queue_purge(queue)
+    finally:
+        conn.close()
+
+
 # -- measuring processes ---------------------------------------------------------------------------
 
 
