@@ -22,20 +22,18 @@ following retries every second from where it stopped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from jobqueue.api.cancels import CancelLog
+from jobqueue.api.replica_feed import ReplicaFeed, shares_redis
 from jobqueue.api.tracking import JobWatch
-from jobqueue.brokers import redact_text, redact_url
 from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
 
 __all__ = ["RedisCancelFeed", "cancel_feed"]
@@ -50,11 +48,13 @@ RETRY_S = 1.0
 _Replies = list[tuple[str, list[tuple[str, dict[str, str]]]]] | None
 
 
-class RedisCancelFeed:
+class RedisCancelFeed(ReplicaFeed):
     """Announces this replica's cancellations and adds the other replicas' to ``cancel_log``.
 
     Use it as an async context manager (``async with feed:``): following runs inside it.
     """
+
+    task_name = "jobqueue-cancel-feed"
 
     def __init__(
         self,
@@ -64,16 +64,11 @@ class RedisCancelFeed:
         url: str = "redis://",
         watch: JobWatch | None = None,
     ) -> None:
-        self._redis = client
+        super().__init__(client, url)
         self._log = cancel_log
         self._watch = watch
         self._key = f"{key_prefix}cancels"
-        self._full_url = url
-        self._url = redact_url(url)
         self._window_ms = max(1, math.ceil(cancel_log.window_s * 1000))
-        self._follower: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._failing = False  # only the transitions are logged
 
     @classmethod
     def from_url(
@@ -83,26 +78,6 @@ class RedisCancelFeed:
         requests waiting in ``watch`` for a job another replica cancelled are woken."""
         client, url, key_prefix = redis_client(url, DEFAULT_KEY_PREFIX, MAX_CONNECTIONS)
         return cls(client, cancel_log, key_prefix, url, watch)
-
-    async def __aenter__(self) -> RedisCancelFeed:
-        self._follower = asyncio.create_task(self._follow(), name="jobqueue-cancel-feed")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._follower is not None:
-            # redis-py may swallow a cancellation that lands during a blocking read and read
-            # again: the flag ends the loop after that read (BLOCK_MS) all the same.
-            self._stopping = True
-            self._follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
-            self._follower = None
-        await self._redis.aclose()
 
     async def announce(self, job_ids: Sequence[str]) -> None:
         """Tell the other replicas that these jobs were cancelled (one round trip); never
@@ -126,24 +101,18 @@ class RedisCancelFeed:
                 *(len(job_ids), self._describe(exc)),
             )
 
-    async def _follow(self) -> None:
+    async def _loop(self) -> None:
+        """Follow the stream from the window's start, adding the other replicas' entries."""
         after: str | None = None
         while not self._stopping:
             try:
                 after = after or await self._window_start()
                 after = await self._read(after)
             except RedisError as exc:
-                if not self._failing:
-                    log.warning(
-                        "cannot follow the other API replicas' cancellations (%s); retrying",
-                        self._describe(exc),
-                    )
-                self._failing = True
+                self._trouble("cannot follow the other API replicas' cancellations; retrying", exc)
                 await asyncio.sleep(RETRY_S)
                 continue
-            if self._failing:
-                log.info("following the other API replicas' cancellations again")
-                self._failing = False
+            self._recovered("following the other API replicas' cancellations again")
 
     async def _window_start(self) -> str:
         """The stream id of the oldest entry still within the log's window, by Redis's clock."""
@@ -167,9 +136,6 @@ class RedisCancelFeed:
             self._watch.changed(added)
         return after
 
-    def _describe(self, exc: RedisError) -> str:
-        return f"{self._url}: {redact_text(str(exc), self._full_url)}"
-
 
 def _entry_time_s(entry_id: str) -> float:
     return int(entry_id.partition("-")[0]) / 1000
@@ -179,7 +145,6 @@ def cancel_feed(
     registry_url: str, cancel_log: CancelLog, watch: JobWatch | None = None
 ) -> RedisCancelFeed | None:
     """The feed beside a Redis registry; None for a registry in the API's memory (one replica)."""
-    scheme = registry_url.split("://", 1)[0].lower() if "://" in registry_url else ""
-    if scheme in ("redis", "rediss", "unix"):
+    if shares_redis(registry_url):
         return RedisCancelFeed.from_url(registry_url, cancel_log, watch)
     return None

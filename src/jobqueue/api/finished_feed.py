@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 from collections.abc import Sequence
 from types import TracebackType
@@ -25,27 +24,29 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from jobqueue.api.replica_feed import ReplicaFeed, shares_redis
 from jobqueue.api.tracking import JobWatch
-from jobqueue.brokers import redact_text, redact_url
 from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
 from jobqueue.store import JobEvent
 from jobqueue.store.events import EventKind
 
 __all__ = ["RedisFinishedFeed", "finished_feed"]
 
-log = logging.getLogger("jobqueue.api")
-
 FINAL_KINDS = frozenset({EventKind.SUCCEEDED, EventKind.DEAD, EventKind.CANCELLED})
 MAX_CONNECTIONS = 4  # one listens; publishing takes another
 LISTEN_TIMEOUT_S = 1.0
 RETRY_S = 1.0
+STORE = "long-polls there look at the store"
+RECOVERED = "finished jobs are told to the other API replicas again"
 
 
-class RedisFinishedFeed:
+class RedisFinishedFeed(ReplicaFeed):
     """Publishes the jobs this replica saw finish, and wakes ``watch`` for the others'.
 
     Use it as an async context manager (``async with feed:``): listening runs inside it.
     """
+
+    task_name = "jobqueue-finished-feed"
 
     def __init__(
         self,
@@ -54,17 +55,12 @@ class RedisFinishedFeed:
         key_prefix: str = DEFAULT_KEY_PREFIX,
         url: str = "redis://",
     ) -> None:
-        self._redis = client
+        super().__init__(client, url)
         self._watch = watch
         self._channel = f"{key_prefix}finished"
         self._origin = secrets.token_hex(8)
-        self._full_url = url
-        self._url = redact_url(url)
         self._pending: set[str] = set()
         self._sender: asyncio.Task[None] | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._failing = False  # only the transitions are logged
-        self._stopping = False
 
     @classmethod
     def from_url(cls, url: str, watch: JobWatch) -> RedisFinishedFeed:
@@ -72,24 +68,18 @@ class RedisFinishedFeed:
         client, url, key_prefix = redis_client(url, DEFAULT_KEY_PREFIX, MAX_CONNECTIONS)
         return cls(client, watch, key_prefix, url)
 
-    async def __aenter__(self) -> RedisFinishedFeed:
-        self._listener = asyncio.create_task(self._listen(), name="jobqueue-finished-feed")
-        return self
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._stopping = True  # as in the cancel feed: a cancellation redis-py swallows
-        for task in (self._sender, self._listener):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._sender = self._listener = None
-        await self._redis.aclose()
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+        await super().__aexit__(exc_type, exc, traceback)
 
     def applied(self, events: Sequence[JobEvent]) -> None:
         """The store has these events (the events consumer's hook): publish the jobs they
@@ -108,22 +98,23 @@ class RedisFinishedFeed:
             try:
                 await self._redis.publish(self._channel, message)
             except RedisError as exc:
-                self._trouble("cannot tell the other API replicas of finished jobs", exc)
+                self._trouble(f"cannot tell the other API replicas of finished jobs; {STORE}", exc)
             else:
-                self._recovered()
+                self._recovered(RECOVERED)
 
-    async def _listen(self) -> None:
+    async def _loop(self) -> None:
+        """Listen to the channel, waking the waiters of the jobs others saw finish."""
         while not self._stopping:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self._channel)
-                    self._recovered()
+                    self._recovered(RECOVERED)
                     while not self._stopping:
                         message = await pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
                         if message is not None:
                             self._wake(message.get("data"))
             except RedisError as exc:
-                self._trouble("cannot hear of jobs the other API replicas saw finish", exc)
+                self._trouble(f"cannot hear of jobs the other replicas saw finish; {STORE}", exc)
                 await asyncio.sleep(RETRY_S)
 
     def _wake(self, data: object) -> None:
@@ -137,21 +128,9 @@ class RedisFinishedFeed:
         if isinstance(jobs, list):
             self._watch.changed(job_id for job_id in jobs if isinstance(job_id, str))
 
-    def _trouble(self, what: str, exc: RedisError) -> None:
-        if not self._failing:
-            why = redact_text(str(exc), self._full_url)
-            log.warning("%s (%s: %s); long-polls there look at the store", what, self._url, why)
-        self._failing = True
-
-    def _recovered(self) -> None:
-        if self._failing:
-            log.info("finished jobs are told to the other API replicas again")
-        self._failing = False
-
 
 def finished_feed(registry_url: str, watch: JobWatch) -> RedisFinishedFeed | None:
     """The feed beside a Redis registry; None for a registry in the API's memory (one replica)."""
-    scheme = registry_url.split("://", 1)[0].lower() if "://" in registry_url else ""
-    if scheme in ("redis", "rediss", "unix"):
+    if shares_redis(registry_url):
         return RedisFinishedFeed.from_url(registry_url, watch)
     return None
