@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from jobqueue.brokers import redact_url
 from jobqueue.config import WORKER_TTL_S
-from jobqueue.errors import RegistryUnavailable
-from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
+from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client, redis_errors
 
 __all__ = ["RedisSessionStore"]
 
@@ -50,7 +46,7 @@ class RedisSessionStore:
         self._redis = client
         self._ttl_ms = max(1, math.ceil(ttl_s * 1000))
         self._prefix = f"{key_prefix}session:"
-        self._url = redact_url(url)
+        self._url = url
         self._swap = client.register_script(_SWAP)
 
     @classmethod
@@ -78,9 +74,5 @@ class RedisSessionStore:
         """Close the connection pool."""
         await self._redis.aclose()
 
-    @contextlib.asynccontextmanager
-    async def _errors(self) -> AsyncIterator[None]:
-        try:
-            yield
-        except RedisError as exc:
-            raise RegistryUnavailable(f"worker sessions at {self._url} failed: {exc}") from exc
+    def _errors(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return redis_errors("worker sessions", self._url)

@@ -12,14 +12,12 @@ processes; the clock is Redis's own ``TIME``. Both keys expire on their own once
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from jobqueue.errors import RegistryUnavailable
 from jobqueue.limits.backend import FULL, GRANTED, Grant, Slot, SlotRequest
-from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client
+from jobqueue.registry.redis import DEFAULT_KEY_PREFIX, redis_client, redis_errors
 
 MAX_CONNECTIONS = 16
 
@@ -84,8 +82,11 @@ return 1
 class RedisLimits:
     """Slots and buckets in the Redis server ``client`` talks to, under ``key_prefix``."""
 
-    def __init__(self, client: aioredis.Redis, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
+    def __init__(
+        self, client: aioredis.Redis, key_prefix: str = DEFAULT_KEY_PREFIX, url: str = "redis://"
+    ) -> None:
         self._redis = client
+        self._url = url
         self._prefix = f"{key_prefix}limit:"
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
@@ -93,8 +94,8 @@ class RedisLimits:
     @classmethod
     def from_url(cls, url: str, key_prefix: str = DEFAULT_KEY_PREFIX) -> RedisLimits:
         """Connect lazily to the registry's Redis (its ``key_prefix`` query parameter too)."""
-        client, _, key_prefix = redis_client(url, key_prefix, MAX_CONNECTIONS)
-        return cls(client, key_prefix)
+        client, url, key_prefix = redis_client(url, key_prefix, MAX_CONNECTIONS)
+        return cls(client, key_prefix, url)
 
     def _slots_key(self, name: str) -> str:
         return f"{self._prefix}slots:{name}"
@@ -137,9 +138,5 @@ class RedisLimits:
         """Close the connection pool."""
         await self._redis.aclose()
 
-    @contextlib.asynccontextmanager
-    async def _errors(self) -> AsyncIterator[None]:
-        try:
-            yield
-        except RedisError as exc:
-            raise RegistryUnavailable(f"Redis (limits): {exc}") from None
+    def _errors(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return redis_errors("limits", self._url)

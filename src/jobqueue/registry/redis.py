@@ -181,7 +181,6 @@ class RedisRegistry:
         self._prefix = key_prefix
         self._clock = clock
         self._full_url = url
-        self._url = redact_url(url)
         self._seen_key = f"{key_prefix}seen"
         # Redis expiry is a backstop for a fleet nobody sweeps; it needs Redis's own clock.
         self._expire_ms = 0 if clock is not None else max(1, math.ceil(2 * ttl_s * 1000))
@@ -392,14 +391,8 @@ class RedisRegistry:
     def _command_key(self, worker_id: str) -> str:
         return f"{self._prefix}command:{worker_id}"
 
-    @contextlib.asynccontextmanager
-    async def _errors(self) -> AsyncIterator[None]:
-        """Translate the Redis client's errors into the project's, in this one place."""
-        try:
-            yield
-        except RedisError as exc:
-            why = redact_text(str(exc), self._full_url)
-            raise RegistryUnavailable(f"worker registry at {self._url} failed: {why}") from exc
+    def _errors(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return redis_errors("worker registry", self._full_url)
 
 
 _Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
@@ -481,6 +474,17 @@ def _fail(batch: list[_Call], exc: BaseException) -> None:
 
 def _ms(seconds: float) -> int:
     return math.ceil(seconds * 1000)
+
+
+@contextlib.asynccontextmanager
+async def redis_errors(what: str, url: str) -> AsyncIterator[None]:
+    """Translate the Redis client's errors into the project's: ``RegistryUnavailable`` naming
+    ``what`` failed and the Redis ``url`` (its password hidden, in the error's text too)."""
+    try:
+        yield
+    except RedisError as exc:
+        why = redact_text(str(exc), url)
+        raise RegistryUnavailable(f"{what} at {redact_url(url)} failed: {why}") from exc
 
 
 def redis_client(
