@@ -130,6 +130,7 @@ def create_app(
     if registry is not None:
         served = ServedCheck(Fleet(registry), settings.queue, settings.unserved_types)
     app.include_router(jobs_router(broker, settings, shortcuts, store, served))
+    fleet = FleetReader(settings.queue, broker, registry) if metrics is None else metrics.fleet
     if tracking is not None:
         app.include_router(bulk_router(broker, tracking))  # before /jobs/{job_id} takes "bulk"
         schedules = schedules or schedule_book(tracking.store, settings.queue)
@@ -138,16 +139,10 @@ def create_app(
         app.include_router(audit_router(tracking.store))
         if schedules is not None:
             app.include_router(schedules_router(schedules))
-        fleet = FleetReader(settings.queue, broker, registry)
         app.state.overview = OverviewReader(tracking.store, fleet)  # the dashboard reads it too
         app.include_router(stats_router(app.state.overview))
-    scaling = Scaling(
-        settings.queue,
-        ScalingReader(
-            FleetReader(settings.queue, broker, registry), store, settings.scaling.concurrency
-        ),
-        settings.scaling,
-    )
+    reader = ScalingReader(fleet, store, settings.scaling.concurrency)
+    scaling = Scaling(settings.queue, reader, settings.scaling)
     app.include_router(scaling_router(scaling))
     if metrics is not None:
         metrics.watch_scaling(scaling)

@@ -68,6 +68,12 @@ class Metrics:
         self._desired = DesiredWorkers()
         self.registry.register(self._desired)
 
+    @property
+    def fleet(self) -> FleetReader:
+        """The fleet's reader: the overview and the scaling decision read through it too, so
+        one scrape, dashboard or ``/scaling`` read costs the broker and the registry one read."""
+        return self._fleet
+
     def watch_workers(self, workers: Registry | None) -> None:
         """Show the workers of ``workers`` (the registry is made after the metrics)."""
         self._fleet.watch(workers)
