@@ -190,8 +190,7 @@ def worker(
         "on" if status else "off",
     )
     _log_tls(api_grpc, tls)
-    with serving_worker_metrics(node.stats, metrics_addr):
-        run_fast(_serve(node, control))
+    run_fast(_serve(node, control, metrics_addr))
     if node.refusal is not None:
         raise ConfigError(f"the API refused this worker: {node.refusal}")
     _exit_past_abandoned_threads(node)
@@ -245,11 +244,14 @@ def _status_reporter(url: str, queue: str, queue_type: str) -> StatusReporter:
     return StatusReporter(events)
 
 
-async def _serve(node: Worker, control: ControlLink | None) -> None:
+async def _serve(node: Worker, control: ControlLink | None, metrics_addr: str) -> None:
+    """Run the worker, its SIGTERM and SIGINT handlers in place before its metrics are served:
+    whoever sees it up may stop it, and it then drains instead of dying by the signal."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_stop)
-    await node.run(control)
+    with serving_worker_metrics(node.stats, metrics_addr):
+        await node.run(control)
 
 
 def _exit_past_abandoned_threads(node: Worker) -> None:
