@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -82,23 +83,33 @@ def up_log(tmp_path: Path) -> Path:
     return tmp_path / "up.log"
 
 
-@pytest.fixture
-def up(tmp_path: Path, up_log: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``jobqueue up --workers 2`` on a SQLite file in tmp_path; its process and base URL."""
-    http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    argv = up_argv(*addrs_argv(http, grpc), "--broker-url", "sqlite:///jq.db")
-    with up_log.open("w") as log:  # the child keeps its own copy of the descriptor
+@contextlib.contextmanager
+def running(
+    argv: list[str], cwd: Path, env: dict[str, str], log_path: Path
+) -> Iterator[subprocess.Popen[str]]:
+    """``argv`` started in ``cwd``, its standard error into ``log_path``; killed at the end if
+    it is still running."""
+    with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            argv, cwd=tmp_path, env=up_env(), stdout=subprocess.PIPE, stderr=log, text=True
+            argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=log, text=True
         )
     try:
-        yield process, f"http://{http}"
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         assert process.stdout is not None
         process.stdout.close()
+
+
+@pytest.fixture
+def up(tmp_path: Path, up_log: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``jobqueue up --workers 2`` on a SQLite file in tmp_path; its process and base URL."""
+    http, grpc = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    argv = up_argv(*addrs_argv(http, grpc), "--broker-url", "sqlite:///jq.db")
+    with running(argv, tmp_path, up_env(), up_log) as process:
+        yield process, f"http://{http}"
 
 
 def banner(process: subprocess.Popen[str]) -> str:

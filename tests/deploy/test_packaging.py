@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -24,20 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from packaging.requirements import Requirement
 
 from tests.deploy.dockerfile import ROOT, builder_sources, healthcheck_argv, image_extras
 from tests.services import POSTGRES_URL, free_port
+from tests.store.conftest import drop_schema
+from tests.test_up import get_json, poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 LOWEST_OF = ("grpcio", "protobuf")  # their ranges' lowest releases are the ones installed
 RUNNER = "nobody"  # who installs and runs the package when the tests run as root
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SETTLE_S = 60.0
 NEW_ENOUGH = "import ensurepip, sys; sys.exit(sys.version_info < (3, 11))"
 
 
@@ -201,26 +200,6 @@ def installed() -> Iterator[Installed]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def get_json(url: str) -> Any:
-    """A JSON answer, or None while the server does not answer 200."""
-    try:
-        response = httpx.get(url, timeout=2.0)
-    except httpx.HTTPError:
-        return None
-    return response.json() if response.status_code == 200 else None
-
-
-def poll(check: Any, timeout_s: float = SETTLE_S) -> Any:
-    """Call ``check`` until it returns something true; that value, or fail at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"condition not met within {timeout_s}s")
-
-
 def venv_healthcheck(installed: Installed) -> list[str]:
     """The Dockerfile's HEALTHCHECK, its ``python`` the venv's (as the image's PATH makes it)."""
     argv = healthcheck_argv()
@@ -349,15 +328,6 @@ def test_without_asyncpg_sqlite_serves_and_postgres_is_one_line_naming_the_extra
         "error: a PostgreSQL store needs asyncpg, which is not installed: "
         "pip install 'jobqueue[postgres]'"
     ]
-
-
-async def drop_schema(schema: str) -> None:
-    """Drop a test schema and everything in it."""
-    connection = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await connection.close()
 
 
 @pytest.mark.postgres

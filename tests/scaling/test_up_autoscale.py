@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.services import free_port
-from tests.test_up import addrs_argv, banner, poll, up_env
+from tests.test_up import addrs_argv, banner, poll, running, up_env
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,18 +44,8 @@ def autoscaled(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Pat
     ]
     env = up_env(JOBQUEUE_SCALE_INTERVAL_S="0.5", JOBQUEUE_SCALE_COOLDOWN_S="3")
     log_path = tmp_path / "up.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=log, text=True
-        )
-    try:
+    with running(argv, tmp_path, env, log_path) as process:
         yield process, f"http://{http}", log_path
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 @pytest.mark.slow
